@@ -1,0 +1,204 @@
+//! Relying parties registered with konto.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::Level;
+use crate::level::AcrVocabulary;
+use crate::secret::SecretHash;
+
+/// How a client authenticates at the token endpoint (OIDC Core §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// RFC 7523 client assertion signed with a key from the client's registered JWKS.
+    PrivateKeyJwt,
+    /// A public client (native or browser app); PKCE is mandatory.
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    pub const ALL: [TokenEndpointAuthMethod; 4] = [
+        TokenEndpointAuthMethod::ClientSecretBasic,
+        TokenEndpointAuthMethod::ClientSecretPost,
+        TokenEndpointAuthMethod::PrivateKeyJwt,
+        TokenEndpointAuthMethod::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            TokenEndpointAuthMethod::None => "none",
+        }
+    }
+}
+
+impl FromStr for TokenEndpointAuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown token endpoint auth method {s:?}"))
+    }
+}
+
+/// The algorithms konto signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unsupported signing algorithm {s:?}"))
+    }
+}
+
+/// OIDC Core §8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    #[default]
+    Pairwise,
+    Public,
+}
+
+impl SubjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Pairwise => "pairwise",
+            SubjectType::Public => "public",
+        }
+    }
+}
+
+impl FromStr for SubjectType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pairwise" => Ok(SubjectType::Pairwise),
+            "public" => Ok(SubjectType::Public),
+            other => Err(format!("unknown subject type {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown grant type {s:?}"))
+    }
+}
+
+/// A registered relying party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub auth_method: TokenEndpointAuthMethod,
+    /// Keyed hash of the client secret (`client_secret_basic` / `client_secret_post`).
+    pub secret_hash: Option<SecretHash>,
+    /// The client's public keys as a JWK Set (`private_key_jwt`).
+    pub jwks: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may request.
+    pub scopes: Vec<String>,
+    /// `id_token_signed_response_alg`; RS256 when the client registered none (OIDC Registration §2).
+    pub id_token_alg: SigningAlg,
+    pub subject_type: SubjectType,
+    pub sector_identifier_uri: Option<String>,
+    /// First-party clients skip the consent page.
+    pub first_party: bool,
+    /// PKCE for confidential clients too (always on for public clients).
+    pub require_pkce: bool,
+    /// The level every login for this client must reach, whatever the request says.
+    pub min_level: Level,
+    pub acr_vocabulary: AcrVocabulary,
+    /// Whether the client accepts a temporary login (OZG §8(5)) without an account.
+    pub allow_temporary_login: bool,
+    pub created_at: OffsetDateTime,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == TokenEndpointAuthMethod::None
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn pkce_required(&self) -> bool {
+        self.is_public() || self.require_pkce
+    }
+
+    /// Exact string comparison (RFC 9700 §4.1.3): no prefix, wildcard or normalisation.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+}

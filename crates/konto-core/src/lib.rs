@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+pub mod amr;
+pub mod attributes;
+pub mod client;
+pub mod level;
+pub mod login;
+pub mod password_policy;
+pub mod pkce;
+pub mod scope;
+pub mod secret;
+pub mod session;
+pub mod subject;
+pub mod throttle;
+pub mod user;
+
+pub use level::Level;

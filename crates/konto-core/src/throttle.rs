@@ -1,0 +1,129 @@
+//! Growing delays after failed logins, without a hard lockout.
+//!
+//! A lockout lets an attacker lock a victim out by failing on purpose; a delay that doubles with
+//! each failure up to a cap slows online guessing to a crawl while the real user, who needs a few
+//! tries at most, barely notices (NIST SP 800-63B §5.2.2 "rate limiting"). konto throttles per
+//! account name and per source address, each with its own free attempts and cap. The account key is
+//! throttled whether the account exists or not, so the delay reveals nothing.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// The parameters of one throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures allowed without any delay.
+    pub free_failures: u32,
+    /// The first delay; each further failure doubles it.
+    pub base_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// Failures older than this are forgotten.
+    pub forget_after: Duration,
+}
+
+impl ThrottlePolicy {
+    /// Per account name: 5 free attempts, then 1 s, 2 s, 4 s … up to 5 minutes.
+    pub const ACCOUNT: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(300),
+        forget_after: Duration::from_secs(24 * 3600),
+    };
+
+    /// Per source address: 20 free attempts (shared networks), then up to 15 minutes.
+    pub const SOURCE: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 20,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(24 * 3600),
+    };
+
+    /// The delay that follows `failures` failures.
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        if failures < self.free_failures {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.free_failures).min(30);
+        self.base_delay
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// The failures recorded for one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleState {
+    pub failures: u32,
+    pub last_failure: OffsetDateTime,
+}
+
+impl ThrottleState {
+    /// When the next attempt is allowed; `None` if it is allowed now.
+    pub fn retry_at(&self, policy: &ThrottlePolicy, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        if now - self.last_failure > policy.forget_after {
+            return None;
+        }
+        let at = self.last_failure + policy.delay_after(self.failures);
+        (at > now).then_some(at)
+    }
+
+    /// The state after one more failure at `now`.
+    pub fn after_failure(
+        prev: Option<ThrottleState>,
+        policy: &ThrottlePolicy,
+        now: OffsetDateTime,
+    ) -> ThrottleState {
+        let failures = match prev {
+            Some(p) if now - p.last_failure <= policy.forget_after => p.failures.saturating_add(1),
+            _ => 1,
+        };
+        ThrottleState {
+            failures,
+            last_failure: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let p = ThrottlePolicy::ACCOUNT;
+        assert_eq!(p.delay_after(4), Duration::ZERO);
+        assert_eq!(p.delay_after(5), Duration::from_secs(1));
+        assert_eq!(p.delay_after(6), Duration::from_secs(2));
+        assert_eq!(p.delay_after(9), Duration::from_secs(16));
+        assert_eq!(p.delay_after(100), Duration::from_secs(300));
+        assert_eq!(p.delay_after(u32::MAX), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn there_is_no_lockout() {
+        let p = ThrottlePolicy::ACCOUNT;
+        let t0 = datetime!(2026-11-28 10:00 UTC);
+        let mut state = None;
+        for _ in 0..1000 {
+            state = Some(ThrottleState::after_failure(state, &p, t0));
+        }
+        let s = state.unwrap();
+        assert_eq!(s.retry_at(&p, t0), Some(t0 + time::Duration::seconds(300)));
+        assert_eq!(s.retry_at(&p, t0 + time::Duration::seconds(301)), None);
+    }
+
+    #[test]
+    fn old_failures_are_forgotten() {
+        let p = ThrottlePolicy::ACCOUNT;
+        let t0 = datetime!(2026-11-28 10:00 UTC);
+        let s = ThrottleState {
+            failures: 50,
+            last_failure: t0,
+        };
+        let later = t0 + time::Duration::days(2);
+        assert_eq!(ThrottleState::after_failure(Some(s), &p, later).failures, 1);
+    }
+}

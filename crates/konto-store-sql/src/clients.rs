@@ -1,0 +1,165 @@
+//! Registered relying parties.
+
+use async_trait::async_trait;
+use konto_core::Level;
+use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::level::AcrVocabulary;
+use konto_core::secret::SecretHash;
+use konto_store::{ClientRepo, StoreError, StoreResult};
+
+use crate::{SqlStore, corrupt, from_json, from_ts, map_err, to_json, ts};
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    name: String,
+    auth_method: String,
+    secret_hash: Option<String>,
+    jwks: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    id_token_alg: String,
+    subject_type: String,
+    sector_identifier_uri: Option<String>,
+    first_party: bool,
+    require_pkce: bool,
+    min_level: String,
+    acr_vocabulary: String,
+    allow_temporary_login: bool,
+    created_at: i64,
+}
+
+macro_rules! columns {
+    () => {
+        "id, name, auth_method, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
+     grant_types, scopes, id_token_alg, subject_type, sector_identifier_uri, first_party, require_pkce, \
+     min_level, acr_vocabulary, allow_temporary_login, created_at"
+    };
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let grant_names: Vec<String> = from_json(&r.grant_types, "grant types")?;
+        let grant_types = grant_names
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt("grant type"))?;
+        Ok(Client {
+            id: r.id,
+            name: r.name,
+            auth_method: r
+                .auth_method
+                .parse::<TokenEndpointAuthMethod>()
+                .map_err(corrupt("auth method"))?,
+            secret_hash: r.secret_hash.map(SecretHash::from_stored),
+            jwks: r.jwks,
+            redirect_uris: from_json(&r.redirect_uris, "redirect uris")?,
+            post_logout_redirect_uris: from_json(&r.post_logout_redirect_uris, "logout uris")?,
+            grant_types,
+            scopes: from_json(&r.scopes, "scopes")?,
+            id_token_alg: r
+                .id_token_alg
+                .parse::<SigningAlg>()
+                .map_err(corrupt("alg"))?,
+            subject_type: r
+                .subject_type
+                .parse::<SubjectType>()
+                .map_err(corrupt("subject type"))?,
+            sector_identifier_uri: r.sector_identifier_uri,
+            first_party: r.first_party,
+            require_pkce: r.require_pkce,
+            min_level: r
+                .min_level
+                .parse::<Level>()
+                .map_err(|_| StoreError::Corrupt("level".into()))?,
+            acr_vocabulary: r
+                .acr_vocabulary
+                .parse::<AcrVocabulary>()
+                .map_err(|_| StoreError::Corrupt("acr vocabulary".into()))?,
+            allow_temporary_login: r.allow_temporary_login,
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+#[async_trait]
+impl ClientRepo for SqlStore {
+    async fn create_client(&self, c: &Client) -> StoreResult<()> {
+        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let redirect_uris = to_json(&c.redirect_uris)?;
+        let logout_uris = to_json(&c.post_logout_redirect_uris)?;
+        let grants = to_json(&grant_types)?;
+        let scopes = to_json(&c.scopes)?;
+        let sql = concat!(
+            "INSERT INTO clients (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        );
+        on_write!(self, pool => sqlx::query(sql)
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(c.auth_method.as_str())
+            .bind(c.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(&c.jwks)
+            .bind(&redirect_uris)
+            .bind(&logout_uris)
+            .bind(&grants)
+            .bind(&scopes)
+            .bind(c.id_token_alg.as_str())
+            .bind(c.subject_type.as_str())
+            .bind(&c.sector_identifier_uri)
+            .bind(c.first_party)
+            .bind(c.require_pkce)
+            .bind(c.min_level.as_str())
+            .bind(c.acr_vocabulary.as_str())
+            .bind(c.allow_temporary_login)
+            .bind(ts(c.created_at))
+            .execute(pool)
+            .await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let sql = concat!("SELECT ", columns!(), " FROM clients WHERE id = $1");
+        let row: Option<ClientRow> =
+            on_read!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
+                .map_err(map_err)?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let sql = concat!("SELECT ", columns!(), " FROM clients ORDER BY id");
+        let rows: Vec<ClientRow> =
+            on_read!(self, pool => sqlx::query_as(sql).fetch_all(pool).await).map_err(map_err)?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            for sql in [
+                "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
+                "DELETE FROM codes WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
+                "DELETE FROM grants WHERE client_id = $1",
+                "DELETE FROM consents WHERE client_id = $1",
+                "DELETE FROM client_assertions WHERE client_id = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(map_err)
+        })
+    }
+}

@@ -1,0 +1,265 @@
+#![doc = include_str!("../README.md")]
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use konto_store::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use time::OffsetDateTime;
+
+/// Runs `$body` with `$pool` bound to a pool that may serve reads.
+macro_rules! on_read {
+    ($self:ident, $pool:ident => $body:expr) => {
+        match &$self.backend {
+            $crate::Backend::Sqlite { read: $pool, .. } => $body,
+            $crate::Backend::Postgres { pool: $pool } => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool for writes.
+macro_rules! on_write {
+    ($self:ident, $pool:ident => $body:expr) => {
+        match &$self.backend {
+            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Postgres { pool: $pool } => $body,
+        }
+    };
+}
+
+mod clients;
+mod grants;
+mod misc;
+mod sessions;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod users;
+
+/// How durable a SQLite commit is (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteDurability {
+    /// fsync on every commit: nothing acknowledged is lost, even on power loss.
+    Full,
+    /// WAL with `synchronous=NORMAL`: survives a crash of konto; the last commits may be lost
+    /// on power loss. SQLite's recommended setting for WAL.
+    #[default]
+    Normal,
+}
+
+impl FromStr for SqliteDurability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(SqliteDurability::Full),
+            "normal" => Ok(SqliteDurability::Normal),
+            other => Err(format!(
+                "sqlite durability must be \"full\" or \"normal\", not {other:?}"
+            )),
+        }
+    }
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections (PostgreSQL) or read connections (SQLite).
+    pub max_connections: u32,
+    pub sqlite_durability: SqliteDurability,
+    /// How long an operation waits for a free connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 8,
+            sqlite_durability: SqliteDurability::default(),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub(crate) enum Backend {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres { pool: PgPool },
+}
+
+/// konto's store on SQLite or PostgreSQL.
+pub struct SqlStore {
+    pub(crate) backend: Backend,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqlStore({})", self.backend_name())
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl SqlStore {
+    /// Connects to `sqlite://path`, `sqlite::memory:` or `postgres://…`. SQLite files are created
+    /// when missing. Does not migrate: call [`SqlStore::migrate`].
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pg = PgConnectOptions::from_str(url).map_err(|_| {
+                StoreError::Unavailable("the PostgreSQL URL cannot be parsed".into())
+            })?;
+            Self::connect_postgres(pg, options).await
+        } else {
+            Err(StoreError::Unavailable(
+                "database URL must start with sqlite: or postgres://".into(),
+            ))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<SqlStore, StoreError> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Unavailable("the SQLite URL cannot be parsed".into()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.sqlite_durability {
+                SqliteDurability::Full => SqliteSynchronous::Full,
+                SqliteDurability::Normal => SqliteSynchronous::Normal,
+            })
+            // a small page cache per connection keeps the idle footprint low
+            .pragma("cache_size", "-1024");
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone())
+            .await
+            .map_err(map_err)?;
+        let read = if memory {
+            // an in-memory database lives in its one connection
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .min_connections(0)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(base.read_only(true))
+                .await
+                .map_err(map_err)?
+        };
+        Ok(SqlStore {
+            backend: Backend::Sqlite { read, write },
+        })
+    }
+
+    /// Connects to PostgreSQL with prepared options (a test may set a `search_path`).
+    pub async fn connect_postgres(
+        pg: PgConnectOptions,
+        options: &StoreOptions,
+    ) -> Result<SqlStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(pg)
+            .await
+            .map_err(map_err)?;
+        Ok(SqlStore {
+            backend: Backend::Postgres { pool },
+        })
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
+            Backend::Postgres { pool } => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Closes all connections (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+/// Names of the embedded migrations of each backend, for the test that keeps them in step.
+pub fn migration_names() -> (Vec<String>, Vec<String>) {
+    let names = |m: &sqlx::migrate::Migrator| {
+        m.iter()
+            .map(|m| format!("{}_{}", m.version, m.description))
+            .collect::<Vec<_>>()
+    };
+    (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS))
+}
+
+/// Maps a driver error to the store's own; the driver's text goes to the log, not to callers.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned())
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Conflict("reference".to_owned())
+        }
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::TypeNotFound { .. } => {
+            tracing::error!(error = %e, "stored data cannot be decoded");
+            StoreError::Corrupt("column".to_owned())
+        }
+        _ => {
+            tracing::warn!(error = %e, "database operation failed");
+            StoreError::Unavailable("database".to_owned())
+        }
+    }
+}
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn from_ts(v: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(v).map_err(|_| StoreError::Corrupt("timestamp".into()))
+}
+
+pub(crate) fn from_opt_ts(v: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    v.map(from_ts).transpose()
+}
+
+pub(crate) fn corrupt(what: &str) -> impl Fn(String) -> StoreError + '_ {
+    move |_| StoreError::Corrupt(what.to_owned())
+}
+
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|_| StoreError::Corrupt("json".into()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt(what.to_owned()))
+}

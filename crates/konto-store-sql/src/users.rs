@@ -1,0 +1,334 @@
+//! Accounts, their attributes and authenticators.
+
+use async_trait::async_trait;
+use konto_core::Level;
+use konto_core::amr::AuthenticatorKind;
+use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
+use konto_core::user::{Authenticator, User};
+use konto_store::{NewUser, StoreError, StoreResult, UserRepo};
+use time::OffsetDateTime;
+
+use crate::{SqlStore, corrupt, from_opt_ts, from_ts, map_err, ts};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    email: Option<String>,
+    email_verified: bool,
+    postbox_handle: String,
+    created_at: i64,
+    last_login_at: Option<i64>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            email_verified: r.email_verified,
+            postbox_handle: r.postbox_handle,
+            created_at: from_ts(r.created_at)?,
+            last_login_at: from_opt_ts(r.last_login_at)?,
+        })
+    }
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, username, email, email_verified, postbox_handle, created_at, last_login_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct AttributeRow {
+    name: String,
+    value: String,
+    source: String,
+    level: String,
+    verified_at: i64,
+}
+
+impl TryFrom<AttributeRow> for Attribute {
+    type Error = StoreError;
+    fn try_from(r: AttributeRow) -> Result<Self, StoreError> {
+        Ok(Attribute {
+            name: r
+                .name
+                .parse::<AttributeName>()
+                .map_err(corrupt("attribute name"))?,
+            value: r.value,
+            source: AttributeSource::from_storage(&r.source)
+                .map_err(corrupt("attribute source"))?,
+            level: r
+                .level
+                .parse::<Level>()
+                .map_err(|_| StoreError::Corrupt("level".into()))?,
+            verified_at: from_ts(r.verified_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthenticatorRow {
+    user_id: String,
+    kind: String,
+    external_id: Option<String>,
+    data: String,
+    created_at: i64,
+}
+
+impl TryFrom<AuthenticatorRow> for Authenticator {
+    type Error = StoreError;
+    fn try_from(r: AuthenticatorRow) -> Result<Self, StoreError> {
+        Ok(Authenticator {
+            user_id: r.user_id,
+            kind: r
+                .kind
+                .parse::<AuthenticatorKind>()
+                .map_err(corrupt("authenticator kind"))?,
+            external_id: r.external_id,
+            data: r.data,
+            created_at: from_ts(r.created_at)?,
+        })
+    }
+}
+
+const INSERT_ATTRIBUTE: &str = "INSERT INTO attributes (user_id, name, value, source, level, verified_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, source = excluded.source, \
+     level = excluded.level, verified_at = excluded.verified_at";
+
+const INSERT_AUTHENTICATOR: &str = "INSERT INTO authenticators (user_id, kind, external_id, data, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+#[async_trait]
+impl UserRepo for SqlStore {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        attributes: &[Attribute],
+        authenticators: &[Authenticator],
+    ) -> StoreResult<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO users (id, username, email, email_verified, postbox_handle, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&user.id)
+            .bind(&user.username)
+            .bind(&user.email)
+            .bind(user.email_verified)
+            .bind(&user.postbox_handle)
+            .bind(ts(user.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            for a in attributes {
+                sqlx::query(INSERT_ATTRIBUTE)
+                    .bind(&user.id)
+                    .bind(a.name.as_str())
+                    .bind(&a.value)
+                    .bind(a.source.to_storage())
+                    .bind(a.level.as_str())
+                    .bind(ts(a.verified_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            for au in authenticators {
+                sqlx::query(INSERT_AUTHENTICATOR)
+                    .bind(&user.id)
+                    .bind(au.kind.as_str())
+                    .bind(&au.external_id)
+                    .bind(&au.data)
+                    .bind(ts(au.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        let row: Option<UserRow> =
+            on_read!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
+                .map_err(map_err)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        );
+        let row: Option<UserRow> =
+            on_read!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await)
+                .map_err(map_err)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+        let row: Option<UserRow> =
+            on_read!(self, pool => sqlx::query_as(sql).bind(email).fetch_optional(pool).await)
+                .map_err(map_err)?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
+        let rows: Vec<UserRow> =
+            on_read!(self, pool => sqlx::query_as(sql).fetch_all(pool).await).map_err(map_err)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn set_last_login(&self, id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        on_write!(self, pool => sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(ts(at)).bind(id).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            // Children first, so the result does not depend on the engine enforcing cascades.
+            for sql in [
+                "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
+                "DELETE FROM codes WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
+                "DELETE FROM grants WHERE user_id = $1",
+                "DELETE FROM sessions WHERE user_id = $1",
+                "DELETE FROM consents WHERE user_id = $1",
+                "DELETE FROM email_links WHERE user_id = $1",
+                "DELETE FROM authenticators WHERE user_id = $1",
+                "DELETE FROM attributes WHERE user_id = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+            }
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(map_err)
+        })
+    }
+
+    async fn attributes(&self, user_id: &str) -> StoreResult<Vec<Attribute>> {
+        let rows: Vec<AttributeRow> = on_read!(self, pool => sqlx::query_as(
+            "SELECT name, value, source, level, verified_at FROM attributes WHERE user_id = $1 ORDER BY name",
+        ).bind(user_id).fetch_all(pool).await)
+        .map_err(map_err)?;
+        rows.into_iter().map(Attribute::try_from).collect()
+    }
+
+    async fn put_attribute(&self, user_id: &str, a: &Attribute) -> StoreResult<()> {
+        on_write!(self, pool => sqlx::query(INSERT_ATTRIBUTE)
+            .bind(user_id)
+            .bind(a.name.as_str())
+            .bind(&a.value)
+            .bind(a.source.to_storage())
+            .bind(a.level.as_str())
+            .bind(ts(a.verified_at))
+            .execute(pool)
+            .await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn authenticators(&self, user_id: &str) -> StoreResult<Vec<Authenticator>> {
+        let rows: Vec<AuthenticatorRow> = on_read!(self, pool => sqlx::query_as(
+            "SELECT user_id, kind, external_id, data, created_at FROM authenticators WHERE user_id = $1 ORDER BY kind",
+        ).bind(user_id).fetch_all(pool).await)
+        .map_err(map_err)?;
+        rows.into_iter().map(Authenticator::try_from).collect()
+    }
+
+    async fn authenticator_by_external_id(
+        &self,
+        kind: AuthenticatorKind,
+        external_id: &str,
+    ) -> StoreResult<Option<Authenticator>> {
+        let row: Option<AuthenticatorRow> = on_read!(self, pool => sqlx::query_as(
+            "SELECT user_id, kind, external_id, data, created_at FROM authenticators WHERE kind = $1 AND external_id = $2",
+        ).bind(kind.as_str()).bind(external_id).fetch_optional(pool).await)
+        .map_err(map_err)?;
+        row.map(Authenticator::try_from).transpose()
+    }
+
+    async fn update_authenticator_data(
+        &self,
+        user_id: &str,
+        kind: AuthenticatorKind,
+        data: &str,
+    ) -> StoreResult<()> {
+        let done = on_write!(self, pool => sqlx::query("UPDATE authenticators SET data = $1 WHERE user_id = $2 AND kind = $3")
+            .bind(data).bind(user_id).bind(kind.as_str()).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(map_err)?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn remove_authenticator(
+        &self,
+        user_id: &str,
+        kind: AuthenticatorKind,
+    ) -> StoreResult<()> {
+        let done = on_write!(self, pool => sqlx::query("DELETE FROM authenticators WHERE user_id = $1 AND kind = $2")
+            .bind(user_id).bind(kind.as_str()).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(map_err)?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn link_authenticator(
+        &self,
+        au: &Authenticator,
+        merged: &[Attribute],
+    ) -> StoreResult<()> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            sqlx::query(INSERT_AUTHENTICATOR)
+                .bind(&au.user_id)
+                .bind(au.kind.as_str())
+                .bind(&au.external_id)
+                .bind(&au.data)
+                .bind(ts(au.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query("DELETE FROM attributes WHERE user_id = $1")
+                .bind(&au.user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            for a in merged {
+                sqlx::query(INSERT_ATTRIBUTE)
+                    .bind(&au.user_id)
+                    .bind(a.name.as_str())
+                    .bind(&a.value)
+                    .bind(a.source.to_storage())
+                    .bind(a.level.as_str())
+                    .bind(ts(a.verified_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)
+        })
+    }
+}

@@ -1,0 +1,906 @@
+#![expect(
+    clippy::expect_used,
+    reason = "a test suite: a broken rule must stop it with a message"
+)]
+
+//! The conformance suite every backend must pass.
+//!
+//! Call [`run_all`] from the backend's tests with a fresh, migrated store. Each check panics with
+//! a message naming the rule it found broken.
+
+use konto_core::Level;
+use konto_core::amr::{AuthenticatorKind, MethodUsed};
+use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
+use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::level::AcrVocabulary;
+use konto_core::secret::{SecretHash, SecretHasher, SecretPurpose};
+use konto_core::session::{AuthEvent, SessionAuth};
+use konto_core::throttle::ThrottleState;
+use konto_core::user::Authenticator;
+use time::{Duration, OffsetDateTime};
+
+use crate::*;
+
+fn t0() -> OffsetDateTime {
+    // whole seconds: stores keep Unix seconds
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn hash(s: &str) -> SecretHash {
+    SecretHasher::new([9; 32]).hash(SecretPurpose::RefreshToken, s)
+}
+
+pub fn sample_user(id: &str) -> NewUser {
+    NewUser {
+        id: id.into(),
+        username: format!("{id}@example.org"),
+        email: Some(format!("{id}@example.org")),
+        email_verified: true,
+        postbox_handle: format!("postbox-{id}"),
+        created_at: t0(),
+    }
+}
+
+pub fn sample_client(id: &str) -> Client {
+    Client {
+        id: id.into(),
+        name: format!("Client {id}"),
+        auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        secret_hash: Some(hash("secret")),
+        jwks: None,
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["openid".into(), "profile".into()],
+        id_token_alg: SigningAlg::ES256,
+        subject_type: SubjectType::Pairwise,
+        sector_identifier_uri: None,
+        first_party: false,
+        require_pkce: true,
+        min_level: Level::Substantial,
+        acr_vocabulary: AcrVocabulary::Stork,
+        allow_temporary_login: true,
+        created_at: t0(),
+    }
+}
+
+fn attribute(name: AttributeName, value: &str, source: AttributeSource, level: Level) -> Attribute {
+    Attribute::new(name, value, source, level, t0())
+}
+
+fn grant(id: &str, client: &str, user: Option<&str>) -> GrantRecord {
+    GrantRecord {
+        id: id.into(),
+        client_id: client.into(),
+        user_id: user.map(str::to_owned),
+        temporary_identity: None,
+        subject: format!("sub-{id}"),
+        scopes: "openid profile".into(),
+        claims: None,
+        level: Level::High,
+        amr: "mfa pin sc".into(),
+        auth_time: t0(),
+        session_id: Some("sid-1".into()),
+        created_at: t0(),
+        expires_at: t0() + Duration::days(1),
+        revoked_at: None,
+    }
+}
+
+fn code(h: &str, grant_id: &str, client: &str) -> CodeRecord {
+    CodeRecord {
+        hash: hash(h),
+        grant_id: grant_id.into(),
+        client_id: client.into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        code_challenge: Some("challenge".into()),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        expires_at: t0() + Duration::minutes(1),
+        used_at: None,
+    }
+}
+
+fn refresh(h: &str, grant_id: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: hash(h),
+        grant_id: grant_id.into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::days(1),
+        used_at: None,
+    }
+}
+
+fn key(kid: &str, alg: &str, status: KeyStatus) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: alg.into(),
+        status,
+        private_encrypted: vec![1, 2, 3, kid.len() as u8],
+        public_jwk: format!("{{\"kid\":\"{kid}\"}}"),
+        created_at: t0(),
+        retire_after: None,
+    }
+}
+
+/// Runs every check against `store`, which must be freshly migrated and empty.
+pub async fn run_all(store: &dyn Store) {
+    users_and_attributes(store).await;
+    authenticators_are_unique(store).await;
+    clients_round_trip(store).await;
+    sessions_and_flows(store).await;
+    codes_are_single_use(store).await;
+    refresh_rotation_and_reuse(store).await;
+    token_deny_lists(store).await;
+    consents(store).await;
+    key_rotation(store).await;
+    throttles_and_links(store).await;
+    deleting_an_account_leaves_nothing(store).await;
+    purge_removes_only_expired_rows(store).await;
+    store.ping().await.expect("ping");
+}
+
+async fn users_and_attributes(store: &dyn Store) {
+    let u = sample_user("u1");
+    let attrs = vec![
+        attribute(
+            AttributeName::GivenName,
+            "Erika",
+            AttributeSource::SelfAsserted,
+            Level::Basic,
+        ),
+        attribute(
+            AttributeName::FamilyName,
+            "Mustermann",
+            AttributeSource::Upstream("https://idp.example".into()),
+            Level::Low,
+        ),
+    ];
+    store
+        .create_user(&u, &attrs, &[])
+        .await
+        .expect("create user");
+    let got = store.user("u1").await.expect("read").expect("user exists");
+    assert_eq!(got.username, u.username);
+    assert_eq!(got.postbox_handle, "postbox-u1");
+    assert!(got.email_verified);
+    assert_eq!(got.created_at, t0());
+    assert_eq!(
+        store
+            .user_by_username("u1@example.org")
+            .await
+            .expect("read")
+            .map(|u| u.id),
+        Some("u1".into())
+    );
+    assert_eq!(
+        store
+            .user_by_email("u1@example.org")
+            .await
+            .expect("read")
+            .map(|u| u.id),
+        Some("u1".into())
+    );
+    assert!(store.user("nobody").await.expect("read").is_none());
+
+    // usernames are unique
+    let mut dup = sample_user("u1b");
+    dup.username = u.username.clone();
+    dup.email = None;
+    assert!(
+        matches!(
+            store.create_user(&dup, &[], &[]).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "username must be unique"
+    );
+    // and a failed creation leaves nothing behind
+    assert!(store.user("u1b").await.expect("read").is_none());
+
+    let mut read = store.attributes("u1").await.expect("attributes");
+    read.sort_by_key(|a| a.name);
+    assert_eq!(read, attrs);
+
+    let raised = attribute(
+        AttributeName::GivenName,
+        "ERIKA",
+        AttributeSource::Eid,
+        Level::High,
+    );
+    store
+        .put_attribute("u1", &raised)
+        .await
+        .expect("put attribute");
+    let read = store.attributes("u1").await.expect("attributes");
+    assert_eq!(
+        read.iter().find(|a| a.name == AttributeName::GivenName),
+        Some(&raised)
+    );
+    assert_eq!(read.len(), 2);
+
+    store
+        .set_last_login("u1", t0() + Duration::hours(1))
+        .await
+        .expect("last login");
+    assert_eq!(
+        store
+            .user("u1")
+            .await
+            .expect("read")
+            .and_then(|u| u.last_login_at),
+        Some(t0() + Duration::hours(1))
+    );
+    assert!(
+        store
+            .list_users()
+            .await
+            .expect("list")
+            .iter()
+            .any(|u| u.id == "u1")
+    );
+}
+
+async fn authenticators_are_unique(store: &dyn Store) {
+    store
+        .create_user(&sample_user("u2"), &[], &[])
+        .await
+        .expect("create");
+    store
+        .create_user(&sample_user("u3"), &[], &[])
+        .await
+        .expect("create");
+    let eid = |user: &str, ext: &str| Authenticator {
+        user_id: user.into(),
+        kind: AuthenticatorKind::Eid,
+        external_id: Some(ext.into()),
+        data: "{}".into(),
+        created_at: t0(),
+    };
+    let merged = vec![attribute(
+        AttributeName::GivenName,
+        "ERIKA",
+        AttributeSource::Eid,
+        Level::High,
+    )];
+    store
+        .link_authenticator(&eid("u2", "card-1"), &merged)
+        .await
+        .expect("link");
+    assert_eq!(store.attributes("u2").await.expect("attrs"), merged);
+    let found = store
+        .authenticator_by_external_id(AuthenticatorKind::Eid, "card-1")
+        .await
+        .expect("lookup")
+        .expect("linked");
+    assert_eq!(found.user_id, "u2");
+
+    // one of each kind per account
+    assert!(matches!(
+        store.link_authenticator(&eid("u2", "card-2"), &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // one card, one account
+    assert!(matches!(
+        store.link_authenticator(&eid("u3", "card-1"), &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // the refused link changed nothing
+    assert_eq!(store.attributes("u2").await.expect("attrs"), merged);
+    assert!(store.attributes("u3").await.expect("attrs").is_empty());
+
+    let pw = Authenticator {
+        user_id: "u3".into(),
+        kind: AuthenticatorKind::Password,
+        external_id: None,
+        data: "$argon2id$old".into(),
+        created_at: t0(),
+    };
+    store.link_authenticator(&pw, &[]).await.expect("password");
+    store
+        .update_authenticator_data("u3", AuthenticatorKind::Password, "$argon2id$new")
+        .await
+        .expect("update");
+    let list = store.authenticators("u3").await.expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].data, "$argon2id$new");
+    store
+        .remove_authenticator("u3", AuthenticatorKind::Password)
+        .await
+        .expect("remove");
+    assert!(store.authenticators("u3").await.expect("list").is_empty());
+    assert_eq!(
+        store
+            .remove_authenticator("u3", AuthenticatorKind::Password)
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn clients_round_trip(store: &dyn Store) {
+    let c = sample_client("c1");
+    store.create_client(&c).await.expect("create client");
+    assert_eq!(store.client("c1").await.expect("read"), Some(c.clone()));
+    assert!(matches!(
+        store.create_client(&c).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut public = sample_client("c2");
+    public.auth_method = TokenEndpointAuthMethod::None;
+    public.secret_hash = None;
+    public.grant_types = vec![GrantType::ClientCredentials];
+    store.create_client(&public).await.expect("create");
+    assert_eq!(store.client("c2").await.expect("read"), Some(public));
+    assert_eq!(store.list_clients().await.expect("list").len(), 2);
+    store.delete_client("c2").await.expect("delete");
+    assert!(store.client("c2").await.expect("read").is_none());
+    assert_eq!(store.delete_client("c2").await, Err(StoreError::NotFound));
+}
+
+fn session_auth() -> SessionAuth {
+    SessionAuth::new(AuthEvent {
+        method: MethodUsed {
+            kind: AuthenticatorKind::Password,
+            user_verified: false,
+        },
+        level: Level::Basic,
+        at: t0(),
+    })
+}
+
+async fn sessions_and_flows(store: &dyn Store) {
+    let s = SessionRecord {
+        id: "sid-1".into(),
+        secret_hash: hash("cookie-1"),
+        user_id: "u1".into(),
+        auth: session_auth(),
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(1),
+    };
+    store.create_session(&s).await.expect("create session");
+    assert_eq!(
+        store
+            .session_by_secret(&hash("cookie-1"))
+            .await
+            .expect("read"),
+        Some(s.clone())
+    );
+    assert_eq!(store.session("sid-1").await.expect("read"), Some(s.clone()));
+    assert!(
+        store
+            .session_by_secret(&hash("cookie-2"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let mut auth = s.auth.clone();
+    auth.record(AuthEvent {
+        method: MethodUsed {
+            kind: AuthenticatorKind::Eid,
+            user_verified: false,
+        },
+        level: Level::High,
+        at: t0() + Duration::minutes(5),
+    });
+    store
+        .update_session("sid-1", &auth, t0() + Duration::hours(2))
+        .await
+        .expect("update");
+    let got = store.session("sid-1").await.expect("read").expect("exists");
+    assert_eq!(got.auth, auth);
+    assert_eq!(got.expires_at, t0() + Duration::hours(2));
+    assert_eq!(store.sessions_of_user("u1").await.expect("list").len(), 1);
+    // sessions reference accounts
+    let orphan = SessionRecord {
+        id: "sid-x".into(),
+        secret_hash: hash("x"),
+        user_id: "nobody".into(),
+        ..s.clone()
+    };
+    assert!(
+        store.create_session(&orphan).await.is_err(),
+        "a session needs an account"
+    );
+
+    let f = FlowRecord {
+        id_hash: hash("flow-1"),
+        binding_hash: hash("browser-1"),
+        request: "{\"client_id\":\"c1\"}".into(),
+        protocol: "{}".into(),
+        state: "{\"stage\":\"start\"}".into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(30),
+    };
+    store.create_flow(&f).await.expect("create flow");
+    assert_eq!(
+        store.flow(&hash("flow-1")).await.expect("read"),
+        Some(f.clone())
+    );
+    store
+        .update_flow_state(&hash("flow-1"), "{\"stage\":\"done\"}")
+        .await
+        .expect("update");
+    assert_eq!(
+        store
+            .flow(&hash("flow-1"))
+            .await
+            .expect("read")
+            .map(|f| f.state),
+        Some("{\"stage\":\"done\"}".into())
+    );
+    assert_eq!(
+        store.update_flow_state(&hash("flow-2"), "{}").await,
+        Err(StoreError::NotFound)
+    );
+    store.delete_flow(&hash("flow-1")).await.expect("delete");
+    assert!(store.flow(&hash("flow-1")).await.expect("read").is_none());
+    store.delete_session("sid-1").await.expect("delete session");
+    assert!(store.session("sid-1").await.expect("read").is_none());
+}
+
+async fn codes_are_single_use(store: &dyn Store) {
+    store
+        .create_grant_with_code(&grant("g1", "c1", Some("u1")), &code("code-1", "g1", "c1"))
+        .await
+        .expect("grant");
+    let c = store
+        .code(&hash("code-1"))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(c.grant_id, "g1");
+    assert_eq!(c.used_at, None);
+    assert_eq!(c.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+    let now = t0() + Duration::seconds(5);
+    assert!(
+        store
+            .consume_code(&hash("code-1"), now, Some(&refresh("rt-1", "g1")))
+            .await
+            .expect("consume")
+    );
+    // RFC 6749 §4.1.2: a code is used once
+    assert!(
+        !store
+            .consume_code(&hash("code-1"), now, Some(&refresh("rt-1b", "g1")))
+            .await
+            .expect("consume again")
+    );
+    assert!(
+        store
+            .refresh_token(&hash("rt-1b"))
+            .await
+            .expect("read")
+            .is_none(),
+        "a replay stores nothing"
+    );
+    assert_eq!(
+        store
+            .code(&hash("code-1"))
+            .await
+            .expect("read")
+            .and_then(|c| c.used_at),
+        Some(now)
+    );
+    assert!(
+        store
+            .refresh_token(&hash("rt-1"))
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let g = store.grant("g1").await.expect("read").expect("exists");
+    assert_eq!(g.level, Level::High);
+    assert!(g.is_active(now));
+    store.revoke_grant("g1", now).await.expect("revoke");
+    let g = store.grant("g1").await.expect("read").expect("exists");
+    assert!(!g.is_active(now));
+    assert!(
+        store
+            .refresh_token(&hash("rt-1"))
+            .await
+            .expect("read")
+            .and_then(|r| r.used_at)
+            .is_some()
+    );
+}
+
+async fn refresh_rotation_and_reuse(store: &dyn Store) {
+    store
+        .create_grant_with_code(&grant("g2", "c1", Some("u1")), &code("code-2", "g2", "c1"))
+        .await
+        .expect("grant");
+    let now = t0() + Duration::seconds(1);
+    assert!(
+        store
+            .consume_code(&hash("code-2"), now, Some(&refresh("rt-2a", "g2")))
+            .await
+            .expect("consume")
+    );
+    let next = RefreshTokenRecord {
+        created_at: now,
+        ..refresh("rt-2b", "")
+    };
+    match store
+        .rotate_refresh_token(&hash("rt-2a"), &next, now)
+        .await
+        .expect("rotate")
+    {
+        RotateOutcome::Rotated(g) => assert_eq!(g.id, "g2"),
+        other => panic!("expected rotation, got {other:?}"),
+    }
+    let stored = store
+        .refresh_token(&hash("rt-2b"))
+        .await
+        .expect("read")
+        .expect("new token stored");
+    assert_eq!(
+        stored.grant_id, "g2",
+        "the new token belongs to the old token's grant"
+    );
+    assert_eq!(
+        stored.expires_at,
+        t0() + Duration::days(1),
+        "rotation keeps the grant's end"
+    );
+    // RFC 9700 §4.14.2: presenting the old token again revokes the grant
+    let again = RefreshTokenRecord {
+        created_at: now,
+        ..refresh("rt-2c", "")
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash("rt-2a"), &again, now)
+            .await
+            .expect("reuse"),
+        RotateOutcome::Reused {
+            grant_id: "g2".into()
+        }
+    );
+    assert!(
+        !store
+            .grant("g2")
+            .await
+            .expect("read")
+            .expect("exists")
+            .is_active(now)
+    );
+    // and with it the newest token
+    let newest = RefreshTokenRecord {
+        created_at: now,
+        ..refresh("rt-2d", "")
+    };
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&hash("rt-2b"), &newest, now)
+            .await
+            .expect("rotate"),
+        RotateOutcome::Reused { .. } | RotateOutcome::Invalid
+    ));
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash("unknown"), &newest, now)
+            .await
+            .expect("rotate"),
+        RotateOutcome::Invalid
+    );
+    // expired tokens do not rotate
+    store
+        .create_grant_with_code(&grant("g3", "c1", Some("u1")), &code("code-3", "g3", "c1"))
+        .await
+        .expect("grant");
+    assert!(
+        store
+            .consume_code(&hash("code-3"), now, Some(&refresh("rt-3", "g3")))
+            .await
+            .expect("consume")
+    );
+    let late = t0() + Duration::days(2);
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash("rt-3"), &newest, late)
+            .await
+            .expect("rotate"),
+        RotateOutcome::Invalid
+    );
+}
+
+async fn token_deny_lists(store: &dyn Store) {
+    assert!(!store.is_access_token_revoked("jti-1").await.expect("read"));
+    store
+        .revoke_access_token("jti-1", t0() + Duration::minutes(5))
+        .await
+        .expect("revoke");
+    store
+        .revoke_access_token("jti-1", t0() + Duration::minutes(5))
+        .await
+        .expect("revoking twice is fine");
+    assert!(store.is_access_token_revoked("jti-1").await.expect("read"));
+    let exp = t0() + Duration::minutes(5);
+    assert!(
+        store
+            .record_client_assertion("c1", "a-1", exp)
+            .await
+            .expect("record")
+    );
+    assert!(
+        !store
+            .record_client_assertion("c1", "a-1", exp)
+            .await
+            .expect("replay"),
+        "RFC 7523 §3: jti used once"
+    );
+    assert!(
+        store
+            .record_client_assertion("c2", "a-1", exp)
+            .await
+            .expect("other client")
+    );
+}
+
+async fn consents(store: &dyn Store) {
+    let c = ConsentRecord {
+        user_id: "u1".into(),
+        client_id: "c1".into(),
+        scopes: "openid profile".into(),
+        claims: String::new(),
+        granted_at: t0(),
+    };
+    store.save_consent(&c).await.expect("save");
+    assert_eq!(
+        store.consent("u1", "c1").await.expect("read"),
+        Some(c.clone())
+    );
+    let wider = ConsentRecord {
+        scopes: "email openid profile".into(),
+        ..c.clone()
+    };
+    store.save_consent(&wider).await.expect("save again");
+    assert_eq!(store.consent("u1", "c1").await.expect("read"), Some(wider));
+    assert_eq!(store.consents_of_user("u1").await.expect("list").len(), 1);
+    store.revoke_consent("u1", "c1").await.expect("revoke");
+    assert!(store.consent("u1", "c1").await.expect("read").is_none());
+}
+
+async fn key_rotation(store: &dyn Store) {
+    store
+        .insert_key(&key("es-1", "ES256", KeyStatus::Current))
+        .await
+        .expect("insert");
+    store
+        .insert_key(&key("es-2", "ES256", KeyStatus::Next))
+        .await
+        .expect("insert");
+    store
+        .insert_key(&key("rs-1", "RS256", KeyStatus::Current))
+        .await
+        .expect("insert");
+    let retire = t0() + Duration::hours(1);
+    store
+        .rotate_keys(
+            "ES256",
+            &key("es-3", "ES256", KeyStatus::Next),
+            retire,
+            t0(),
+        )
+        .await
+        .expect("rotate");
+    let keys = store.signing_keys().await.expect("keys");
+    let status = |kid: &str| keys.iter().find(|k| k.kid == kid).map(|k| k.status);
+    assert_eq!(status("es-1"), Some(KeyStatus::Retired));
+    assert_eq!(status("es-2"), Some(KeyStatus::Current));
+    assert_eq!(status("es-3"), Some(KeyStatus::Next));
+    assert_eq!(
+        status("rs-1"),
+        Some(KeyStatus::Current),
+        "other algorithms are untouched"
+    );
+    assert_eq!(
+        keys.iter()
+            .find(|k| k.kid == "es-1")
+            .and_then(|k| k.retire_after),
+        Some(retire)
+    );
+    assert_eq!(
+        keys.iter()
+            .find(|k| k.kid == "es-3")
+            .map(|k| k.private_encrypted.clone()),
+        Some(vec![1, 2, 3, 4])
+    );
+    // without a next key there is nothing to rotate to, and nothing changes
+    assert_eq!(
+        store
+            .rotate_keys(
+                "RS256",
+                &key("rs-2", "RS256", KeyStatus::Next),
+                retire,
+                t0()
+            )
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.signing_keys().await.expect("keys").len(), 4);
+}
+
+async fn throttles_and_links(store: &dyn Store) {
+    assert!(store.throttle("acct:x").await.expect("read").is_none());
+    let s = ThrottleState {
+        failures: 3,
+        last_failure: t0(),
+    };
+    store.put_throttle("acct:x", &s).await.expect("put");
+    store
+        .put_throttle("acct:x", &ThrottleState { failures: 4, ..s })
+        .await
+        .expect("put again");
+    assert_eq!(
+        store
+            .throttle("acct:x")
+            .await
+            .expect("read")
+            .map(|s| s.failures),
+        Some(4)
+    );
+    store.clear_throttle("acct:x").await.expect("clear");
+    assert!(store.throttle("acct:x").await.expect("read").is_none());
+
+    let link = EmailLinkRecord {
+        hash: hash("link-1"),
+        purpose: EmailLinkPurpose::PasswordReset,
+        email: "u1@example.org".into(),
+        user_id: Some("u1".into()),
+        payload: "{}".into(),
+        expires_at: t0() + Duration::hours(1),
+    };
+    store.create_email_link(&link).await.expect("create");
+    assert_eq!(
+        store
+            .take_email_link(&hash("link-1"), t0())
+            .await
+            .expect("take"),
+        Some(link.clone())
+    );
+    assert!(
+        store
+            .take_email_link(&hash("link-1"), t0())
+            .await
+            .expect("take")
+            .is_none(),
+        "links work once"
+    );
+    let old = EmailLinkRecord {
+        hash: hash("link-2"),
+        ..link
+    };
+    store.create_email_link(&old).await.expect("create");
+    assert!(
+        store
+            .take_email_link(&hash("link-2"), t0() + Duration::hours(2))
+            .await
+            .expect("take")
+            .is_none(),
+        "expired links fail"
+    );
+}
+
+async fn deleting_an_account_leaves_nothing(store: &dyn Store) {
+    let u = sample_user("gone");
+    let pw = Authenticator {
+        user_id: "gone".into(),
+        kind: AuthenticatorKind::Password,
+        external_id: None,
+        data: "$argon2id$x".into(),
+        created_at: t0(),
+    };
+    let attrs = [attribute(
+        AttributeName::GivenName,
+        "Max",
+        AttributeSource::SelfAsserted,
+        Level::Basic,
+    )];
+    store.create_user(&u, &attrs, &[pw]).await.expect("create");
+    store
+        .create_session(&SessionRecord {
+            id: "sid-gone".into(),
+            secret_hash: hash("cookie-gone"),
+            user_id: "gone".into(),
+            auth: session_auth(),
+            created_at: t0(),
+            expires_at: t0() + Duration::hours(1),
+        })
+        .await
+        .expect("session");
+    store
+        .create_grant_with_code(
+            &grant("g-gone", "c1", Some("gone")),
+            &code("code-gone", "g-gone", "c1"),
+        )
+        .await
+        .expect("grant");
+    assert!(
+        store
+            .consume_code(
+                &hash("code-gone"),
+                t0(),
+                Some(&refresh("rt-gone", "g-gone"))
+            )
+            .await
+            .expect("consume")
+    );
+    store
+        .save_consent(&ConsentRecord {
+            user_id: "gone".into(),
+            client_id: "c1".into(),
+            scopes: "openid".into(),
+            claims: String::new(),
+            granted_at: t0(),
+        })
+        .await
+        .expect("consent");
+    store.delete_user("gone").await.expect("delete");
+    assert!(store.user("gone").await.expect("read").is_none());
+    assert!(store.attributes("gone").await.expect("read").is_empty());
+    assert!(store.authenticators("gone").await.expect("read").is_empty());
+    assert!(store.session("sid-gone").await.expect("read").is_none());
+    assert!(store.grant("g-gone").await.expect("read").is_none());
+    assert!(
+        store
+            .refresh_token(&hash("rt-gone"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store
+            .code(&hash("code-gone"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(store.consent("gone", "c1").await.expect("read").is_none());
+    assert_eq!(store.delete_user("gone").await, Err(StoreError::NotFound));
+}
+
+async fn purge_removes_only_expired_rows(store: &dyn Store) {
+    let later = t0() + Duration::days(3);
+    store
+        .revoke_access_token("jti-late", later + Duration::hours(1))
+        .await
+        .expect("revoke");
+    let purged = store.purge_expired(later).await.expect("purge");
+    assert!(purged > 0, "expired codes, tokens and grants are purged");
+    assert!(
+        store.grant("g1").await.expect("read").is_none(),
+        "expired grants go"
+    );
+    assert!(
+        store.code(&hash("code-1")).await.expect("read").is_none(),
+        "expired codes go"
+    );
+    assert!(
+        !store.is_access_token_revoked("jti-1").await.expect("read"),
+        "expired deny-list entries go"
+    );
+    assert!(
+        store
+            .is_access_token_revoked("jti-late")
+            .await
+            .expect("read"),
+        "live deny-list entries stay"
+    );
+    assert!(
+        store.user("u1").await.expect("read").is_some(),
+        "accounts are never purged"
+    );
+    assert!(
+        store
+            .signing_keys()
+            .await
+            .expect("keys")
+            .iter()
+            .all(|k| k.kid != "es-1"),
+        "retired keys go after retire_after"
+    );
+    let counts = store.row_counts().await.expect("counts");
+    let n = |t: &str| counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
+    assert_eq!(n("codes"), Some(0));
+    assert_eq!(n("refresh_tokens"), Some(0));
+    assert_eq!(n("flows"), Some(0));
+}

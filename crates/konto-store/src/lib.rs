@@ -1,0 +1,238 @@
+#![doc = include_str!("../README.md")]
+
+pub mod conformance;
+mod records;
+
+use async_trait::async_trait;
+use konto_core::amr::AuthenticatorKind;
+use konto_core::attributes::Attribute;
+use konto_core::client::Client;
+use konto_core::secret::SecretHash;
+use konto_core::session::SessionAuth;
+use konto_core::throttle::ThrottleState;
+use konto_core::user::{Authenticator, User};
+use time::OffsetDateTime;
+
+pub use records::*;
+
+/// What can go wrong in a store, without driver detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the text names the rule, never a value.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or refused the operation; retrying may help.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// Creates an account with its attributes and authenticators in one transaction.
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        attributes: &[Attribute],
+        authenticators: &[Authenticator],
+    ) -> StoreResult<()>;
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_last_login(&self, id: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Deletes the account and everything that belongs to it (attributes, authenticators, sessions,
+    /// grants and their tokens, consents, e-mail links) in one transaction.
+    async fn delete_user(&self, id: &str) -> StoreResult<()>;
+
+    async fn attributes(&self, user_id: &str) -> StoreResult<Vec<Attribute>>;
+    /// Sets one attribute, replacing the value of the same name.
+    async fn put_attribute(&self, user_id: &str, attribute: &Attribute) -> StoreResult<()>;
+
+    async fn authenticators(&self, user_id: &str) -> StoreResult<Vec<Authenticator>>;
+    async fn authenticator_by_external_id(
+        &self,
+        kind: AuthenticatorKind,
+        external_id: &str,
+    ) -> StoreResult<Option<Authenticator>>;
+    /// Replaces the data of an existing authenticator (a new password hash).
+    async fn update_authenticator_data(
+        &self,
+        user_id: &str,
+        kind: AuthenticatorKind,
+        data: &str,
+    ) -> StoreResult<()>;
+    async fn remove_authenticator(&self, user_id: &str, kind: AuthenticatorKind)
+    -> StoreResult<()>;
+    /// Adds an authenticator and replaces the account's attributes with `merged` in one
+    /// transaction. `Conflict` if the account already has one of this kind or the external id
+    /// belongs to another account.
+    async fn link_authenticator(
+        &self,
+        authenticator: &Authenticator,
+        merged: &[Attribute],
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ClientRepo: Send + Sync {
+    async fn create_client(&self, client: &Client) -> StoreResult<()>;
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Removes the client and revokes everything issued to it.
+    async fn delete_client(&self, id: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session_by_secret(
+        &self,
+        secret_hash: &SecretHash,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn update_session(
+        &self,
+        id: &str,
+        auth: &SessionAuth,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    async fn sessions_of_user(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
+}
+
+#[async_trait]
+pub trait FlowRepo: Send + Sync {
+    async fn create_flow(&self, flow: &FlowRecord) -> StoreResult<()>;
+    async fn flow(&self, id_hash: &SecretHash) -> StoreResult<Option<FlowRecord>>;
+    /// Replaces the flow's state. `NotFound` if it is gone.
+    async fn update_flow_state(&self, id_hash: &SecretHash, state: &str) -> StoreResult<()>;
+    async fn delete_flow(&self, id_hash: &SecretHash) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait GrantRepo: Send + Sync {
+    /// Stores a grant and the authorization code that will activate it.
+    async fn create_grant_with_code(
+        &self,
+        grant: &GrantRecord,
+        code: &CodeRecord,
+    ) -> StoreResult<()>;
+    async fn code(&self, code_hash: &SecretHash) -> StoreResult<Option<CodeRecord>>;
+    /// Marks the code used and stores the grant's first refresh token, atomically.
+    /// Returns `false` if the code was already used (a replay): then nothing is stored.
+    async fn consume_code(
+        &self,
+        code_hash: &SecretHash,
+        now: OffsetDateTime,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> StoreResult<bool>;
+    async fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>>;
+    /// Revokes the grant and every refresh token of it.
+    async fn revoke_grant(&self, id: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn refresh_token(&self, hash: &SecretHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Rotates a refresh token (RFC 9700 §4.14.2): the old one is marked used and `new` stored, or,
+    /// if the old one was already used, the whole grant is revoked.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &SecretHash,
+        new: &RefreshTokenRecord,
+        now: OffsetDateTime,
+    ) -> StoreResult<RotateOutcome>;
+    /// Adds an access token's `jti` to the deny list until it expires.
+    async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Records a client assertion's `jti` (RFC 7523 §3); `false` if it was seen before.
+    async fn record_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ConsentRepo: Send + Sync {
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<ConsentRecord>>;
+    async fn save_consent(&self, consent: &ConsentRecord) -> StoreResult<()>;
+    async fn consents_of_user(&self, user_id: &str) -> StoreResult<Vec<ConsentRecord>>;
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait KeyRepo: Send + Sync {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// For one algorithm: current → retired (kept until `retire_after`), next → current, and
+    /// `new_next` becomes next. One transaction, so no node ever sees two current keys.
+    async fn rotate_keys(
+        &self,
+        alg: &str,
+        new_next: &StoredKey,
+        retire_after: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ThrottleRepo: Send + Sync {
+    async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+    async fn put_throttle(&self, key: &str, state: &ThrottleState) -> StoreResult<()>;
+    async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait EmailLinkRepo: Send + Sync {
+    async fn create_email_link(&self, link: &EmailLinkRecord) -> StoreResult<()>;
+    /// Returns and deletes the link: each link works once.
+    async fn take_email_link(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<EmailLinkRecord>>;
+}
+
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    /// Deletes rows that expired before `now`; returns how many.
+    async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+    /// Counts rows per table, for tests and operators.
+    async fn row_counts(&self) -> StoreResult<Vec<(String, i64)>>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Everything konto stores.
+pub trait Store:
+    UserRepo
+    + ClientRepo
+    + SessionRepo
+    + FlowRepo
+    + GrantRepo
+    + ConsentRepo
+    + KeyRepo
+    + ThrottleRepo
+    + EmailLinkRepo
+    + Maintenance
+{
+}
+
+impl<T> Store for T where
+    T: UserRepo
+        + ClientRepo
+        + SessionRepo
+        + FlowRepo
+        + GrantRepo
+        + ConsentRepo
+        + KeyRepo
+        + ThrottleRepo
+        + EmailLinkRepo
+        + Maintenance
+{
+}
