@@ -1,1 +1,9 @@
+#![doc = include_str!("../README.md")]
 
+mod crypto;
+mod jws;
+mod keyring;
+
+pub use crypto::{GeneratedKey, KeyEncryptionKey, generate_key, import_pkcs8_pem, stored_key, thumbprint};
+pub use jws::{JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws};
+pub use keyring::{KeyError, Keyring};

@@ -1,0 +1,1 @@
+//! ELSTER software certificates (level substantial). Being written.
