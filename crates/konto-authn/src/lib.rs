@@ -2,6 +2,9 @@
 
 pub mod cert;
 pub mod eid;
+pub mod mail;
+pub mod password;
+pub mod throttle;
 
 use konto_core::Level;
 use konto_core::amr::{AuthenticatorKind, MethodUsed};
@@ -24,7 +27,11 @@ pub struct Verified {
 
 impl Verified {
     /// A verification by `kind` vouching for `attributes`; the level follows from both.
-    pub fn new(kind: AuthenticatorKind, external_id: Option<String>, attributes: Vec<Attribute>) -> Verified {
+    pub fn new(
+        kind: AuthenticatorKind,
+        external_id: Option<String>,
+        attributes: Vec<Attribute>,
+    ) -> Verified {
         let level = login_level(kind, identity_level(&attributes, kind.strength()));
         Verified {
             method: MethodUsed {

@@ -3,6 +3,7 @@
 pub mod amr;
 pub mod attributes;
 pub mod client;
+pub mod clock;
 pub mod level;
 pub mod login;
 pub mod password_policy;

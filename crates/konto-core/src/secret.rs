@@ -95,6 +95,10 @@ pub enum SecretPurpose {
     Flow,
     EmailLink,
     Handoff,
+    /// Throttle keys: account names of failed logins are not stored in clear.
+    Throttle,
+    /// The browser-binding cookie of login flows.
+    Binding,
 }
 
 impl SecretPurpose {
@@ -107,6 +111,8 @@ impl SecretPurpose {
             SecretPurpose::Flow => b"flow",
             SecretPurpose::EmailLink => b"email-link",
             SecretPurpose::Handoff => b"handoff",
+            SecretPurpose::Throttle => b"throttle",
+            SecretPurpose::Binding => b"binding",
         }
     }
 }

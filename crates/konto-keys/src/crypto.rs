@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ed::EdCurve;
-use josekit::jws::{EdDSA, ES256, RS256};
+use josekit::jws::{ES256, EdDSA, RS256};
 use konto_core::client::SigningAlg;
 use konto_store::{KeyStatus, StoredKey};
 use sha2::{Digest, Sha256};
@@ -41,7 +41,13 @@ impl KeyEncryptionKey {
         getrandom::fill(&mut nonce).map_err(|_| KeyError::Random)?;
         let ct = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: kid.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: kid.as_bytes(),
+                },
+            )
             .map_err(|_| KeyError::Encryption)?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -55,7 +61,13 @@ impl KeyEncryptionKey {
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: kid.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: kid.as_bytes(),
+                },
+            )
             .map_err(|_| KeyError::Decryption(kid.to_owned()))
     }
 }
@@ -147,7 +159,12 @@ pub fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
     // members in lexicographic order, no whitespace (RFC 7638 §3.2)
     let canonical = match jwk.key_type() {
         "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, p("e")?, p("n")?),
-        "EC" => format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, p("crv")?, p("x")?, p("y")?),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            p("crv")?,
+            p("x")?,
+            p("y")?
+        ),
         "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, p("crv")?, p("x")?),
         other => return Err(KeyError::Crypto(format!("unsupported key type {other}"))),
     };
@@ -182,7 +199,11 @@ mod tests {
         let sealed = kek.encrypt("kid-1", b"secret key").unwrap();
         assert_eq!(kek.decrypt("kid-1", &sealed).unwrap(), b"secret key");
         assert!(kek.decrypt("kid-2", &sealed).is_err());
-        assert!(KeyEncryptionKey::new([4; 32]).decrypt("kid-1", &sealed).is_err());
+        assert!(
+            KeyEncryptionKey::new([4; 32])
+                .decrypt("kid-1", &sealed)
+                .is_err()
+        );
         assert!(kek.decrypt("kid-1", &sealed[..5]).is_err());
         assert!(!sealed.windows(10).any(|w| w == b"secret key"));
     }
@@ -191,7 +212,10 @@ mod tests {
     #[test]
     fn rfc7638_thumbprint_example() {
         let jwk = Jwk::from_bytes(br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
-        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -201,7 +225,10 @@ mod tests {
             assert_eq!(k.public_jwk.key_id(), Some(k.kid.as_str()));
             assert_eq!(k.public_jwk.algorithm(), Some(alg.as_str()));
             assert_eq!(k.public_jwk.key_use(), Some("sig"));
-            assert!(k.public_jwk.parameter("d").is_none(), "public JWK holds no private part");
+            assert!(
+                k.public_jwk.parameter("d").is_none(),
+                "public JWK holds no private part"
+            );
         }
     }
 }

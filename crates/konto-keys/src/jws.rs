@@ -59,7 +59,8 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>, JwsError> {
         return Err(JwsError::Malformed);
     };
     let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| JwsError::Malformed)?;
-    let header: JwsHeader = serde_json::from_slice(&header_bytes).map_err(|_| JwsError::Malformed)?;
+    let header: JwsHeader =
+        serde_json::from_slice(&header_bytes).map_err(|_| JwsError::Malformed)?;
     // konto's tokens carry no `crit` or other extensions; unknown members are ignored (RFC 7515 §4).
     let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| JwsError::Malformed)?;
     let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwsError::Malformed)?;

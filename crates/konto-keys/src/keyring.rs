@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use josekit::jwk::Jwk;
-use josekit::jws::{EdDSA, ES256, JwsSigner, JwsVerifier, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 use konto_core::client::SigningAlg;
 use konto_store::{KeyRepo, KeyStatus, StoreError, StoredKey};
 use time::OffsetDateTime;
@@ -65,7 +65,11 @@ fn jose(e: josekit::JoseError) -> KeyError {
     KeyError::Crypto(e.to_string())
 }
 
-fn build(keys: &[StoredKey], kek: &KeyEncryptionKey, now: OffsetDateTime) -> Result<KeySet, KeyError> {
+fn build(
+    keys: &[StoredKey],
+    kek: &KeyEncryptionKey,
+    now: OffsetDateTime,
+) -> Result<KeySet, KeyError> {
     let mut signers = HashMap::new();
     let mut verifiers = HashMap::new();
     let mut published = Vec::new();
@@ -115,7 +119,11 @@ fn build(keys: &[StoredKey], kek: &KeyEncryptionKey, now: OffsetDateTime) -> Res
 
 impl Keyring {
     /// Loads the keys from the store and builds signers and verifiers.
-    pub async fn load(store: Arc<dyn KeyRepo>, kek: KeyEncryptionKey, now: OffsetDateTime) -> Result<Keyring, KeyError> {
+    pub async fn load(
+        store: Arc<dyn KeyRepo>,
+        kek: KeyEncryptionKey,
+        now: OffsetDateTime,
+    ) -> Result<Keyring, KeyError> {
         let keys = store.signing_keys().await?;
         let set = build(&keys, &kek, now)?;
         Ok(Keyring {
@@ -135,7 +143,8 @@ impl Keyring {
     /// Reloads when keys were rotated elsewhere; returns whether anything changed.
     pub async fn reload(&self, now: OffsetDateTime) -> Result<bool, KeyError> {
         let keys = self.store.signing_keys().await?;
-        let fingerprint: Vec<(String, KeyStatus)> = keys.iter().map(|k| (k.kid.clone(), k.status)).collect();
+        let fingerprint: Vec<(String, KeyStatus)> =
+            keys.iter().map(|k| (k.kid.clone(), k.status)).collect();
         let expired_retired = keys
             .iter()
             .any(|k| k.status == KeyStatus::Retired && k.retire_after.is_some_and(|t| t <= now));
@@ -153,14 +162,23 @@ impl Keyring {
     }
 
     /// Makes sure every algorithm has a current and a next key, generating what is missing.
-    pub async fn ensure_keys(store: &dyn KeyRepo, kek: &KeyEncryptionKey, now: OffsetDateTime) -> Result<Vec<String>, KeyError> {
+    pub async fn ensure_keys(
+        store: &dyn KeyRepo,
+        kek: &KeyEncryptionKey,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, KeyError> {
         let keys = store.signing_keys().await?;
         let mut created = Vec::new();
         for alg in SigningAlg::ALL {
             for status in [KeyStatus::Current, KeyStatus::Next] {
-                if !keys.iter().any(|k| k.alg == alg.as_str() && k.status == status) {
+                if !keys
+                    .iter()
+                    .any(|k| k.alg == alg.as_str() && k.status == status)
+                {
                     let key = generate_key(alg)?;
-                    store.insert_key(&stored_key(&key, kek, status, now)?).await?;
+                    store
+                        .insert_key(&stored_key(&key, kek, status, now)?)
+                        .await?;
                     created.push(format!("{} {} {}", alg, status.as_str(), key.kid));
                 }
             }
@@ -179,7 +197,9 @@ impl Keyring {
     ) -> Result<String, KeyError> {
         let key = generate_key(alg)?;
         let stored = stored_key(&key, kek, KeyStatus::Next, now)?;
-        store.rotate_keys(alg.as_str(), &stored, now + keep_published, now).await?;
+        store
+            .rotate_keys(alg.as_str(), &stored, now + keep_published, now)
+            .await?;
         Ok(key.kid)
     }
 
@@ -214,7 +234,8 @@ impl Keyring {
             kid: Some(signer.kid.clone()),
             typ: Some(typ.to_owned()),
         };
-        let input = jws::signing_input(&header, payload).map_err(|_| KeyError::Crypto("header".into()))?;
+        let input =
+            jws::signing_input(&header, payload).map_err(|_| KeyError::Crypto("header".into()))?;
         let sig = signer.signer.sign(input.as_bytes()).map_err(jose)?;
         Ok(jws::append_signature(input, &sig))
     }
@@ -259,14 +280,30 @@ mod tests {
         let (store, _dir) = sqlite_store().await;
         let store: Arc<dyn KeyRepo> = Arc::new(store);
         let kek = KeyEncryptionKey::new([5; 32]);
-        let created = Keyring::ensure_keys(store.as_ref(), &kek, now()).await.unwrap();
+        let created = Keyring::ensure_keys(store.as_ref(), &kek, now())
+            .await
+            .unwrap();
         assert_eq!(created.len(), 6, "current and next for three algorithms");
-        assert!(Keyring::ensure_keys(store.as_ref(), &kek, now()).await.unwrap().is_empty());
+        assert!(
+            Keyring::ensure_keys(store.as_ref(), &kek, now())
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
-        let ring = Keyring::load(Arc::clone(&store), kek.clone(), now()).await.unwrap();
+        let ring = Keyring::load(Arc::clone(&store), kek.clone(), now())
+            .await
+            .unwrap();
         let jwks: serde_json::Value = serde_json::from_str(&ring.jwks()).unwrap();
-        assert_eq!(jwks["keys"].as_array().unwrap().len(), 6, "current and next keys are published");
-        assert!(!ring.jwks().contains("\"d\""), "no private parts in the JWKS");
+        assert_eq!(
+            jwks["keys"].as_array().unwrap().len(),
+            6,
+            "current and next keys are published"
+        );
+        assert!(
+            !ring.jwks().contains("\"d\""),
+            "no private parts in the JWKS"
+        );
 
         let mut old_tokens = Vec::new();
         for alg in SigningAlg::ALL {
@@ -279,7 +316,15 @@ mod tests {
 
         // rotation: tokens of the old key still verify, new tokens use the former next key
         let old_kid = ring.current_kid(SigningAlg::ES256).unwrap();
-        Keyring::rotate(store.as_ref(), &kek, SigningAlg::ES256, time::Duration::hours(1), now()).await.unwrap();
+        Keyring::rotate(
+            store.as_ref(),
+            &kek,
+            SigningAlg::ES256,
+            time::Duration::hours(1),
+            now(),
+        )
+        .await
+        .unwrap();
         assert!(ring.reload(now()).await.unwrap());
         let new_kid = ring.current_kid(SigningAlg::ES256).unwrap();
         assert_ne!(old_kid, new_kid);
@@ -290,7 +335,10 @@ mod tests {
         let later = now() + time::Duration::hours(2);
         assert!(ring.reload(later).await.unwrap());
         assert!(!ring.jwks().contains(&old_kid));
-        assert_eq!(ring.verify(&old_tokens[1]).unwrap_err(), JwsError::UnknownKey);
+        assert_eq!(
+            ring.verify(&old_tokens[1]).unwrap_err(),
+            JwsError::UnknownKey
+        );
     }
 
     #[tokio::test]
@@ -298,13 +346,22 @@ mod tests {
         let (store, _dir) = sqlite_store().await;
         let store: Arc<dyn KeyRepo> = Arc::new(store);
         let kek = KeyEncryptionKey::new([5; 32]);
-        Keyring::ensure_keys(store.as_ref(), &kek, now()).await.unwrap();
+        Keyring::ensure_keys(store.as_ref(), &kek, now())
+            .await
+            .unwrap();
         let ring = Keyring::load(Arc::clone(&store), kek, now()).await.unwrap();
-        let token = ring.sign(SigningAlg::ES256, "at+jwt", br#"{"sub":"x"}"#).unwrap();
+        let token = ring
+            .sign(SigningAlg::ES256, "at+jwt", br#"{"sub":"x"}"#)
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
 
         // tampered payload
-        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(br#"{"sub":"y"}"#), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"y"}"#),
+            parts[2]
+        );
         assert_eq!(ring.verify(&forged).unwrap_err(), JwsError::BadSignature);
         // alg: none
         let kid = ring.current_kid(SigningAlg::ES256).unwrap();
@@ -313,10 +370,18 @@ mod tests {
         assert_eq!(ring.verify(&none).unwrap_err(), JwsError::AlgorithmMismatch);
         // algorithm confusion: HS256 with the key id of an ES256 key
         let hs = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#));
-        assert_eq!(ring.verify(&format!("{hs}.{}.{}", parts[1], parts[2])).unwrap_err(), JwsError::AlgorithmMismatch);
+        assert_eq!(
+            ring.verify(&format!("{hs}.{}.{}", parts[1], parts[2]))
+                .unwrap_err(),
+            JwsError::AlgorithmMismatch
+        );
         // unknown or missing kid
         let nokid = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#);
-        assert_eq!(ring.verify(&format!("{nokid}.{}.{}", parts[1], parts[2])).unwrap_err(), JwsError::UnknownKey);
+        assert_eq!(
+            ring.verify(&format!("{nokid}.{}.{}", parts[1], parts[2]))
+                .unwrap_err(),
+            JwsError::UnknownKey
+        );
         // garbage
         for bad in ["", "a.b", "a.b.c.d", "!!.!!.!!", &"a".repeat(20_000)] {
             assert!(ring.verify(bad).is_err(), "{bad:.20}");
@@ -327,8 +392,12 @@ mod tests {
     async fn a_wrong_key_encryption_key_is_a_clear_error() {
         let (store, _dir) = sqlite_store().await;
         let store: Arc<dyn KeyRepo> = Arc::new(store);
-        Keyring::ensure_keys(store.as_ref(), &KeyEncryptionKey::new([5; 32]), now()).await.unwrap();
-        let err = Keyring::load(store, KeyEncryptionKey::new([6; 32]), now()).await.unwrap_err();
+        Keyring::ensure_keys(store.as_ref(), &KeyEncryptionKey::new([5; 32]), now())
+            .await
+            .unwrap();
+        let err = Keyring::load(store, KeyEncryptionKey::new([6; 32]), now())
+            .await
+            .unwrap_err();
         assert!(matches!(err, KeyError::Decryption(_)), "{err}");
     }
 }

@@ -3,7 +3,10 @@
 mod crypto;
 mod jws;
 mod keyring;
+pub mod random;
 
-pub use crypto::{GeneratedKey, KeyEncryptionKey, generate_key, import_pkcs8_pem, stored_key, thumbprint};
+pub use crypto::{
+    GeneratedKey, KeyEncryptionKey, generate_key, import_pkcs8_pem, stored_key, thumbprint,
+};
 pub use jws::{JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws};
 pub use keyring::{KeyError, Keyring};

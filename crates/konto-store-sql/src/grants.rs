@@ -233,7 +233,8 @@ impl GrantRepo for SqlStore {
     async fn rotate_refresh_token(
         &self,
         old_hash: &SecretHash,
-        new: &RefreshTokenRecord,
+        client_id: &str,
+        new_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> StoreResult<RotateOutcome> {
         let grant_sql = concat!(
@@ -245,18 +246,21 @@ impl GrantRepo for SqlStore {
             let mut tx = pool.begin().await.map_err(map_err)?;
             let claimed: Option<(String, i64)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
-                 RETURNING grant_id, expires_at",
+                 AND grant_id IN (SELECT id FROM grants WHERE client_id = $3) RETURNING grant_id, expires_at",
             )
             .bind(ts(now))
             .bind(old_hash.as_str())
+            .bind(client_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
             let Some((grant_id, expires_at)) = claimed else {
                 let used: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT grant_id, used_at FROM refresh_tokens WHERE hash = $1",
+                    "SELECT r.grant_id, r.used_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+                     WHERE r.hash = $1 AND g.client_id = $2",
                 )
                 .bind(old_hash.as_str())
+                .bind(client_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -290,9 +294,9 @@ impl GrantRepo for SqlStore {
                 return Ok(RotateOutcome::Invalid);
             };
             sqlx::query(INSERT_REFRESH)
-                .bind(new.hash.as_str())
+                .bind(new_hash.as_str())
                 .bind(&grant_id)
-                .bind(ts(new.created_at))
+                .bind(ts(now))
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await

@@ -514,12 +514,16 @@ async fn refresh_rotation_and_reuse(store: &dyn Store) {
             .await
             .expect("consume")
     );
-    let next = RefreshTokenRecord {
-        created_at: now,
-        ..refresh("rt-2b", "")
-    };
+    // another client's token is not rotated, and stays usable by its owner
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash("rt-2a"), "c-other", &hash("rt-2x"), now)
+            .await
+            .expect("rotate"),
+        RotateOutcome::Invalid
+    );
     match store
-        .rotate_refresh_token(&hash("rt-2a"), &next, now)
+        .rotate_refresh_token(&hash("rt-2a"), "c1", &hash("rt-2b"), now)
         .await
         .expect("rotate")
     {
@@ -541,13 +545,9 @@ async fn refresh_rotation_and_reuse(store: &dyn Store) {
         "rotation keeps the grant's end"
     );
     // RFC 9700 §4.14.2: presenting the old token again revokes the grant
-    let again = RefreshTokenRecord {
-        created_at: now,
-        ..refresh("rt-2c", "")
-    };
     assert_eq!(
         store
-            .rotate_refresh_token(&hash("rt-2a"), &again, now)
+            .rotate_refresh_token(&hash("rt-2a"), "c1", &hash("rt-2c"), now)
             .await
             .expect("reuse"),
         RotateOutcome::Reused {
@@ -563,20 +563,17 @@ async fn refresh_rotation_and_reuse(store: &dyn Store) {
             .is_active(now)
     );
     // and with it the newest token
-    let newest = RefreshTokenRecord {
-        created_at: now,
-        ..refresh("rt-2d", "")
-    };
+    let newest = hash("rt-2d");
     assert!(matches!(
         store
-            .rotate_refresh_token(&hash("rt-2b"), &newest, now)
+            .rotate_refresh_token(&hash("rt-2b"), "c1", &newest, now)
             .await
             .expect("rotate"),
         RotateOutcome::Reused { .. } | RotateOutcome::Invalid
     ));
     assert_eq!(
         store
-            .rotate_refresh_token(&hash("unknown"), &newest, now)
+            .rotate_refresh_token(&hash("unknown"), "c1", &newest, now)
             .await
             .expect("rotate"),
         RotateOutcome::Invalid
@@ -595,7 +592,7 @@ async fn refresh_rotation_and_reuse(store: &dyn Store) {
     let late = t0() + Duration::days(2);
     assert_eq!(
         store
-            .rotate_refresh_token(&hash("rt-3"), &newest, late)
+            .rotate_refresh_token(&hash("rt-3"), "c1", &newest, late)
             .await
             .expect("rotate"),
         RotateOutcome::Invalid

@@ -137,12 +137,15 @@ pub trait GrantRepo: Send + Sync {
     /// Revokes the grant and every refresh token of it.
     async fn revoke_grant(&self, id: &str, now: OffsetDateTime) -> StoreResult<()>;
     async fn refresh_token(&self, hash: &SecretHash) -> StoreResult<Option<RefreshTokenRecord>>;
-    /// Rotates a refresh token (RFC 9700 §4.14.2): the old one is marked used and `new` stored, or,
-    /// if the old one was already used, the whole grant is revoked.
+    /// Rotates a refresh token of `client_id`'s grant (RFC 9700 §4.14.2): the old one is marked
+    /// used and a token with `new_hash` stored in its place (same grant, same end), or, if the old
+    /// one was already used, the whole grant is revoked. A token of another client's grant is
+    /// `Invalid` and left untouched.
     async fn rotate_refresh_token(
         &self,
         old_hash: &SecretHash,
-        new: &RefreshTokenRecord,
+        client_id: &str,
+        new_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> StoreResult<RotateOutcome>;
     /// Adds an access token's `jti` to the deny list until it expires.

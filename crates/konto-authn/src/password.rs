@@ -1,0 +1,206 @@
+//! Password hashing with Argon2id.
+//!
+//! OWASP's parameters (19 MiB, t=2, p=1) by default. A hash costs about 16 ms of one core, so
+//! hashing runs on the blocking pool behind a semaphore sized to the cores: a burst of logins
+//! queues instead of starving the async threads or exhausting memory. An unknown account is
+//! verified against a dummy hash with the same parameters, so it costs the same work and gives the
+//! same answer as a wrong password. Stored hashes carry their parameters (PHC string format), so
+//! raising the cost later re-hashes on the next successful login.
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("invalid Argon2 parameters: {0}")]
+    Params(String),
+    #[error("password hashing failed")]
+    Hashing,
+    #[error("the stored password hash is malformed")]
+    MalformedHash,
+    #[error("no randomness available")]
+    Random,
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for PasswordParams {
+    /// OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
+    fn default() -> Self {
+        PasswordParams {
+            m_cost: Params::DEFAULT_M_COST,
+            t_cost: Params::DEFAULT_T_COST,
+            p_cost: Params::DEFAULT_P_COST,
+        }
+    }
+}
+
+/// Hashes and verifies passwords off the async threads, at most `concurrency` at a time.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon: Argon2<'static>,
+    params: PasswordParams,
+    gate: Arc<Semaphore>,
+    dummy: Arc<str>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(
+        params: PasswordParams,
+        concurrency: usize,
+    ) -> Result<PasswordHasher, PasswordError> {
+        let p = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
+            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        // A hash that no password matches, with the same parameters: verifying against it costs
+        // exactly what verifying a real hash costs. Built without hashing, so start-up stays fast.
+        let mut random = [0u8; 48];
+        getrandom::fill(&mut random).map_err(|_| PasswordError::Random)?;
+        let dummy = format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.m_cost,
+            params.t_cost,
+            params.p_cost,
+            STANDARD_NO_PAD.encode(&random[..16]),
+            STANDARD_NO_PAD.encode(&random[16..]),
+        );
+        PasswordHash::new(&dummy).map_err(|_| PasswordError::MalformedHash)?;
+        Ok(PasswordHasher {
+            argon,
+            params,
+            gate: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: Arc::from(dummy),
+        })
+    }
+
+    pub fn params(&self) -> PasswordParams {
+        self.params
+    }
+
+    /// A new PHC string for `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Hashing)?;
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            argon
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|_| PasswordError::Hashing)
+        })
+        .await
+        .map_err(|_| PasswordError::Hashing)?
+    }
+
+    /// Whether `password` matches `stored`; with `None` (no such account) the same work is done
+    /// against a dummy hash and the answer is `false`.
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<bool, PasswordError> {
+        let known = stored.is_some();
+        let phc: Arc<str> = match stored {
+            Some(s) => Arc::from(s),
+            None => Arc::clone(&self.dummy),
+        };
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Hashing)?;
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        let matched = tokio::task::spawn_blocking(move || -> Result<bool, PasswordError> {
+            let hash = PasswordHash::new(&phc).map_err(|_| PasswordError::MalformedHash)?;
+            Ok(argon.verify_password(password.as_bytes(), &hash).is_ok())
+        })
+        .await
+        .map_err(|_| PasswordError::Hashing)??;
+        Ok(known && matched)
+    }
+
+    /// Whether a stored hash was made with other parameters than today's.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let expected = format!(
+            "$argon2id$v=19$m={},t={},p={}$",
+            self.params.m_cost, self.params.t_cost, self.params.p_cost
+        );
+        !stored.starts_with(&expected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::new(
+            PasswordParams {
+                m_cost: 64,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            2,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let h = cheap();
+        let stored = h.hash("korrekt pferd batterie").await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(
+            h.verify("korrekt pferd batterie", Some(&stored))
+                .await
+                .unwrap()
+        );
+        assert!(!h.verify("falsch", Some(&stored)).await.unwrap());
+        assert!(!h.needs_rehash(&stored));
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_do_the_same_work_and_fail() {
+        let h = cheap();
+        assert!(!h.verify("anything", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn owasp_defaults() {
+        let p = PasswordParams::default();
+        assert_eq!((p.m_cost, p.t_cost, p.p_cost), (19 * 1024, 2, 1));
+        let h = PasswordHasher::new(p, 1).unwrap();
+        assert!(h.needs_rehash("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
+    }
+
+    #[tokio::test]
+    async fn malformed_stored_hashes_are_errors_not_panics() {
+        let h = cheap();
+        assert!(h.verify("x", Some("not a hash")).await.is_err());
+    }
+}
