@@ -3,6 +3,7 @@
 pub mod cert;
 pub mod eid;
 pub mod mail;
+pub mod passkey;
 pub mod password;
 pub mod throttle;
 
@@ -13,7 +14,7 @@ use konto_core::attributes::{Attribute, identity_level, login_level};
 /// What an authenticator established about the person at the browser. Every authenticator ends
 /// in one of these; the login service turns it into a session (finding or linking the account by
 /// `external_id`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verified {
     pub method: MethodUsed,
     /// What finds the account: the card's pseudonym, the certificate holder's identifier, the

@@ -88,3 +88,76 @@ pub(crate) fn append_signature(mut input: String, signature: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode_string(signature, &mut input);
     input
 }
+
+/// Algorithms konto accepts on JWS signed by others (client assertions).
+const FOREIGN_ALGS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+
+/// Verifies a compact JWS against a JWK Set someone registered (a client's `jwks`): the key is
+/// chosen by `kid` (or is the only signing key), and the header's `alg` must be one konto accepts
+/// and fit that key. The key set is parsed per call; client assertions are rare enough.
+pub fn verify_with_jwks(token: &str, jwks_json: &str) -> Result<VerifiedJws, JwsError> {
+    use josekit::jwk::JwkSet;
+    use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
+
+    let parts = split(token)?;
+    if !FOREIGN_ALGS.contains(&parts.header.alg.as_str()) {
+        return Err(JwsError::AlgorithmMismatch);
+    }
+    let set = JwkSet::from_bytes(jwks_json.as_bytes()).map_err(|_| JwsError::UnknownKey)?;
+    let candidates: Vec<&josekit::jwk::Jwk> = match parts.header.kid.as_deref() {
+        Some(kid) => set.get(kid),
+        None => set
+            .keys()
+            .into_iter()
+            .filter(|k| k.key_use() != Some("enc"))
+            .collect(),
+    };
+    let [jwk] = candidates.as_slice() else {
+        return Err(JwsError::UnknownKey);
+    };
+    if let Some(alg) = jwk.algorithm()
+        && alg != parts.header.alg
+    {
+        return Err(JwsError::AlgorithmMismatch);
+    }
+    let verifier: Box<dyn JwsVerifier> = match parts.header.alg.as_str() {
+        "RS256" => Box::new(
+            RS256
+                .verifier_from_jwk(jwk)
+                .map_err(|_| JwsError::AlgorithmMismatch)?,
+        ),
+        "PS256" => Box::new(
+            PS256
+                .verifier_from_jwk(jwk)
+                .map_err(|_| JwsError::AlgorithmMismatch)?,
+        ),
+        "ES256" => Box::new(
+            ES256
+                .verifier_from_jwk(jwk)
+                .map_err(|_| JwsError::AlgorithmMismatch)?,
+        ),
+        "EdDSA" => Box::new(
+            EdDSA
+                .verifier_from_jwk(jwk)
+                .map_err(|_| JwsError::AlgorithmMismatch)?,
+        ),
+        _ => return Err(JwsError::AlgorithmMismatch),
+    };
+    verifier
+        .verify(parts.signing_input, &parts.signature)
+        .map_err(|_| JwsError::BadSignature)?;
+    Ok(VerifiedJws {
+        header: parts.header,
+        payload: parts.payload,
+    })
+}
+
+/// The header and payload of a compact JWS without checking its signature: only to learn who
+/// claims to have signed it before looking up their keys.
+pub fn peek(token: &str) -> Result<VerifiedJws, JwsError> {
+    let parts = split(token)?;
+    Ok(VerifiedJws {
+        header: parts.header,
+        payload: parts.payload,
+    })
+}

@@ -8,5 +8,5 @@ pub mod random;
 pub use crypto::{
     GeneratedKey, KeyEncryptionKey, generate_key, import_pkcs8_pem, stored_key, thumbprint,
 };
-pub use jws::{JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws};
+pub use jws::{JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws, peek, verify_with_jwks};
 pub use keyring::{KeyError, Keyring};

@@ -1,0 +1,316 @@
+//! The `claims` request parameter (OIDC Core §5.5) and the claims konto releases from an
+//! identity's attributes.
+
+use std::collections::BTreeMap;
+
+use konto_core::Level;
+use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
+use konto_core::level::AcrCodec;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::OAuthError;
+
+/// One requested claim (OIDC Core §5.5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Value>>,
+}
+
+/// The `claims` parameter: what to put in the ID token and what in userinfo.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsRequest {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub userinfo: BTreeMap<String, Option<ClaimRequest>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub id_token: BTreeMap<String, Option<ClaimRequest>>,
+}
+
+impl ClaimsRequest {
+    pub fn parse(json: &str) -> Result<ClaimsRequest, OAuthError> {
+        serde_json::from_str(json).map_err(|_| {
+            OAuthError::invalid_request(
+                "claims is not a valid claims request (OIDC Core section 5.5)",
+            )
+        })
+    }
+
+    /// The minimum level an `acr` request asks for (§5.5.1.1): the lowest of the values the client
+    /// accepts. `Ok(None)` when `acr` is not requested as essential.
+    pub fn essential_acr(&self, codec: &AcrCodec) -> Result<Option<Level>, OAuthError> {
+        let Some(Some(req)) = self.id_token.get("acr") else {
+            return Ok(None);
+        };
+        if req.essential != Some(true) {
+            return Ok(None);
+        }
+        let mut values: Vec<&Value> = Vec::new();
+        if let Some(v) = &req.value {
+            values.push(v);
+        }
+        if let Some(vs) = &req.values {
+            values.extend(vs.iter());
+        }
+        if values.is_empty() {
+            return Ok(None);
+        }
+        let mut min: Option<Level> = None;
+        for v in values {
+            let s = v.as_str().ok_or_else(|| {
+                OAuthError::invalid_request("acr values in claims must be strings")
+            })?;
+            let level = codec
+                .parse(s)
+                .map_err(|_| OAuthError::invalid_request(format!("unknown acr value {s}")))?;
+            min = Some(min.map_or(level, |m| m.min(level)));
+        }
+        Ok(min)
+    }
+
+    /// Names of individual claims requested for either place, for consent.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .userinfo
+            .keys()
+            .chain(self.id_token.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// OIDC claims about a person that konto may release.
+const PERSON_CLAIMS: [&str; 14] = [
+    "name",
+    "given_name",
+    "family_name",
+    "birthdate",
+    "gender",
+    "title",
+    "birth_family_name",
+    "place_of_birth",
+    "nationalities",
+    "email",
+    "email_verified",
+    "address",
+    "phone_number",
+    "phone_number_verified",
+];
+
+pub(crate) fn is_person_claim(name: &str) -> bool {
+    PERSON_CLAIMS.contains(&name)
+}
+
+fn find(attrs: &[Attribute], name: AttributeName) -> Option<&Attribute> {
+    attrs.iter().find(|a| a.name == name)
+}
+
+/// The claims among `wanted` that `attrs` can fill, plus `attribute_levels` naming each released
+/// claim's level (konto's extension: a relying party sees which data is verified at which level).
+pub fn user_claims(attrs: &[Attribute], wanted: &[&str]) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut levels = Map::new();
+    let mut put = |out: &mut Map<String, Value>, claim: &str, value: Value, level: Level| {
+        out.insert(claim.to_owned(), value);
+        levels.insert(claim.to_owned(), Value::String(level.as_str().to_owned()));
+    };
+    for claim in wanted {
+        match *claim {
+            "given_name" | "family_name" | "birthdate" | "title" | "birth_family_name" => {
+                let name = match *claim {
+                    "given_name" => AttributeName::GivenName,
+                    "family_name" => AttributeName::FamilyName,
+                    "birthdate" => AttributeName::BirthDate,
+                    "title" => AttributeName::AcademicTitle,
+                    _ => AttributeName::BirthName,
+                };
+                if let Some(a) = find(attrs, name) {
+                    put(&mut out, claim, json!(a.value), a.level);
+                }
+            }
+            "name" => {
+                let given = find(attrs, AttributeName::GivenName);
+                let family = find(attrs, AttributeName::FamilyName);
+                if let (Some(g), Some(f)) = (given, family) {
+                    put(
+                        &mut out,
+                        claim,
+                        json!(format!("{} {}", g.value, f.value)),
+                        g.level.min(f.level),
+                    );
+                }
+            }
+            "gender" => {
+                if let Some(a) = find(attrs, AttributeName::Gender) {
+                    // ISO/IEC 5218: 1 male, 2 female; 0 not known and 9 not applicable are not released
+                    let g = match a.value.as_str() {
+                        "1" | "male" => Some("male"),
+                        "2" | "female" => Some("female"),
+                        _ => None,
+                    };
+                    if let Some(g) = g {
+                        put(&mut out, claim, json!(g), a.level);
+                    }
+                }
+            }
+            "place_of_birth" => {
+                if let Some(a) = find(attrs, AttributeName::PlaceOfBirth) {
+                    // OpenID Connect for Identity Assurance: an object with locality (and country)
+                    put(&mut out, claim, json!({ "locality": a.value }), a.level);
+                }
+            }
+            "nationalities" => {
+                if let Some(a) = find(attrs, AttributeName::Nationality) {
+                    put(&mut out, claim, json!([a.value]), a.level);
+                }
+            }
+            "email" => {
+                if let Some(a) = find(attrs, AttributeName::Email) {
+                    put(&mut out, claim, json!(a.value), a.level);
+                }
+            }
+            "email_verified" => {
+                if let Some(a) = find(attrs, AttributeName::Email) {
+                    let verified = !matches!(a.source, AttributeSource::SelfAsserted);
+                    out.insert("email_verified".into(), json!(verified));
+                }
+            }
+            "phone_number" => {
+                if let Some(a) = find(attrs, AttributeName::Phone) {
+                    put(&mut out, claim, json!(a.value), a.level);
+                }
+            }
+            "phone_number_verified" => {
+                if let Some(a) = find(attrs, AttributeName::Phone) {
+                    out.insert(
+                        claim.to_string(),
+                        json!(!matches!(a.source, AttributeSource::SelfAsserted)),
+                    );
+                }
+            }
+            "address" => {
+                let parts = [
+                    ("street_address", AttributeName::Street),
+                    ("postal_code", AttributeName::PostalCode),
+                    ("locality", AttributeName::Locality),
+                    ("country", AttributeName::Country),
+                ];
+                let mut address = Map::new();
+                let mut level: Option<Level> = None;
+                for (key, name) in parts {
+                    if let Some(a) = find(attrs, name) {
+                        address.insert(key.into(), json!(a.value));
+                        level = Some(level.map_or(a.level, |l| l.min(a.level)));
+                    }
+                }
+                if let Some(level) = level {
+                    put(&mut out, claim, Value::Object(address), level);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !levels.is_empty() {
+        out.insert("attribute_levels".into(), Value::Object(levels));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn a(name: AttributeName, v: &str, source: AttributeSource, level: Level) -> Attribute {
+        Attribute::new(name, v, source, level, OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// OIDC Core §5.5.1.1: `{"id_token":{"acr":{"essential":true,"values":[...]}}}`.
+    #[test]
+    fn essential_acr_takes_the_lowest_accepted_value() {
+        let codec = AcrCodec::new("https://op.example");
+        let c = ClaimsRequest::parse(
+            r#"{"id_token":{"acr":{"essential":true,"values":["http://eidas.europa.eu/LoA/high","STORK-QAA-Level-3"]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.essential_acr(&codec).unwrap(), Some(Level::Substantial));
+        let voluntary = ClaimsRequest::parse(
+            r#"{"id_token":{"acr":{"values":["http://eidas.europa.eu/LoA/high"]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(voluntary.essential_acr(&codec).unwrap(), None);
+        let unknown =
+            ClaimsRequest::parse(r#"{"id_token":{"acr":{"essential":true,"value":"gold"}}}"#)
+                .unwrap();
+        assert!(unknown.essential_acr(&codec).is_err());
+        assert!(ClaimsRequest::parse("not json").is_err());
+        assert!(ClaimsRequest::parse(r#"{"userinfo":{"email":null}}"#).is_ok());
+    }
+
+    #[test]
+    fn claims_from_attributes_with_levels() {
+        let attrs = vec![
+            a(
+                AttributeName::GivenName,
+                "ERIKA",
+                AttributeSource::Eid,
+                Level::High,
+            ),
+            a(
+                AttributeName::FamilyName,
+                "MUSTERMANN",
+                AttributeSource::Eid,
+                Level::High,
+            ),
+            a(
+                AttributeName::Email,
+                "erika@example.org",
+                AttributeSource::PasswordAccount,
+                Level::Basic,
+            ),
+            a(
+                AttributeName::Street,
+                "HEIDESTRASSE 17",
+                AttributeSource::Eid,
+                Level::High,
+            ),
+            a(
+                AttributeName::Locality,
+                "KÖLN",
+                AttributeSource::Eid,
+                Level::High,
+            ),
+            a(
+                AttributeName::Gender,
+                "9",
+                AttributeSource::Eid,
+                Level::High,
+            ),
+        ];
+        let c = user_claims(
+            &attrs,
+            &[
+                "name",
+                "email",
+                "email_verified",
+                "address",
+                "gender",
+                "birthdate",
+            ],
+        );
+        assert_eq!(c["name"], "ERIKA MUSTERMANN");
+        assert_eq!(c["email_verified"], true);
+        assert_eq!(c["address"]["locality"], "KÖLN");
+        assert!(c.get("gender").is_none());
+        assert!(c.get("birthdate").is_none());
+        assert_eq!(c["attribute_levels"]["name"], "high");
+        assert_eq!(c["attribute_levels"]["email"], "basic");
+    }
+}

@@ -1,0 +1,226 @@
+//! Userinfo (OIDC Core §5.3), introspection (RFC 7662) and revocation (RFC 7009).
+
+use konto_core::scope::{self, Scopes};
+use konto_core::secret::SecretPurpose;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::claims::{ClaimsRequest, is_person_claim, user_claims};
+use crate::client_auth::ClientAuthInput;
+use crate::error::{ErrorCode, OAuthError};
+use crate::provider::Provider;
+
+/// Errors of a protected resource (RFC 6750 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BearerError {
+    /// No token at all: 401 with a bare `WWW-Authenticate: Bearer`.
+    #[error("no access token")]
+    Missing,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(String),
+    #[error("server error")]
+    Server(OAuthError),
+}
+
+impl From<OAuthError> for BearerError {
+    fn from(e: OAuthError) -> Self {
+        match e.code {
+            ErrorCode::InvalidToken => BearerError::InvalidToken(e.description),
+            ErrorCode::InvalidRequest => BearerError::InvalidRequest(e.description),
+            _ => BearerError::Server(e),
+        }
+    }
+}
+
+/// RFC 7662 §2.2.
+pub type IntrospectionResponse = Map<String, Value>;
+
+fn looks_like_jws(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+impl Provider {
+    /// The claims about the user behind an access token.
+    pub async fn userinfo(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Map<String, Value>, BearerError> {
+        let claims = self.verify_access_token(token, now).await?;
+        if !claims.scopes().any(|s| s == scope::OPENID) {
+            return Err(BearerError::InsufficientScope(
+                "the token lacks the openid scope".into(),
+            ));
+        }
+        let gid = claims.gid.as_deref().ok_or_else(|| {
+            BearerError::InvalidToken("the token does not stand for a user".into())
+        })?;
+        let grant = match self.store.grant(gid).await.map_err(OAuthError::from)? {
+            Some(g) if g.is_active(now) || g.revoked_at.is_none() => g,
+            _ => {
+                return Err(BearerError::InvalidToken(
+                    "the access token has been revoked".into(),
+                ));
+            }
+        };
+        let scopes = Scopes::parse(claims.scope.as_deref().unwrap_or("")).unwrap_or_default();
+        let mut wanted: Vec<&str> = scopes.claims().into_iter().collect();
+        let requested = grant
+            .claims
+            .as_deref()
+            .map(ClaimsRequest::parse)
+            .transpose()?;
+        if let Some(req) = &requested {
+            for name in req.userinfo.keys() {
+                if is_person_claim(name) && !wanted.contains(&name.as_str()) {
+                    wanted.push(name.as_str());
+                }
+            }
+        }
+        let attrs = self.grant_attributes(&grant).await?;
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(grant.subject));
+        out.extend(user_claims(&attrs, &wanted));
+        // konto reports the level of the login behind the token (the trust-level issue)
+        if let Some(acr) = &claims.acr {
+            out.insert("acr".into(), json!(acr));
+        }
+        Ok(out)
+    }
+
+    /// RFC 7662: whether a token is active, for the client it was issued to.
+    pub async fn introspect(
+        &self,
+        input: ClientAuthInput<'_>,
+        now: OffsetDateTime,
+    ) -> Result<IntrospectionResponse, OAuthError> {
+        let client = self.authenticate_client(input, now).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(
+                "introspection needs an authenticated client",
+            ));
+        }
+        let token = input.params.require("token")?;
+        let inactive = || {
+            let mut m = Map::new();
+            m.insert("active".into(), json!(false));
+            m
+        };
+        if looks_like_jws(token) {
+            return Ok(match self.verify_access_token(token, now).await {
+                Ok(c) if c.client_id == client.id => {
+                    let mut m = Map::new();
+                    m.insert("active".into(), json!(true));
+                    m.insert("token_type".into(), json!("Bearer"));
+                    m.insert("client_id".into(), json!(c.client_id));
+                    m.insert("sub".into(), json!(c.sub));
+                    m.insert("iss".into(), json!(c.iss));
+                    m.insert("aud".into(), json!(c.aud));
+                    m.insert("exp".into(), json!(c.exp));
+                    m.insert("iat".into(), json!(c.iat));
+                    m.insert("jti".into(), json!(c.jti));
+                    if let Some(s) = c.scope {
+                        m.insert("scope".into(), json!(s));
+                    }
+                    if let Some(a) = c.acr {
+                        m.insert("acr".into(), json!(a));
+                    }
+                    if let Some(t) = c.auth_time {
+                        m.insert("auth_time".into(), json!(t));
+                    }
+                    if let Some(amr) = c.amr {
+                        m.insert("amr".into(), json!(amr));
+                    }
+                    m
+                }
+                Ok(_) => inactive(),
+                Err(e) if e.code == ErrorCode::InvalidToken => inactive(),
+                Err(e) => return Err(e),
+            });
+        }
+        if token.len() > 512 {
+            return Ok(inactive());
+        }
+        let hash = self.hasher.hash(SecretPurpose::RefreshToken, token);
+        let Some(rec) = self.store.refresh_token(&hash).await? else {
+            return Ok(inactive());
+        };
+        let Some(grant) = self.store.grant(&rec.grant_id).await? else {
+            return Ok(inactive());
+        };
+        if grant.client_id != client.id
+            || rec.used_at.is_some()
+            || rec.expires_at <= now
+            || !grant.is_active(now)
+        {
+            return Ok(inactive());
+        }
+        let mut m = Map::new();
+        m.insert("active".into(), json!(true));
+        m.insert("client_id".into(), json!(grant.client_id));
+        m.insert("sub".into(), json!(grant.subject));
+        m.insert("scope".into(), json!(grant.scopes));
+        m.insert("exp".into(), json!(rec.expires_at.unix_timestamp()));
+        m.insert("iat".into(), json!(rec.created_at.unix_timestamp()));
+        m.insert("iss".into(), json!(self.config.issuer));
+        m.insert("acr".into(), json!(self.acr_of(grant.level, &client)));
+        m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
+        Ok(m)
+    }
+
+    /// RFC 7009: revokes a refresh token (and with it its grant) or an access token.
+    /// Unknown tokens are not an error (§2.2).
+    pub async fn revoke(
+        &self,
+        input: ClientAuthInput<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), OAuthError> {
+        let client = self.authenticate_client(input, now).await?;
+        let token = input.params.require("token")?;
+        if let Some(hint) = input.params.get("token_type_hint")
+            && !matches!(hint, "access_token" | "refresh_token")
+        {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedTokenType,
+                "unsupported token_type_hint",
+            ));
+        }
+        if looks_like_jws(token) {
+            return match self.verify_access_token(token, now).await {
+                Ok(c) if c.client_id != client.id => Err(OAuthError::new(
+                    ErrorCode::UnauthorizedClient,
+                    "the token was issued to another client",
+                )),
+                Ok(c) => {
+                    let exp = OffsetDateTime::from_unix_timestamp(c.exp).unwrap_or(now);
+                    self.store.revoke_access_token(&c.jti, exp).await?;
+                    Ok(())
+                }
+                Err(e) if e.code == ErrorCode::InvalidToken => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        if token.len() > 512 {
+            return Ok(());
+        }
+        let hash = self.hasher.hash(SecretPurpose::RefreshToken, token);
+        let Some(rec) = self.store.refresh_token(&hash).await? else {
+            return Ok(());
+        };
+        let Some(grant) = self.store.grant(&rec.grant_id).await? else {
+            return Ok(());
+        };
+        if grant.client_id != client.id {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the token was issued to another client",
+            ));
+        }
+        self.store.revoke_grant(&grant.id, now).await?;
+        Ok(())
+    }
+}
