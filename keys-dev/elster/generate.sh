@@ -19,7 +19,9 @@
 #
 # Users: erika (valid, full subject with serialNumber, e-mail), max (valid, CN only), expired
 # (2020-2021), revoked (valid dates, listed in crl.pem), foreign (issued by the foreign CA),
-# wrong-usage (keyUsage keyEncipherment only, extendedKeyUsage serverAuth only).
+# wrong-usage (keyUsage keyEncipherment only, extendedKeyUsage serverAuth only). Edge cases:
+# ecdsa (valid, P-256 key), critical-ext (an unknown critical extension), issued-by-max (signed
+# by max's key although max is no CA).
 #
 # Fixed validity dates (not "now + n days") keep the tests from rotting: CAs 2020-2060, valid
 # users 2024-2050.
@@ -110,6 +112,14 @@ extendedKeyUsage       = serverAuth
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
+[ v3_unknown_critical ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+1.3.6.1.4.1.55555.1    = critical, DER:05:00
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 EOF
@@ -141,7 +151,11 @@ self_signed_ca() { # <file-prefix> <subject>
 # A user certificate: key, certificate and PKCS#12 with the chain.
 user() { # <name> <ca-prefix> <subject> <extensions> <start> <end> <chain-file> <friendly-name>
     local name="$1" issuer="$2" subject="$3" ext="$4" start="$5" end="$6" chain="$7" friendly="$8"
-    openssl genrsa -out "$name.key.pem" 2048 2>/dev/null
+    if [[ "${KEY_TYPE:-rsa}" == ec ]]; then
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key.pem"
+    else
+        openssl genrsa -out "$name.key.pem" 2048 2>/dev/null
+    fi
     openssl req -new -key "$name.key.pem" -subj "$subject" -utf8 -out "$work/$name.csr"
     ca "$issuer" -cert "$issuer.crt.pem" -keyfile "$issuer.key.pem" -in "$work/$name.csr" \
         -extensions "$ext" -startdate "$start" -enddate "$end" -out "$name.crt.pem"
@@ -175,6 +189,16 @@ user revoked issuing-ca "/C=DE/GN=Rita/SN=Widerruf/CN=Rita Widerruf/serialNumber
 user wrong-usage issuing-ca "/C=DE/GN=Fritz/SN=Falsch/CN=Fritz Falsch/serialNumber=KONTO-TEST-0000005" \
     v3_wrong_usage "$USER_START" "$USER_END" ca-chain.pem "Fritz Falsch (wrong key usage)"
 
+# Edge cases for the tests (see README.md).
+KEY_TYPE=ec user ecdsa issuing-ca "/C=DE/GN=Emil/SN=Elliptisch/CN=Emil Elliptisch/serialNumber=KONTO-TEST-0000006" \
+    v3_user "$USER_START" "$USER_END" ca-chain.pem "Emil Elliptisch (ECDSA P-256)"
+user critical-ext issuing-ca "/C=DE/GN=Klara/SN=Kritisch/CN=Klara Kritisch/serialNumber=KONTO-TEST-0000007" \
+    v3_unknown_critical "$USER_START" "$USER_END" ca-chain.pem "Klara Kritisch (unknown critical extension)"
+# max is no CA, yet signs a certificate: a path through him must be refused.
+new_ca_db max
+user issued-by-max max "/C=DE/GN=Moritz/SN=Untergeordnet/CN=Moritz Untergeordnet" \
+    v3_user "$USER_START" "$USER_END" ca-chain.pem "Moritz Untergeordnet (issued by a non-CA)"
+
 # --- revocation ----------------------------------------------------------------------------------
 ca issuing-ca -cert issuing-ca.crt.pem -keyfile issuing-ca.key.pem -revoke revoked.crt.pem \
     -crl_reason keyCompromise
@@ -192,7 +216,7 @@ ca foreign-ca -cert foreign-ca.crt.pem -keyfile foreign-ca.key.pem -gencrl -crle
     -crl_lastupdate 20250101000000Z -crl_nextupdate 20551231235959Z -out foreign-crl.pem
 
 # --- sanity checks: fail loudly if the material is not what the tests expect ----------------------
-for u in erika max revoked wrong-usage; do
+for u in erika max revoked wrong-usage ecdsa; do
     openssl verify -CAfile ca-chain.pem "$u.crt.pem" >/dev/null
 done
 openssl verify -crl_check -CRLfile crl.pem -CAfile ca-chain.pem erika.crt.pem >/dev/null
@@ -200,6 +224,12 @@ if openssl verify -crl_check -CRLfile crl.pem -CAfile ca-chain.pem revoked.crt.p
     echo "revoked.crt.pem is not revoked" >&2
     exit 1
 fi
+for u in critical-ext issued-by-max; do
+    if openssl verify -CAfile ca-chain.pem -untrusted max.crt.pem "$u.crt.pem" >/dev/null 2>&1; then
+        echo "$u.crt.pem verifies but must not" >&2
+        exit 1
+    fi
+done
 openssl pkcs12 -in erika.p12 -passin "pass:$PIN" -noout
 chmod 644 ./*.pem ./*.der ./*.p12
 echo "keys-dev/elster: generated $(ls ./*.pem ./*.der ./*.p12 | wc -l) files"
