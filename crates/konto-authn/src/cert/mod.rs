@@ -212,11 +212,8 @@ impl CertValidator {
     /// swaps it in. On any failure the loaded CRL stays.
     pub async fn refresh_crl(&self, now: OffsetDateTime) -> Result<(), CertError> {
         let result = self.fetch_and_check(now).await;
-        match &result {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(code = e.code(), error = %e, "crl refresh failed; keeping the loaded crl")
-            }
+        if let Err(e) = &result {
+            tracing::warn!(code = e.code(), error = %e, "crl refresh failed; keeping the loaded crl");
         }
         result
     }
