@@ -181,9 +181,7 @@ impl Passkeys {
         );
         let id_b64 = credential_id(&hex_bytes(id.as_str()));
         let json = format!(
-            r#"{{"cred":{{"cred_id":"{id_b64}","cred":{{"type_":"ES256","key":{{"EC_EC2":{{"curve":"SECP256R1","x":"{x}","y":"{y}"}}}}}},"counter":0,"transports":null,"user_verified":true,"backup_eligible":false,"backup_state":false,"registration_policy":"required","extensions":{{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested","appid":"NotRequested","cred_props":"Ignored"}},"attestation":{{"data":"None","metadata":"None"}},"attestation_format":"none"}}}}"#,
-            x = DECOY_X,
-            y = DECOY_Y,
+            r#"{{"cred":{{"cred_id":"{id_b64}","cred":{{"type_":"ES256","key":{{"EC_EC2":{{"curve":"SECP256R1","x":"{DECOY_X}","y":"{DECOY_Y}"}}}}}},"counter":0,"transports":null,"user_verified":true,"backup_eligible":false,"backup_state":false,"registration_policy":"required","extensions":{{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested","appid":"NotRequested","cred_props":"Ignored"}},"attestation":{{"data":"None","metadata":"None"}},"attestation_format":"none"}}}}"#
         );
         serde_json::from_str(&json).map_err(|_| PasskeyError::Config("decoy credential".into()))
     }

@@ -1,0 +1,71 @@
+//! The services' errors: what the user or caller did wrong, or that konto failed.
+
+use konto_core::attributes::AttributeName;
+use konto_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The login flow is unknown, expired, or was started in another browser.
+    #[error("the login is unknown or has expired")]
+    FlowNotFound,
+    #[error("the user name or password is wrong")]
+    BadCredentials,
+    /// Too many failed attempts: wait until the given Unix time.
+    #[error("too many attempts; try again later")]
+    Throttled { retry_at: i64 },
+    #[error("this authenticator is not available")]
+    NotAvailable,
+    #[error("the passkey could not be verified")]
+    PasskeyRejected,
+    /// The authenticator belongs to another account than the one signed in.
+    #[error("this authenticator belongs to another account")]
+    BelongsToAnotherAccount,
+    /// The identity of the authenticator differs from the account's: never merge two people.
+    #[error("the identity data does not match the account")]
+    IdentityConflict { attributes: Vec<AttributeName> },
+    #[error("the account already has an authenticator of this kind")]
+    AlreadyLinked,
+    #[error("the password is not acceptable: {0}")]
+    WeakPassword(#[from] konto_core::password_policy::PasswordRejection),
+    #[error("the e-mail address is not valid")]
+    BadEmail,
+    #[error("the link is invalid, used or expired")]
+    BadLink,
+    #[error("this data comes from a verified source and cannot be changed")]
+    NotEditable,
+    #[error("the account needs at least one way to sign in")]
+    LastAuthenticator,
+    #[error("registration is closed")]
+    RegistrationClosed,
+    #[error("the request is invalid: {0}")]
+    Invalid(String),
+    #[error("the certificate was refused: {0}")]
+    Certificate(String),
+    #[error("the eID login failed: {0}")]
+    Eid(String),
+    #[error("storage unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ServiceError::Unavailable,
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<konto_keys::random::NoRandomness> for ServiceError {
+    fn from(e: konto_keys::random::NoRandomness) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<konto_authn::password::PasswordError> for ServiceError {
+    fn from(e: konto_authn::password::PasswordError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
