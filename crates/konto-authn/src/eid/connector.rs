@@ -128,7 +128,8 @@ impl EidConnector {
         let status = response.status();
         let body = read_limited(response).await?;
         // SOAP 1.1 sends faults with status 500: let the parser read them.
-        if status.is_success() || status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+        let fault = status == reqwest::StatusCode::INTERNAL_SERVER_ERROR && soap::is_fault(&body);
+        if status.is_success() || fault {
             Ok(body)
         } else if status.is_server_error() {
             Err(EidError::Unavailable(format!(

@@ -192,6 +192,20 @@ pub(crate) fn parse_get_result_response(body: &[u8]) -> Result<GetResult, EidErr
     })
 }
 
+/// Whether `body` is a SOAP 1.1 fault (sent with HTTP status 500), as opposed to some other
+/// error page in front of the eID-Server.
+pub(crate) fn is_fault(body: &[u8]) -> bool {
+    xml::parse(body).is_ok_and(|root| {
+        root.is(SOAP_NS, "Envelope")
+            && root
+                .children
+                .iter()
+                .find(|c| c.is(SOAP_NS, "Body"))
+                .and_then(|b| b.children.first())
+                .is_some_and(|f| f.is(SOAP_NS, "Fault"))
+    })
+}
+
 fn parse(body: &[u8]) -> Result<Element, EidError> {
     xml::parse(body).map_err(|e| EidError::Protocol(e.to_string()))
 }

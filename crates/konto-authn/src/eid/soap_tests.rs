@@ -281,6 +281,9 @@ fn soap_faults_are_errors() {
             .code(),
         "protocol"
     );
+    assert!(is_fault(fault("Server").as_bytes()));
+    assert!(!is_fault(fixtures::erika().as_bytes()));
+    assert!(!is_fault(b"<html><body>502 Bad Gateway</body></html>"));
     let err = parse_use_id_response(fault("Server").as_bytes()).unwrap_err();
     assert_eq!(err.code(), "server_error");
     assert!(err.to_string().contains("Unmarshalling Error"));
