@@ -18,15 +18,14 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use url::{Host, Url};
+use url::Url;
 
 use crate::identities::{CHOICES, Choice};
 use crate::state::BindError;
+use crate::tctoken::{TcToken, allowed, parse_tc_token, with_result};
 use crate::{Shared, SimConfig, SimError, tls};
 
 const MAX_TOKEN: usize = 64 * 1024;
-const BINDING_PAOS: &str = "urn:liberty:paos:2006-08";
-const PATH_SECURITY_PSK: &str = "urn:ietf:rfc:4279";
 
 #[derive(Clone)]
 struct ClientState {
@@ -71,20 +70,6 @@ pub(crate) fn tc_token_client(config: &SimConfig) -> Result<reqwest::Client, Sim
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| SimError::Http(e.to_string()))
-}
-
-/// https anywhere, http only to this machine.
-fn allowed(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => match url.host() {
-            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        },
-        _ => false,
-    }
 }
 
 struct ChoiceView {
@@ -169,16 +154,6 @@ async fn show_choices(RawQuery(query): RawQuery) -> Response {
     )
 }
 
-/// What the TCToken said.
-struct TcToken {
-    server_address: String,
-    session_identifier: String,
-    refresh_address: Url,
-    binding: String,
-    path_security_protocol: String,
-    psk: String,
-}
-
 async fn choose(State(state): State<ClientState>, body: Bytes) -> Response {
     let form = String::from_utf8_lossy(&body);
     let (Some(tc_url), Some(choice)) = (param(&form, "tcTokenURL"), param(&form, "choice")) else {
@@ -256,12 +231,12 @@ async fn choose(State(state): State<ClientState>, body: Bytes) -> Response {
 }
 
 async fn fetch(client: &reqwest::Client, url: Url) -> Result<Vec<u8>, String> {
-    let mut response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    let mut response = client.get(url).send().await.map_err(|e| root_cause(&e))?;
     if !response.status().is_success() {
         return Err(format!("the TCToken URL answered {}", response.status()));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| root_cause(&e))? {
         if body.len() + chunk.len() > MAX_TOKEN {
             return Err("TCToken too large".into());
         }
@@ -270,44 +245,21 @@ async fn fetch(client: &reqwest::Client, url: Url) -> Result<Vec<u8>, String> {
     Ok(body)
 }
 
-fn parse_tc_token(body: &[u8]) -> Result<TcToken, (String, Option<Url>)> {
-    let root = crate::xml::parse(body).map_err(|e| (e, None))?;
-    let error_address = root
-        .text_of(&["CommunicationErrorAddress"])
-        .and_then(|a| Url::parse(a).ok())
-        .filter(allowed);
-    let fail = |what: &str| (what.to_owned(), error_address.clone());
-    if root.name != "TCTokenType" {
-        return Err(fail("root element is not TCTokenType"));
+/// reqwest's own message only names the URL; the innermost cause says what went wrong.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
     }
-    let text = |name: &str| {
-        root.text_of(&[name])
-            .map(str::to_owned)
-            .ok_or_else(|| fail(&format!("{name} missing")))
-    };
-    let refresh_address = Url::parse(&text("RefreshAddress")?)
-        .ok()
-        .filter(allowed)
-        .ok_or_else(|| fail("RefreshAddress is not https (or http on loopback)"))?;
-    Ok(TcToken {
-        server_address: text("ServerAddress")?,
-        session_identifier: text("SessionIdentifier")?,
-        refresh_address,
-        binding: text("Binding")?,
-        path_security_protocol: text("PathSecurity-Protocol")?,
-        psk: root
-            .text_of(&["PathSecurity-Parameters", "PSK"])
-            .map(str::to_owned)
-            .ok_or_else(|| fail("PathSecurity-Parameters/PSK missing"))?,
-    })
+    cause.to_string()
 }
 
 /// What the real eID client checks while it builds the TLS-PSK channel to the eID-Server.
 fn bind(shared: &Shared, token: &TcToken, choice: Choice) -> Result<(), String> {
-    if token.binding != BINDING_PAOS {
+    if token.binding != crate::tctoken::BINDING_PAOS {
         return Err(format!("binding {} is not PAOS", token.binding));
     }
-    if token.path_security_protocol != PATH_SECURITY_PSK {
+    if token.path_security_protocol != crate::tctoken::PATH_SECURITY_PSK {
         return Err("path security is not TLS-PSK".into());
     }
     if token.server_address != shared.ecard_server_address {
@@ -326,75 +278,6 @@ fn bind(shared: &Shared, token: &TcToken, choice: Choice) -> Result<(), String> 
         })
 }
 
-fn with_result(mut url: Url, major: &str, minor: Option<&str>) -> Url {
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("ResultMajor", major);
-        if let Some(minor) = minor {
-            pairs.append_pair("ResultMinor", minor);
-        }
-    }
-    url
-}
-
 fn see_other(url: Url) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        for ok in [
-            "https://konto.example/t",
-            "http://127.0.0.1:8080/t",
-            "http://localhost/t",
-            "http://[::1]/t",
-        ] {
-            assert!(allowed(&Url::parse(ok).unwrap()), "{ok}");
-        }
-        for bad in [
-            "http://konto.example/t",
-            "http://10.0.0.1/t",
-            "ftp://127.0.0.1/t",
-            "file:///etc/passwd",
-        ] {
-            assert!(!allowed(&Url::parse(bad).unwrap()), "{bad}");
-        }
-    }
-
-    #[test]
-    fn results_are_appended_to_existing_queries() {
-        let url = Url::parse("https://konto.example/back?7eb39f62").unwrap();
-        assert_eq!(
-            with_result(url, "error", Some("cancellationByUser")).as_str(),
-            "https://konto.example/back?7eb39f62&ResultMajor=error&ResultMinor=cancellationByUser"
-        );
-    }
-
-    #[test]
-    fn tc_tokens_are_read_like_the_ausweisapp_reads_them() {
-        let token = br#"<?xml version="1.0"?>
-            <TCTokenType>
-              <ServerAddress>https://127.0.0.1:1/paos</ServerAddress>
-              <SessionIdentifier>1A2BB1291A2BB129</SessionIdentifier>
-              <RefreshAddress><![CDATA[https://konto.example/back?a=1&b=2]]></RefreshAddress>
-              <CommunicationErrorAddress>https://konto.example/err</CommunicationErrorAddress>
-              <Binding> urn:liberty:paos:2006-08 </Binding>
-              <PathSecurity-Protocol> urn:ietf:rfc:4279 </PathSecurity-Protocol>
-              <PathSecurity-Parameters><PSK> 4BC1A0B5 </PSK></PathSecurity-Parameters>
-            </TCTokenType>"#;
-        let t = parse_tc_token(token).map_err(|e| e.0).unwrap();
-        assert_eq!(
-            t.refresh_address.as_str(),
-            "https://konto.example/back?a=1&b=2"
-        );
-        assert_eq!(t.binding, BINDING_PAOS);
-        assert_eq!(t.psk, "4BC1A0B5");
-        let broken = br#"<TCTokenType><CommunicationErrorAddress>https://konto.example/err</CommunicationErrorAddress></TCTokenType>"#;
-        let (_, error_address) = parse_tc_token(broken).err().unwrap();
-        assert_eq!(error_address.unwrap().as_str(), "https://konto.example/err");
-    }
 }

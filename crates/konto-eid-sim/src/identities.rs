@@ -47,7 +47,7 @@ impl Choice {
             Choice::ServerError => ("Fehler im eID-Server", "eID-Server internal error"),
             Choice::Timeout => (
                 "eID-Server antwortet nicht rechtzeitig",
-                "eID-Server answers too late (timeout)",
+                "timeout: eID-Server answers too late",
             ),
         }
     }

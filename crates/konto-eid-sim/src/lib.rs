@@ -11,6 +11,7 @@ mod identities;
 mod server;
 mod soap;
 mod state;
+mod tctoken;
 mod tls;
 mod xml;
 
