@@ -184,6 +184,28 @@ impl SqlStore {
         .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
 
+    /// Whether embedded migrations have not run yet (a missing schema counts as pending).
+    pub async fn migrations_pending(&self) -> bool {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success = TRUE";
+        let (applied, migrator): (Result<Vec<(i64,)>, _>, &sqlx::migrate::Migrator) =
+            match &self.backend {
+                Backend::Sqlite { read, .. } => (
+                    sqlx::query_as(sql).fetch_all(read).await,
+                    &SQLITE_MIGRATIONS,
+                ),
+                Backend::Postgres { pool } => (
+                    sqlx::query_as(sql).fetch_all(pool).await,
+                    &POSTGRES_MIGRATIONS,
+                ),
+            };
+        match applied {
+            Ok(done) => migrator
+                .iter()
+                .any(|m| !done.iter().any(|(v,)| *v == m.version)),
+            Err(_) => true,
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match &self.backend {

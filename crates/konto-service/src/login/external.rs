@@ -20,7 +20,11 @@ use crate::error::ServiceError;
 impl LoginService {
     /// Validates a certificate chain (leaf first) into a verified identity.
     pub fn certificate(&self, chain: &[Vec<u8>]) -> Result<Verified, ServiceError> {
-        let validator = self.s.certificates.as_ref().ok_or(ServiceError::NotAvailable)?;
+        let validator = self
+            .s
+            .certificates
+            .as_ref()
+            .ok_or(ServiceError::NotAvailable)?;
         let now = self.now();
         let identity = validator
             .validate(chain, now)
@@ -29,7 +33,11 @@ impl LoginService {
     }
 
     /// Parks a certificate result (or its refusal) in the flow, from the certificate listener.
-    pub async fn park_certificate(&self, flow_id: &str, chain: &[Vec<u8>]) -> Result<(), ServiceError> {
+    pub async fn park_certificate(
+        &self,
+        flow_id: &str,
+        chain: &[Vec<u8>],
+    ) -> Result<(), ServiceError> {
         let mut flow = self.load_flow_unbound(flow_id).await?;
         match self.certificate(chain) {
             Ok(verified) => {
@@ -45,9 +53,15 @@ impl LoginService {
     }
 
     /// Takes up a parked certificate result on the main listener.
-    pub async fn take_certificate(&self, flow: &mut Flow, session: Option<&SessionRecord>) -> Result<AuthStep, ServiceError> {
+    pub async fn take_certificate(
+        &self,
+        flow: &mut Flow,
+        session: Option<&SessionRecord>,
+    ) -> Result<AuthStep, ServiceError> {
         match flow.state.pending.take() {
-            Some(Pending::CertResult { verified }) => self.verified_login(flow, session, verified).await,
+            Some(Pending::CertResult { verified }) => {
+                self.verified_login(flow, session, verified).await
+            }
             other => {
                 flow.state.pending = other;
                 Ok(AuthStep::Continue)
@@ -76,9 +90,15 @@ impl LoginService {
         chain: &[Vec<u8>],
         signature: &[u8],
     ) -> Result<AuthStep, ServiceError> {
-        let validator = self.s.certificates.as_ref().ok_or(ServiceError::NotAvailable)?;
+        let validator = self
+            .s
+            .certificates
+            .as_ref()
+            .ok_or(ServiceError::NotAvailable)?;
         let Some(Pending::CertChallenge { challenge }) = flow.state.pending.take() else {
-            return Err(ServiceError::Invalid("no certificate challenge in progress".into()));
+            return Err(ServiceError::Invalid(
+                "no certificate challenge in progress".into(),
+            ));
         };
         // a challenge is answered once
         self.save_state(flow).await?;
@@ -86,14 +106,22 @@ impl LoginService {
         let identity = validator
             .verify_challenge(chain, challenge.as_bytes(), signature, now)
             .map_err(|e| ServiceError::Certificate(e.code().to_owned()))?;
-        self.verified_login(flow, session, identity.into_verified(now)).await
+        self.verified_login(flow, session, identity.into_verified(now))
+            .await
     }
 
     /// Starts an eID session at the eID-Server; returns where to send the browser (the local eID
     /// client, with konto's tcToken URL).
-    pub async fn eid_start(&self, flow: &mut Flow, tc_token_url: &Url) -> Result<Url, ServiceError> {
+    pub async fn eid_start(
+        &self,
+        flow: &mut Flow,
+        tc_token_url: &Url,
+    ) -> Result<Url, ServiceError> {
         let eid = self.s.eid.as_ref().ok_or(ServiceError::NotAvailable)?;
-        let session = eid.start().await.map_err(|e| ServiceError::Eid(e.code().to_owned()))?;
+        let session = eid
+            .start()
+            .await
+            .map_err(|e| ServiceError::Eid(e.code().to_owned()))?;
         flow.state.pending = Some(Pending::Eid { session });
         flow.state.notice = None;
         self.save_state(flow).await?;
@@ -101,7 +129,12 @@ impl LoginService {
     }
 
     /// The TCToken for the eID client (fetched without the browser's cookies).
-    pub async fn eid_tc_token(&self, flow_id: &str, refresh: &Url, error: Option<&Url>) -> Result<String, ServiceError> {
+    pub async fn eid_tc_token(
+        &self,
+        flow_id: &str,
+        refresh: &Url,
+        error: Option<&Url>,
+    ) -> Result<String, ServiceError> {
         let eid = self.s.eid.as_ref().ok_or(ServiceError::NotAvailable)?;
         let flow = self.load_flow_unbound(flow_id).await?;
         match &flow.state.pending {
@@ -111,9 +144,17 @@ impl LoginService {
     }
 
     /// The browser is back from the eID client: fetch the result and sign in with it.
-    pub async fn eid_finish(&self, flow: &mut Flow, session: Option<&SessionRecord>, query: Option<&str>) -> Result<AuthStep, ServiceError> {
+    pub async fn eid_finish(
+        &self,
+        flow: &mut Flow,
+        session: Option<&SessionRecord>,
+        query: Option<&str>,
+    ) -> Result<AuthStep, ServiceError> {
         let eid = self.s.eid.as_ref().ok_or(ServiceError::NotAvailable)?;
-        let Some(Pending::Eid { session: eid_session }) = flow.state.pending.take() else {
+        let Some(Pending::Eid {
+            session: eid_session,
+        }) = flow.state.pending.take()
+        else {
             return Err(ServiceError::Invalid("no eID login in progress".into()));
         };
         // the eID session is used once, whatever happens
@@ -123,7 +164,10 @@ impl LoginService {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(identity) => self.verified_login(flow, session, identity.into_verified()).await,
+            Ok(identity) => {
+                self.verified_login(flow, session, identity.into_verified())
+                    .await
+            }
             Err(e) => {
                 flow.state.notice = Some(format!("eid_error:{}", e.code()));
                 self.save_state(flow).await?;

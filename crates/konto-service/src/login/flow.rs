@@ -84,14 +84,20 @@ impl Flow {
 
 impl LoginService {
     /// Stores a new flow for `request`, bound to the browser's binding cookie; returns the flow id
-    /// the browser carries.
+    /// the browser carries. `skip_consent` is for konto's own pages (the account), which release
+    /// nothing to anyone.
     pub async fn start_flow(
         &self,
         request: &LoginRequest,
         protocol: String,
         binding: &str,
+        skip_consent: bool,
     ) -> Result<Secret, ServiceError> {
         let now = self.now();
+        let state = FlowState {
+            consented: skip_consent,
+            ..FlowState::default()
+        };
         let id = random::secret()?;
         let record = FlowRecord {
             id_hash: self.s.hasher.hash(SecretPurpose::Flow, id.expose()),
@@ -99,7 +105,7 @@ impl LoginService {
             request: serde_json::to_string(request)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
             protocol,
-            state: serde_json::to_string(&FlowState::default())
+            state: serde_json::to_string(&state)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
             created_at: now,
             expires_at: now + self.s.config.flow_ttl,

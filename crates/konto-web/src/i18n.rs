@@ -1,0 +1,309 @@
+//! Page texts in German (the default) and English, chosen by `ui_locales`, then `Accept-Language`.
+
+macro_rules! texts {
+    ($($key:ident: $de:expr, $en:expr;)*) => {
+        /// Every text a page shows, in one language.
+        #[derive(Debug)]
+        pub struct Texts {
+            pub lang: &'static str,
+            $(pub $key: &'static str,)*
+        }
+        pub static DE: Texts = Texts { lang: "de", $($key: $de,)* };
+        pub static EN: Texts = Texts { lang: "en", $($key: $en,)* };
+    };
+}
+
+texts! {
+    site_name: "konto – Nutzerkonto", "konto – user account";
+    skip_link: "Zum Inhalt springen", "Skip to content";
+    dev_banner: "Entwicklungsmodus: öffentliche Testschlüssel, Demo-Konto und Demo-Dienst. Nicht für echte Daten.", "Development mode: public test keys, demo account and demo service. Not for real data.";
+    footer: "konto – Nutzerkonto für Verwaltungsleistungen nach dem Onlinezugangsgesetz", "konto – user account for public services under the German Online Access Act";
+    language_switch: "English", "Deutsch";
+    level_basic: "Basisregistrierung", "basic";
+    level_low: "niedrig", "low";
+    level_substantial: "substanziell", "substantial";
+    level_high: "hoch", "high";
+
+    login_title: "Anmelden", "Sign in";
+    login_for: "Anmeldung für", "Signing in to";
+    login_reason_sign_in: "Bitte melden Sie sich an.", "Please sign in.";
+    login_reason_step_up: "Dieser Dienst verlangt ein höheres Vertrauensniveau als Ihre aktuelle Anmeldung. Bitte bestätigen Sie Ihre Identität mit einem der folgenden Verfahren.", "This service needs a higher level of assurance than your current sign-in. Please confirm your identity with one of the following.";
+    login_reason_reauth: "Bitte melden Sie sich erneut an.", "Please sign in again.";
+    login_current_level: "Aktuelles Vertrauensniveau", "Current level of assurance";
+    login_required_level: "Verlangtes Vertrauensniveau", "Required level of assurance";
+    username: "Benutzername oder E-Mail-Adresse", "User name or e-mail address";
+    password: "Passwort", "Password";
+    sign_in: "Anmelden", "Sign in";
+    forgot_password: "Passwort vergessen?", "Forgot your password?";
+    no_account: "Noch kein Konto?", "No account yet?";
+    register_link: "Konto anlegen", "Create an account";
+    or_with: "Oder anmelden mit", "Or sign in with";
+    with_passkey: "Passkey (ohne Passwort)", "Passkey (no password)";
+    passkey_hint: "Geben Sie oben Ihren Benutzernamen ein und wählen Sie dann Passkey.", "Enter your user name above, then choose passkey.";
+    with_elster: "ELSTER-Zertifikat", "ELSTER certificate";
+    elster_hint: "Ihr Browser fragt nach dem in ihm gespeicherten ELSTER-Zertifikat.", "Your browser will ask for the ELSTER certificate stored in it.";
+    with_eid: "Online-Ausweis", "eID card (Online-Ausweis)";
+    eid_hint: "Sie benötigen die AusweisApp und Ihren Ausweis mit PIN.", "You need the AusweisApp and your ID card with its PIN.";
+    cancel: "Abbrechen und zum Dienst zurück", "Cancel and return to the service";
+    err_credentials: "Benutzername oder Passwort ist falsch.", "The user name or password is wrong.";
+    err_throttled: "Zu viele Versuche. Bitte warten Sie, bevor Sie es erneut versuchen. Sekunden:", "Too many attempts. Please wait before trying again. Seconds:";
+    err_passkey: "Der Passkey konnte nicht bestätigt werden.", "The passkey could not be verified.";
+    err_other_account: "Dieses Anmeldeverfahren gehört zu einem anderen Konto als dem, mit dem Sie angemeldet sind.", "This authenticator belongs to another account than the one you are signed in with.";
+    err_conflict: "Die Identitätsdaten passen nicht zu Ihrem Konto. Aus Sicherheitsgründen werden keine zwei Personen zusammengeführt. Abweichend:", "The identity data does not match your account. For your safety two people are never merged. Differing:";
+    err_already_linked: "Ihr Konto hat bereits ein Verfahren dieser Art.", "Your account already has an authenticator of this kind.";
+    err_unavailable: "Dieses Verfahren ist hier nicht verfügbar.", "This method is not available here.";
+    err_cert_prefix: "Das Zertifikat wurde nicht angenommen:", "The certificate was not accepted:";
+    err_eid_prefix: "Die Anmeldung mit dem Online-Ausweis ist fehlgeschlagen:", "Signing in with the eID card failed:";
+    notice_linked: "Das Anmeldeverfahren wurde Ihrem Konto hinzugefügt; die übereinstimmenden Daten gelten nun als bestätigt.", "The authenticator was added to your account; matching data now counts as verified.";
+    notice_conflict: "Das Anmeldeverfahren wurde nicht hinzugefügt: die Identitätsdaten passen nicht zu Ihrem Konto.", "The authenticator was not added: its identity data does not match your account.";
+    try_again: "Erneut versuchen", "Try again";
+
+    second_factor_title: "Zweiter Faktor", "Second factor";
+    second_factor_text: "Ihr Konto ist mit einem Passkey geschützt. Bitte bestätigen Sie die Anmeldung mit Ihrem Passkey.", "Your account is protected with a passkey. Please confirm the sign-in with your passkey.";
+    use_passkey: "Passkey verwenden", "Use passkey";
+    needs_js: "Für Passkeys muss JavaScript aktiviert sein.", "Passkeys need JavaScript.";
+
+    unlinked_title: "Kein Konto gefunden", "No account found";
+    unlinked_text: "Zu diesem Ausweis bzw. Zertifikat gibt es noch kein Konto. Diese Daten wurden übermittelt:", "There is no account for this ID card or certificate yet. These data were transmitted:";
+    unlinked_create: "Konto mit diesen Daten anlegen", "Create an account with these data";
+    unlinked_temporary: "Ohne Konto fortfahren (einmalige Anmeldung, nichts wird gespeichert)", "Continue without an account (one-time sign-in, nothing is stored)";
+    unlinked_link: "Sie haben schon ein Konto? Melden Sie sich mit Ihrem Passwort an; das Verfahren wird dann Ihrem Konto hinzugefügt.", "Already have an account? Sign in with your password; the method is then added to your account.";
+
+    consent_title: "Zustimmung", "Consent";
+    consent_text: "Der folgende Dienst möchte auf Daten aus Ihrem Konto zugreifen:", "The following service asks for data from your account:";
+    consent_items: "Angefragt werden:", "Requested:";
+    consent_allow: "Zustimmen", "Allow";
+    consent_deny: "Ablehnen", "Deny";
+    consent_remember: "Ihre Zustimmung wird gespeichert; Sie können sie in Ihrem Konto widerrufen.", "Your consent is stored; you can revoke it in your account.";
+    scope_openid: "Ihre Anmeldung (pseudonyme Kennung für diesen Dienst)", "Your sign-in (a pseudonymous identifier for this service)";
+    scope_profile: "Name, Geburtsdatum und -ort, Staatsangehörigkeit", "Name, date and place of birth, nationality";
+    scope_email: "E-Mail-Adresse", "E-mail address";
+    scope_address: "Anschrift", "Postal address";
+    scope_phone: "Telefonnummer", "Telephone number";
+    scope_offline_access: "Zugriff auch, wenn Sie nicht angemeldet sind", "Access while you are not signed in";
+
+    error_title: "Fehler", "Error";
+    error_id: "Fehlerkennung", "Error id";
+    error_flow: "Die Anmeldung ist abgelaufen oder wurde in einem anderen Browser begonnen. Bitte starten Sie sie beim Dienst neu.", "The sign-in has expired or was started in another browser. Please start again at the service.";
+    error_internal: "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", "An internal error occurred. Please try again later.";
+    error_bad_request: "Die Anfrage ist ungültig.", "The request is invalid.";
+    error_not_found: "Diese Seite gibt es nicht.", "This page does not exist.";
+    error_csrf: "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.", "The form has expired. Please reload the page.";
+
+    logout_title: "Abmelden", "Sign out";
+    logout_question: "Möchten Sie sich bei konto abmelden?", "Do you want to sign out of konto?";
+    logout_yes: "Abmelden", "Sign out";
+    logged_out: "Sie sind abgemeldet.", "You are signed out.";
+
+    register_title: "Konto anlegen", "Create an account";
+    email: "E-Mail-Adresse", "E-mail address";
+    given_name: "Vorname(n)", "Given name(s)";
+    family_name: "Familienname", "Family name";
+    optional: "optional", "optional";
+    password_hint: "Mindestens 8 Zeichen. Lange Sätze sind gut; häufige Passwörter werden abgelehnt.", "At least 8 characters. Long phrases are good; common passwords are refused.";
+    register_submit: "Registrieren", "Register";
+    register_sent: "Wir haben Ihnen eine E-Mail geschickt. Bitte öffnen Sie den Link darin, um Ihr Konto zu bestätigen.", "We have sent you an e-mail. Please open the link in it to confirm your account.";
+    register_done: "Ihr Konto ist angelegt. Sie können sich jetzt anmelden.", "Your account has been created. You can sign in now.";
+    register_exists: "Für diese Adresse besteht bereits ein Konto. Melden Sie sich an oder setzen Sie Ihr Passwort zurück.", "This address already has an account. Sign in or reset your password.";
+    err_email: "Bitte geben Sie eine gültige E-Mail-Adresse an.", "Please enter a valid e-mail address.";
+    err_password_short: "Das Passwort ist zu kurz (mindestens 8 Zeichen).", "The password is too short (at least 8 characters).";
+    err_password_long: "Das Passwort ist zu lang.", "The password is too long.";
+    err_password_common: "Dieses Passwort ist zu leicht zu erraten. Bitte wählen Sie ein anderes.", "This password is too easy to guess. Please choose another.";
+    err_password_context: "Das Passwort darf Ihren Benutzernamen oder Ihre E-Mail-Adresse nicht enthalten.", "The password must not contain your user name or e-mail address.";
+    err_link: "Der Link ist ungültig, abgelaufen oder wurde schon verwendet.", "The link is invalid, expired or already used.";
+    err_registration_closed: "Die Registrierung ist geschlossen.", "Registration is closed.";
+
+    reset_title: "Passwort zurücksetzen", "Reset your password";
+    reset_submit: "Link anfordern", "Send link";
+    reset_sent: "Wenn zu dieser Adresse ein Konto besteht, haben wir einen Link geschickt.", "If this address has an account, we have sent a link.";
+    new_password: "Neues Passwort", "New password";
+    reset_confirm_submit: "Passwort setzen", "Set password";
+    reset_done: "Ihr Passwort wurde geändert. Alle Sitzungen wurden beendet.", "Your password has been changed. All sessions have been ended.";
+
+    account_title: "Mein Konto", "My account";
+    your_data: "Ihre Daten", "Your data";
+    attribute: "Angabe", "Item";
+    value: "Wert", "Value";
+    source: "Quelle", "Source";
+    level: "Vertrauensniveau", "Level of assurance";
+    verified_at: "Bestätigt am", "Verified on";
+    source_self_asserted: "selbst angegeben", "self-asserted";
+    source_password_account: "durch E-Mail-Link bestätigt", "confirmed by e-mail link";
+    source_elster: "ELSTER-Zertifikat", "ELSTER certificate";
+    source_eid: "Online-Ausweis", "eID card";
+    source_upstream: "anderes Nutzerkonto", "another account provider";
+    edit_names: "Namen ändern (nur selbst angegebene Daten)", "Change names (self-asserted data only)";
+    save: "Speichern", "Save";
+    err_not_editable: "Diese Daten stammen aus einer bestätigten Quelle und können nicht geändert werden.", "These data come from a verified source and cannot be changed.";
+    authenticators: "Anmeldeverfahren", "Authenticators";
+    auth_password: "Passwort", "Password";
+    auth_passkey: "Passkey", "Passkey";
+    auth_elster: "ELSTER-Zertifikat", "ELSTER certificate";
+    auth_eid: "Online-Ausweis", "eID card";
+    add_passkey: "Passkey hinzufügen", "Add a passkey";
+    add_elster: "ELSTER-Zertifikat hinzufügen", "Add an ELSTER certificate";
+    add_eid: "Online-Ausweis hinzufügen", "Add the eID card";
+    remove: "Entfernen", "Remove";
+    err_last_authenticator: "Ihr Konto braucht mindestens ein Anmeldeverfahren.", "Your account needs at least one way to sign in.";
+    connected_services: "Verbundene Dienste", "Connected services";
+    revoke: "Zustimmung widerrufen", "Revoke consent";
+    no_services: "Keine.", "None.";
+    sessions: "Sitzungen", "Sessions";
+    delete_account: "Konto löschen", "Delete account";
+    delete_confirm: "Ich möchte mein Konto und alle Daten endgültig löschen.", "I want to delete my account and all its data for good.";
+    sign_out: "Abmelden", "Sign out";
+    account_deleted: "Ihr Konto und alle Daten wurden gelöscht.", "Your account and all its data have been deleted.";
+
+    attr_given_name: "Vorname(n)", "Given name(s)";
+    attr_family_name: "Familienname", "Family name";
+    attr_birth_name: "Geburtsname", "Birth name";
+    attr_birthdate: "Geburtsdatum", "Date of birth";
+    attr_place_of_birth: "Geburtsort", "Place of birth";
+    attr_academic_title: "Doktorgrad", "Academic title";
+    attr_nationality: "Staatsangehörigkeit", "Nationality";
+    attr_gender: "Geschlecht", "Gender";
+    attr_street: "Straße", "Street";
+    attr_postal_code: "Postleitzahl", "Postal code";
+    attr_locality: "Ort", "Town";
+    attr_country: "Land", "Country";
+    attr_email: "E-Mail-Adresse", "E-mail address";
+    attr_phone: "Telefon", "Telephone";
+    attr_document_type: "Dokumentart", "Document type";
+    attr_community_id: "Gemeindeschlüssel", "Community id";
+
+    form_post_title: "Weiterleitung", "Redirecting";
+    form_post_text: "Sie werden zum Dienst zurückgeleitet.", "You are being returned to the service.";
+    continue_button: "Weiter", "Continue";
+    loa_basic_title: "Vertrauensniveau „Basisregistrierung“", "Level of assurance \"basic\"";
+    loa_basic_text: "Dieser acr-Wert bezeichnet konto's niedrigstes Vertrauensniveau: ein selbst registriertes Konto mit Benutzername und Passwort und selbst angegebenen Daten. Die eIDAS-Verordnung definiert darunter kein Niveau; BundID nennt es STORK-QAA-Level-1.", "This acr value names konto's lowest level of assurance: a self-registered account with user name, password and self-asserted data. eIDAS defines no level below low; BundID calls it STORK-QAA-Level-1.";
+}
+
+/// The language for a list of preferred tags (best first).
+pub fn pick<'a, I: IntoIterator<Item = &'a str>>(preferred: I) -> &'static Texts {
+    for tag in preferred {
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => return &DE,
+            "en" => return &EN,
+            _ => {}
+        }
+    }
+    &DE
+}
+
+/// Language tags of an `Accept-Language` header, by descending weight.
+pub fn accept_language(header: &str) -> Vec<String> {
+    let mut tags: Vec<(String, f32)> = header
+        .split(',')
+        .take(16)
+        .filter_map(|part| {
+            let mut it = part.trim().split(';');
+            let tag = it.next()?.trim();
+            if tag.is_empty() || tag.len() > 35 {
+                return None;
+            }
+            let q = it
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            Some((tag.to_owned(), q))
+        })
+        .collect();
+    tags.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    tags.into_iter()
+        .filter(|(_, q)| *q > 0.0)
+        .map(|(t, _)| t)
+        .collect()
+}
+
+impl Texts {
+    pub fn level(&self, level: konto_core::Level) -> &'static str {
+        match level {
+            konto_core::Level::Basic => self.level_basic,
+            konto_core::Level::Low => self.level_low,
+            konto_core::Level::Substantial => self.level_substantial,
+            konto_core::Level::High => self.level_high,
+        }
+    }
+
+    pub fn scope(&self, scope: &str) -> &'static str {
+        match scope {
+            "openid" => self.scope_openid,
+            "profile" => self.scope_profile,
+            "email" => self.scope_email,
+            "address" => self.scope_address,
+            "phone" => self.scope_phone,
+            "offline_access" => self.scope_offline_access,
+            _ => "",
+        }
+    }
+
+    pub fn authenticator(&self, kind: konto_core::amr::AuthenticatorKind) -> &'static str {
+        use konto_core::amr::AuthenticatorKind as K;
+        match kind {
+            K::Password => self.auth_password,
+            K::Passkey => self.auth_passkey,
+            K::Elster => self.auth_elster,
+            K::Eid => self.auth_eid,
+        }
+    }
+
+    pub fn source(&self, source: &konto_core::attributes::AttributeSource) -> &'static str {
+        use konto_core::attributes::AttributeSource as S;
+        match source {
+            S::SelfAsserted => self.source_self_asserted,
+            S::PasswordAccount => self.source_password_account,
+            S::Elster => self.source_elster,
+            S::Eid => self.source_eid,
+            S::Upstream(_) => self.source_upstream,
+        }
+    }
+
+    pub fn attribute(&self, name: konto_core::attributes::AttributeName) -> &'static str {
+        use konto_core::attributes::AttributeName as A;
+        match name {
+            A::GivenName => self.attr_given_name,
+            A::FamilyName => self.attr_family_name,
+            A::BirthName => self.attr_birth_name,
+            A::BirthDate => self.attr_birthdate,
+            A::PlaceOfBirth => self.attr_place_of_birth,
+            A::AcademicTitle => self.attr_academic_title,
+            A::Nationality => self.attr_nationality,
+            A::Gender => self.attr_gender,
+            A::Street => self.attr_street,
+            A::PostalCode => self.attr_postal_code,
+            A::Locality => self.attr_locality,
+            A::Country => self.attr_country,
+            A::Email => self.attr_email,
+            A::Phone => self.attr_phone,
+            A::DocumentType => self.attr_document_type,
+            A::CommunityId => self.attr_community_id,
+        }
+    }
+
+    /// The other language's texts (for the language switch).
+    pub fn other(&self) -> &'static Texts {
+        if self.lang == "de" { &EN } else { &DE }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_by_preference() {
+        assert_eq!(pick(["fr", "en-GB", "de"]).lang, "en");
+        assert_eq!(pick(["de-AT"]).lang, "de");
+        assert_eq!(pick(Vec::<&str>::new()).lang, "de");
+        let tags = accept_language("fr;q=0.9, en-US;q=0.95, de;q=0.1, *;q=0");
+        assert_eq!(tags, vec!["en-US", "fr", "de"]);
+    }
+}

@@ -1,0 +1,219 @@
+//! Pages rendered from autoescaping templates (askama escapes `.html` templates).
+
+use askama::Template;
+use axum::response::Html;
+
+use crate::i18n::Texts;
+
+fn render<T: Template>(t: &T) -> Html<String> {
+    match t.render() {
+        Ok(html) => Html(html),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed to render");
+            Html("<!DOCTYPE html><title>konto</title><p>Error / Fehler</p>".to_owned())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Texts,
+    dev: bool,
+    message: &'a str,
+    error_id: Option<&'a str>,
+}
+
+pub(crate) fn error_page(t: &'static Texts, message: &str, error_id: Option<&str>) -> Html<String> {
+    render(&ErrorPage {
+        t,
+        dev: false,
+        message,
+        error_id,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub title: &'a str,
+    pub paragraphs: Vec<&'a str>,
+    pub link: Option<(String, &'a str)>,
+}
+
+impl MessagePage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub flow: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub reason: &'a str,
+    pub levels: Option<(&'a str, &'a str)>,
+    pub password: bool,
+    pub passkey: bool,
+    pub elster_url: Option<String>,
+    pub eid: bool,
+    pub error: Option<String>,
+    pub notice: Option<&'a str>,
+    pub username: &'a str,
+    pub registration: bool,
+    pub cancel: bool,
+}
+
+impl LoginPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub(crate) struct SecondFactorPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub flow: &'a str,
+    pub csrf: &'a str,
+}
+
+impl SecondFactorPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "unlinked.html")]
+pub(crate) struct UnlinkedPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub flow: &'a str,
+    pub csrf: &'a str,
+    pub rows: Vec<(&'a str, String, &'a str)>,
+    pub registration: bool,
+    pub temporary: bool,
+}
+
+impl UnlinkedPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub flow: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub items: Vec<String>,
+    pub remember: bool,
+}
+
+impl ConsentPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub(crate) struct FormPostPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub action: &'a str,
+    pub params: &'a [(String, String)],
+}
+
+impl FormPostPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub(crate) struct LogoutPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub params: Vec<(String, String)>,
+}
+
+impl LogoutPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub(crate) struct RegisterPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub email: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+}
+
+impl RegisterPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub(crate) struct ResetPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub token: Option<&'a str>,
+}
+
+impl ResetPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+    /// label, value, source, level, verified
+    pub attributes: Vec<(&'a str, String, &'a str, &'a str, String)>,
+    pub given_name: String,
+    pub family_name: String,
+    pub authenticators: Vec<(&'a str, &'a str)>,
+    pub can_add_passkey: bool,
+    pub can_add_elster: bool,
+    pub can_add_eid: bool,
+    pub consents: Vec<(String, String, String)>,
+    pub sessions: Vec<String>,
+}
+
+impl AccountPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}

@@ -1,0 +1,151 @@
+//! The route table and what handlers share: the protocol behind a flow and how a finished or
+//! failed flow answers.
+
+pub(crate) mod account;
+pub(crate) mod cert;
+pub(crate) mod login;
+pub(crate) mod misc;
+pub(crate) mod oidc;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use konto_authn::passkey::PendingRegistration;
+use konto_oidc::{AuthorizationResponse, OidcFlow, ResponseMode};
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::i18n::Texts;
+use crate::pages::FormPostPage;
+
+/// What a flow was started for; kept as the flow's protocol JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum Protocol {
+    /// An OpenID Connect authorization request.
+    Oidc(OidcFlow),
+    /// The user's own account pages (signing in to them, adding an ELSTER certificate or eID).
+    Account,
+    /// Registering a passkey from the account page.
+    PasskeyRegistration {
+        user_id: String,
+        pending: PendingRegistration,
+    },
+}
+
+impl Protocol {
+    pub fn from_json(s: &str) -> Option<Protocol> {
+        serde_json::from_str(s).ok()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `303 See Other` (RFC 9700 §4.12: never 307 after a form post).
+pub(crate) fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+/// Sends an authorization response to the client: a redirect, or an auto-submitted form whose
+/// CSP allows posting to exactly the client's origin.
+pub(crate) fn authorization_response(
+    app: &App,
+    t: &'static Texts,
+    resp: &AuthorizationResponse,
+) -> Response {
+    match resp.mode {
+        ResponseMode::Query => see_other(&resp.redirect_url()),
+        ResponseMode::FormPost => {
+            let html = FormPostPage {
+                t,
+                dev: app.config.development,
+                action: &resp.redirect_uri,
+                params: &resp.params,
+            }
+            .html();
+            let origin = url::Url::parse(&resp.redirect_uri)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            let csp = format!(
+                "{}; form-action {origin}",
+                crate::security::DEFAULT_CSP.replace("; form-action 'self'", "")
+            );
+            let mut r = (StatusCode::OK, html).into_response();
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            r
+        }
+    }
+}
+
+pub(crate) fn router(app: Arc<App>) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/jwks", get(oidc::jwks))
+        .route("/authorize", get(oidc::authorize).post(oidc::authorize))
+        .route("/token", post(oidc::token))
+        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/revoke", post(oidc::revoke))
+        .route("/introspect", post(oidc::introspect))
+        .route("/logout", get(oidc::logout).post(oidc::logout))
+        .route("/logout/confirm", post(oidc::logout_confirm))
+        .route("/loa/basic", get(misc::loa_basic))
+        .route("/login", get(login::show))
+        .route("/login/password", post(login::password))
+        .route("/login/passkey/start", post(login::passkey_start))
+        .route("/login/passkey/finish", post(login::passkey_finish))
+        .route("/login/eid", post(login::eid_start))
+        .route("/login/eid/tctoken", get(login::eid_tc_token))
+        .route("/login/eid/return", get(login::eid_return))
+        .route("/login/cert/done", get(login::cert_done))
+        .route("/login/cert/forwarded", get(login::cert_forwarded))
+        .route("/login/cert/challenge", post(login::cert_challenge))
+        .route("/login/cert/signed", post(login::cert_signed))
+        .route("/login/unlinked", post(login::unlinked))
+        .route("/login/consent", post(login::consent))
+        .route("/login/cancel", post(login::cancel))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .route("/register/confirm", get(account::register_confirm))
+        .route("/reset", get(account::reset_form).post(account::reset))
+        .route(
+            "/reset/confirm",
+            get(account::reset_confirm_form).post(account::reset_confirm),
+        )
+        .route("/account", get(account::show))
+        .route("/account/names", post(account::names))
+        .route("/account/link", post(account::link))
+        .route("/account/passkey/start", post(account::passkey_start))
+        .route("/account/passkey/finish", post(account::passkey_finish))
+        .route(
+            "/account/authenticators/remove",
+            post(account::remove_authenticator),
+        )
+        .route("/account/consents/revoke", post(account::revoke_consent))
+        .route("/account/logout", post(account::logout))
+        .route("/account/delete", post(account::delete))
+        .route("/static/konto.css", get(misc::css))
+        .route("/static/konto.js", get(misc::js))
+        .route("/healthz", get(misc::healthz))
+        .route("/readyz", get(misc::readyz))
+        .route("/", get(misc::home))
+        .fallback(misc::not_found)
+        .with_state(app)
+}
+
+/// The certificate-login listener's routes.
+pub(crate) fn cert_router(app: Arc<App>) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/cert/login", get(cert::login))
+        .route("/static/konto.css", get(misc::css))
+        .fallback(misc::not_found)
+        .with_state(app)
+}
