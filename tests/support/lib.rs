@@ -1,1 +1,394 @@
+//! The test harness: konto on `127.0.0.1:0` with a real store (SQLite in a temporary folder, or a
+//! fresh PostgreSQL schema), a manual clock, and clients that drive it the way browsers and
+//! relying parties do.
 
+pub mod browser;
+pub mod rp;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use konto_core::Level;
+use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::clock::ManualClock;
+use konto_core::level::AcrVocabulary;
+use konto_core::secret::SecretPurpose;
+use konto_service::account::NewAccount;
+use konto_store::{ClientRepo, Maintenance};
+use konto_store_sql::SqlStore;
+use konto_store_sql::testing::{PgSchema, sqlite_store};
+use konto_web::run::Running;
+use konto_web::{App, Config};
+use tokio::net::TcpListener;
+
+pub use browser::{Browser, Outcome, Page};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async scenario on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// The repository's `keys-dev/` folder.
+pub fn keys_dev(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../keys-dev")
+        .join(path)
+}
+
+/// What a test server offers.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub elster: bool,
+    pub eid: bool,
+    /// How long the eID connector waits for the eID-Server (the simulator's `timeout` choice
+    /// answers after three times this).
+    pub eid_timeout_secs: u64,
+    pub registration: bool,
+    /// Serve the main listener over HTTPS (keys-dev/tls).
+    pub https: bool,
+    /// Another node's issuer and master key (several nodes behind one name).
+    pub issuer: Option<String>,
+    pub master_key: Option<String>,
+    pub trusted_proxies: Vec<String>,
+    pub proxy_header: Option<String>,
+}
+
+impl Options {
+    pub fn new(backend: Backend) -> Options {
+        Options {
+            backend,
+            elster: false,
+            eid: false,
+            eid_timeout_secs: 2,
+            registration: true,
+            https: false,
+            issuer: None,
+            master_key: None,
+            trusted_proxies: Vec::new(),
+            proxy_header: None,
+        }
+    }
+}
+
+enum Guard {
+    Sqlite(#[expect(dead_code, reason = "held for its Drop")] tempfile::TempDir),
+    Postgres(PgSchema),
+    Shared,
+}
+
+/// konto running for one test.
+pub struct TestServer {
+    pub issuer: String,
+    /// Where to send requests (the issuer's origin, or this node's own address).
+    pub base: String,
+    pub cert_base: Option<String>,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<SqlStore>,
+    pub mail_dir: PathBuf,
+    pub master_key: String,
+    pub simulator: Option<konto_eid_sim::SimHandle>,
+    running: Option<Running>,
+    guard: Guard,
+    _mail: tempfile::TempDir,
+}
+
+fn random_master_key() -> String {
+    STANDARD.encode(konto_keys::random::bytes::<32>().expect("randomness"))
+}
+
+impl TestServer {
+    /// A server on a fresh store; `None` when PostgreSQL is asked for but not configured (the
+    /// test then prints that it skipped).
+    pub async fn start(options: Options) -> Option<TestServer> {
+        let (store, guard) = match options.backend {
+            Backend::Sqlite => {
+                let (store, dir) = sqlite_store().await;
+                (Arc::new(store), Guard::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let schema =
+                    PgSchema::create(&format!("{:?}", std::thread::current().name())).await?;
+                let store = schema.store().await;
+                (Arc::new(store), Guard::Postgres(schema))
+            }
+        };
+        Some(Self::start_with(store, guard, options).await)
+    }
+
+    /// Another node on the same database, behind the same issuer.
+    pub async fn another_node(&self) -> TestServer {
+        let store = match &self.guard {
+            Guard::Postgres(schema) => Arc::new(schema.store().await),
+            _ => Arc::clone(&self.store),
+        };
+        let mut options = Options::new(Backend::Sqlite);
+        options.issuer = Some(self.issuer.clone());
+        options.master_key = Some(self.master_key.clone());
+        Self::start_with(store, Guard::Shared, options).await
+    }
+
+    async fn start_with(store: Arc<SqlStore>, guard: Guard, options: Options) -> TestServer {
+        let main = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = main.local_addr().expect("address").port();
+        let scheme = if options.https { "https" } else { "http" };
+        let own = format!("{scheme}://localhost:{port}");
+        let issuer = options.issuer.clone().unwrap_or_else(|| own.clone());
+        let master_key = options.master_key.clone().unwrap_or_else(random_master_key);
+        let mail = tempfile::tempdir().expect("mail folder");
+
+        let mut config = Config::default();
+        config.server.listen = main.local_addr().expect("address");
+        config.server.issuer = issuer.clone();
+        config.server.trusted_proxies = options
+            .trusted_proxies
+            .iter()
+            .map(|p| p.parse().expect("cidr"))
+            .collect();
+        if options.https {
+            config.server.tls_cert_file = Some(keys_dev("tls/server.fullchain.pem"));
+            config.server.tls_key_file = Some(keys_dev("tls/server.key.pem"));
+        }
+        config.secrets.master_key = Some(master_key.clone());
+        config.mail.file_dir = Some(mail.path().to_path_buf());
+        config.login.registration = options.registration;
+        // cheap hashes keep the suite fast; the parameters are covered by their own test
+        config.login.argon2_memory_kib = 256;
+        config.login.argon2_iterations = 1;
+        config.database.purge_interval_secs = 3600;
+
+        let cert_listener = if options.elster || options.proxy_header.is_some() {
+            config.elster.enabled = true;
+            config.elster.trust_anchors_file = Some(keys_dev("elster/ca-chain.pem"));
+            config.elster.crl_file = Some(keys_dev("elster/crl.pem"));
+            config.elster.proxy_header = options.proxy_header.clone();
+            if options.elster {
+                let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let cert_port = l.local_addr().expect("address").port();
+                config.elster.listen = Some(l.local_addr().expect("address"));
+                config.elster.public_url = Some(format!("https://localhost:{cert_port}"));
+                config.elster.tls_cert_file = Some(keys_dev("tls/server.fullchain.pem"));
+                config.elster.tls_key_file = Some(keys_dev("tls/server.key.pem"));
+                Some(l)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+
+        let simulator = if options.eid {
+            let read = |p: &str| std::fs::read(keys_dev(p)).expect("keys-dev/eid");
+            let mut sim = konto_eid_sim::SimConfig::new(
+                "127.0.0.1:0".parse().expect("address"),
+                "127.0.0.1:0".parse().expect("address"),
+                read("eid/server.pem"),
+                read("eid/server.key"),
+                read("eid/ca.pem"),
+            );
+            sim.timeout_delay = std::time::Duration::from_secs(options.eid_timeout_secs * 3);
+            let sim = konto_eid_sim::spawn(sim).await.expect("eID simulator");
+            config.eid.enabled = true;
+            config.eid.server_url = Some(sim.soap_url.to_string());
+            config.eid.eid_client_url = sim.client_url.to_string();
+            config.eid.client_cert_file = Some(keys_dev("eid/client.pem"));
+            config.eid.client_key_file = Some(keys_dev("eid/client.key"));
+            config.eid.server_ca_file = Some(keys_dev("eid/ca.pem"));
+            config.eid.timeout_secs = options.eid_timeout_secs;
+            Some(sim)
+        } else {
+            None
+        };
+
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let app = konto_web::build(
+            config,
+            Arc::clone(&store) as Arc<dyn konto_store::Store>,
+            clock.clone(),
+        )
+        .await
+        .expect("konto builds");
+        let running = konto_web::run::launch(Arc::clone(&app), main, cert_listener)
+            .await
+            .expect("konto starts");
+        let cert_base = running
+            .cert_addr
+            .map(|a| format!("https://localhost:{}", a.port()));
+        TestServer {
+            issuer,
+            base: own,
+            cert_base,
+            app,
+            clock,
+            store,
+            mail_dir: mail.path().to_path_buf(),
+            master_key,
+            simulator,
+            running: Some(running),
+            guard,
+            _mail: mail,
+        }
+    }
+
+    /// Stops the server and drops a PostgreSQL schema it created.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        if let Some(sim) = self.simulator.take() {
+            sim.shutdown().await;
+        }
+        self.store.close().await;
+        if let Guard::Postgres(schema) = std::mem::replace(&mut self.guard, Guard::Shared) {
+            schema.drop_schema().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client (cookies, no automatic redirects).
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// Registers a client; returns its secret for secret-based methods.
+    pub async fn add_client(&self, client: Client) -> Option<String> {
+        let secret = match client.auth_method {
+            TokenEndpointAuthMethod::ClientSecretBasic
+            | TokenEndpointAuthMethod::ClientSecretPost => Some(format!("secret-of-{}", client.id)),
+            _ => None,
+        };
+        let client = Client {
+            secret_hash: secret.as_ref().map(|s| {
+                self.app
+                    .services
+                    .hasher
+                    .hash(SecretPurpose::ClientSecret, s)
+            }),
+            ..client
+        };
+        self.store.create_client(&client).await.expect("client");
+        secret
+    }
+
+    /// A confidential client with the code and refresh grants, consent required.
+    pub fn client(&self, id: &str) -> Client {
+        Client {
+            id: id.into(),
+            name: format!("Test service {id}"),
+            auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            secret_hash: None,
+            jwks: None,
+            redirect_uris: vec![format!("https://{id}.example/callback")],
+            post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: konto_core::scope::SUPPORTED
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            id_token_alg: SigningAlg::RS256,
+            subject_type: SubjectType::Pairwise,
+            sector_identifier_uri: None,
+            first_party: false,
+            require_pkce: true,
+            min_level: Level::Basic,
+            acr_vocabulary: AcrVocabulary::Eidas,
+            allow_temporary_login: false,
+            created_at: self.clock_now(),
+        }
+    }
+
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        use konto_core::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Creates an account with a password and names.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        given: &str,
+        family: &str,
+    ) -> String {
+        self.app
+            .accounts
+            .create(
+                &NewAccount {
+                    username: username.into(),
+                    email: Some(format!("{username}@example.org").replace("@example.org@", "@")),
+                    email_verified: true,
+                    given_name: Some(given.into()),
+                    family_name: Some(family.into()),
+                },
+                Some(password),
+            )
+            .await
+            .expect("account")
+    }
+
+    /// Rows per table.
+    pub async fn rows(&self, table: &str) -> i64 {
+        self.store
+            .row_counts()
+            .await
+            .expect("counts")
+            .into_iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, n)| n)
+            .unwrap_or(-1)
+    }
+
+    /// The mails written so far, newest last: (recipient line, body).
+    pub fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|m| decode_mail(&m))
+            .collect()
+    }
+}
+
+/// A mail as written (8bit text): headers and body.
+fn decode_mail(raw: &str) -> String {
+    raw.replace("\r\n", "\n")
+}
+
+/// Finds the first link in `text` that starts with `prefix`.
+pub fn link_in(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)?;
+    let rest = &text[start..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}

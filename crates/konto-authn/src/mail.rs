@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -31,12 +31,15 @@ pub trait Mailer: Send + Sync {
 
 fn message(from: &Mailbox, to: &str, subject: &str, body: &str) -> Result<Message, MailError> {
     let to: Mailbox = to.parse().map_err(|_| MailError::BadAddress)?;
+    // 8bit keeps the text (and its links) readable in the files of development mode
+    let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|raw| Body::new(raw));
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
-        .body(body.to_owned())
+        .body(body)
         .map_err(|_| MailError::Build)
 }
 

@@ -1,0 +1,322 @@
+//! A browser-like HTTP client: keeps cookies, does not follow redirects by itself, and reads the
+//! hidden fields of konto's forms.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, StatusCode};
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: StatusCode,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The value of the first form field named `name`.
+    pub fn hidden(&self, name: &str) -> Option<String> {
+        field_value(&self.body, name)
+    }
+
+    pub fn has(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// `value="…"` of the first `<input … name="{name}" …>`, unescaped.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\"");
+    let mut from = 0;
+    while let Some(pos) = html[from..].find(&needle) {
+        let at = from + pos;
+        let tag_start = html[..at].rfind('<')?;
+        let tag_end = at + html[at..].find('>')?;
+        let tag = &html[tag_start..tag_end];
+        if let Some(v) = tag.find("value=\"") {
+            let rest = &tag[v + 7..];
+            let end = rest.find('"')?;
+            return Some(unescape(&rest[..end]));
+        }
+        from = at + needle.len();
+    }
+    None
+}
+
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+/// Where following konto's redirects ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A konto page.
+    Page(Page),
+    /// A redirect that leaves konto (to a relying party's redirect URI), or a form that posts
+    /// there (response_mode=form_post): the URL and the parameters.
+    Callback {
+        url: String,
+        params: Vec<(String, String)>,
+    },
+}
+
+impl Outcome {
+    pub fn page(self) -> Page {
+        match self {
+            Outcome::Page(p) => p,
+            Outcome::Callback { url, .. } => {
+                panic!("expected a konto page, got a redirect to {url}")
+            }
+        }
+    }
+
+    pub fn callback(self) -> (String, Vec<(String, String)>) {
+        match self {
+            Outcome::Callback { url, params } => (url, params),
+            Outcome::Page(p) => panic!(
+                "expected a redirect to the client, got a page ({}):\n{}",
+                p.status, p.body
+            ),
+        }
+    }
+
+    /// The callback's parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        match self {
+            Outcome::Callback { params, .. } => params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone()),
+            Outcome::Page(_) => None,
+        }
+    }
+}
+
+pub struct Browser {
+    pub http: Client,
+    base: String,
+    origin: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        Browser::with_client(base, Client::builder())
+    }
+
+    pub fn with_client(base: &str, builder: reqwest::ClientBuilder) -> Browser {
+        let http = builder
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .danger_accept_invalid_certs(false)
+            .build()
+            .expect("client");
+        let origin = url::Url::parse(base)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        Browser {
+            http,
+            base: base.to_owned(),
+            origin,
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    async fn read(resp: reqwest::Response) -> Page {
+        let status = resp.status();
+        let url = resp.url().to_string();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap_or_default();
+        Page {
+            status,
+            url,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        let resp = self.http.get(self.absolute(url)).send().await.expect("GET");
+        Self::read(resp).await
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(self.absolute(url))
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        Self::read(resp).await
+    }
+
+    pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Page {
+        let resp = self
+            .http
+            .post(self.absolute(url))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        Self::read(resp).await
+    }
+
+    fn is_konto(&self, url: &str) -> bool {
+        url.starts_with('/') || url.starts_with(&self.origin)
+    }
+
+    /// Follows konto's redirects from `page` until a konto page or a way out to a client.
+    pub async fn follow(&self, mut page: Page) -> Outcome {
+        for _ in 0..20 {
+            if page.status.is_redirection() {
+                let Some(loc) = page.location() else {
+                    return Outcome::Page(page);
+                };
+                if !self.is_konto(&loc) {
+                    return Outcome::Callback {
+                        params: query_pairs(&loc),
+                        url: loc,
+                    };
+                }
+                page = self.get(&loc).await;
+                continue;
+            }
+            if page.body.contains("data-autosubmit") {
+                let action = field_attr(&page.body, "action").unwrap_or_default();
+                return Outcome::Callback {
+                    url: action,
+                    params: form_fields(&page.body),
+                };
+            }
+            return Outcome::Page(page);
+        }
+        panic!("too many redirects")
+    }
+
+    /// GETs `url` and follows redirects.
+    pub async fn visit(&self, url: &str) -> Outcome {
+        let page = self.get(url).await;
+        self.follow(page).await
+    }
+
+    /// Submits the password form of a login page.
+    pub async fn password(&self, page: &Page, username: &str, password: &str) -> Outcome {
+        let flow = page.hidden("flow").expect("flow field");
+        let csrf = page.hidden("csrf").expect("csrf field");
+        let resp = self
+            .post(
+                "/login/password",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", password),
+                ],
+            )
+            .await;
+        self.follow(resp).await
+    }
+
+    /// Answers a consent page.
+    pub async fn consent(&self, page: &Page, allow: bool) -> Outcome {
+        assert!(
+            page.has("action=\"/login/consent\""),
+            "not a consent page:\n{}",
+            page.body
+        );
+        let flow = page.hidden("flow").expect("flow field");
+        let csrf = page.hidden("csrf").expect("csrf field");
+        let decision = if allow { "allow" } else { "deny" };
+        let resp = self
+            .post(
+                "/login/consent",
+                &[("flow", &flow), ("csrf", &csrf), ("decision", decision)],
+            )
+            .await;
+        self.follow(resp).await
+    }
+
+    /// Logs in with a password and consents if asked; returns where konto sent the browser.
+    pub async fn login_and_consent(
+        &self,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Outcome {
+        let page = self.visit(authorize_url).await.page();
+        let out = self.password(&page, username, password).await;
+        match out {
+            Outcome::Page(p) if p.has("action=\"/login/consent\"") => self.consent(&p, true).await,
+            other => other,
+        }
+    }
+}
+
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn field_attr(html: &str, attr: &str) -> Option<String> {
+    let needle = format!("{attr}=\"");
+    let at = html
+        .find("data-autosubmit")
+        .and_then(|i| html[..i].rfind("<form"))?;
+    let tag = &html[at..];
+    let v = tag.find(&needle)?;
+    let rest = &tag[v + needle.len()..];
+    Some(unescape(&rest[..rest.find('"')?]))
+}
+
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        let get = |a: &str| {
+            let n = format!("{a}=\"");
+            tag.find(&n).and_then(|i| {
+                let rest = &tag[i + n.len()..];
+                rest.find('"').map(|e| unescape(&rest[..e]))
+            })
+        };
+        if let (Some(n), Some(v)) = (get("name"), get("value")) {
+            out.push((n, v));
+        }
+    }
+    out
+}
