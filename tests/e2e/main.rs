@@ -7,4 +7,6 @@
     reason = "tests stop with a message"
 )]
 
+mod attacks;
+mod nodes;
 mod oidc;
