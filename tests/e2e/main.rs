@@ -8,5 +8,6 @@
 )]
 
 mod attacks;
+mod levels;
 mod nodes;
 mod oidc;

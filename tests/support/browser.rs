@@ -320,3 +320,73 @@ fn form_fields(html: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+impl Browser {
+    /// Signs in with the eID card through the simulator: starts the eID login from a login page,
+    /// plays the user's choice in the simulated eID client (`erika`, `lukas`, `cancel`, …), and
+    /// follows the browser back to konto.
+    pub async fn eid(&self, page: &Page, choice: &str) -> Outcome {
+        let flow = page.hidden("flow").expect("flow field");
+        let csrf = page.hidden("csrf").expect("csrf field");
+        let start = self.post("/login/eid", &[("flow", &flow), ("csrf", &csrf)]).await;
+        let Some(client_url) = start.location() else {
+            return Outcome::Page(start);
+        };
+        let tc_token_url = query_pairs(&client_url)
+            .into_iter()
+            .find(|(k, _)| k == "tcTokenURL")
+            .map(|(_, v)| v)
+            .expect("tcTokenURL");
+        // the eID client: a page to choose, then a form post (cookies play no part here)
+        let eid_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let choose_page = eid_client.get(&client_url).send().await.expect("eID client page");
+        assert!(choose_page.status().is_success());
+        let post_url = client_url.split('?').next().unwrap_or(&client_url).to_owned();
+        let answer = eid_client
+            .post(post_url)
+            .form(&[("tcTokenURL", tc_token_url.as_str()), ("choice", choice)])
+            .send()
+            .await
+            .expect("eID client answer");
+        let refresh = answer
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("the eID client did not redirect ({})", answer.status()));
+        self.visit(&refresh).await
+    }
+
+    /// Follows the ELSTER link of a login page (the certificate-login listener) with this
+    /// browser's client certificate, if any, and back.
+    pub async fn elster(&self, page: &Page) -> Outcome {
+        let start = page
+            .body
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .find(|h| h.contains("/cert/login?flow="))
+            .map(unescape)
+            .expect("an ELSTER link");
+        self.visit(&start).await
+    }
+}
+
+/// A browser whose TLS client offers an ELSTER test certificate (`erika`, `expired`, …) and trusts
+/// the development TLS CA.
+pub fn elster_browser(base: &str, certificate: Option<&str>) -> Browser {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../keys-dev");
+    let ca = std::fs::read(dir.join("tls/ca.pem")).expect("tls ca");
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca"));
+    if let Some(name) = certificate {
+        let mut pem = std::fs::read(dir.join(format!("elster/{name}.crt.pem"))).expect("certificate");
+        pem.extend(std::fs::read(dir.join(format!("elster/{name}.key.pem"))).expect("key"));
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+    }
+    Browser::with_client(base, builder)
+}
