@@ -50,29 +50,54 @@ fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, 
 }
 
 /// The claims of an ID token (signature checked by konto's own tests elsewhere).
-async fn id_token_claims(server: &TestServer, client: &str, secret: &str, redirect: &str, code: &str) -> Value {
+async fn id_token_claims(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    code: &str,
+) -> Value {
     let tokens: Value = reqwest::Client::new()
         .post(server.url("/token"))
         .basic_auth(client, Some(secret))
-        .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect), ("code_verifier", VERIFIER)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ])
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let id = tokens["id_token"].as_str().unwrap_or_else(|| panic!("no ID token: {tokens}"));
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(id.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    let id = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ID token: {tokens}"));
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn amr(claims: &Value) -> Vec<String> {
-    claims["amr"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A basic session steps up with the ELSTER certificate to substantial and with the eID card to
 /// high; each time the ID token's acr and amr say so (verified with the openidconnect crate).
 async fn step_up_to_substantial_and_high(backend: Backend) {
-    let Some(server) = TestServer::start(options(backend)).await else { return };
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
     let client = server.client("rp");
     let secret = server.add_client(client.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
@@ -83,27 +108,58 @@ async fn step_up_to_substantial_and_high(backend: Backend) {
     // basic
     let pending = rp.authorize(&["openid", "profile"], &[]);
     let out = browser.login_and_consent(&pending.url, "erika", PW).await;
-    let (_, claims) = rp.exchange(pending, &out.param("code").unwrap(), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256).await;
-    assert_eq!(claims.auth_context_ref().unwrap().as_str(), format!("{}/loa/basic", server.issuer));
+    let (_, claims) = rp
+        .exchange(
+            pending,
+            &out.param("code").unwrap(),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        )
+        .await;
+    assert_eq!(
+        claims.auth_context_ref().unwrap().as_str(),
+        format!("{}/loa/basic", server.issuer)
+    );
 
     // substantial: konto asks for a stronger authenticator instead of failing
     let pending = rp.authorize(&["openid", "profile"], &[("acr_values", SUBSTANTIAL)]);
     let page = browser.visit(&pending.url).await.page();
-    assert!(page.has("/cert/login?flow="), "ELSTER offered:\n{}", page.body);
-    assert!(page.has("action=\"/login/eid\""), "the eID card reaches substantial too");
-    assert!(!page.has("name=\"password\""), "a password cannot reach substantial");
+    assert!(
+        page.has("/cert/login?flow="),
+        "ELSTER offered:\n{}",
+        page.body
+    );
+    assert!(
+        page.has("action=\"/login/eid\""),
+        "the eID card reaches substantial too"
+    );
+    assert!(
+        !page.has("name=\"password\""),
+        "a password cannot reach substantial"
+    );
     let out = browser.elster(&page).await;
     let out = match out {
         Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
         other => other,
     };
-    let (_, claims) = rp.exchange(pending, &out.param("code").unwrap(), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256).await;
+    let (_, claims) = rp
+        .exchange(
+            pending,
+            &out.param("code").unwrap(),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        )
+        .await;
     assert_eq!(claims.auth_context_ref().unwrap().as_str(), SUBSTANTIAL);
-    let methods: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
+    let methods: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
     assert_eq!(methods, vec!["mfa", "pwd", "swk"]);
 
     // high, asked as an essential acr claim (OIDC Core §5.5.1.1)
-    let claims_param = format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{HIGH}"]}}}}}}"#);
+    let claims_param =
+        format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{HIGH}"]}}}}}}"#);
     let pending = rp.authorize(&["openid", "profile"], &[("claims", &claims_param)]);
     let page = browser.visit(&pending.url).await.page();
     assert!(page.has("action=\"/login/eid\""));
@@ -113,14 +169,38 @@ async fn step_up_to_substantial_and_high(backend: Backend) {
         Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
         other => other,
     };
-    let (tokens, claims) = rp.exchange(pending, &out.param("code").unwrap(), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256).await;
+    let (tokens, claims) = rp
+        .exchange(
+            pending,
+            &out.param("code").unwrap(),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        )
+        .await;
     assert_eq!(claims.auth_context_ref().unwrap().as_str(), HIGH);
-    let methods: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
-    assert!(methods.contains(&"sc") && methods.contains(&"pin") && methods.contains(&"mfa"), "{methods:?}");
+    let methods: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert!(
+        methods.contains(&"sc") && methods.contains(&"pin") && methods.contains(&"mfa"),
+        "{methods:?}"
+    );
 
     // userinfo and introspection report the level; linked data is now verified
-    let info: CoreUserInfoClaims = rp.client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&rp.http).await.unwrap();
-    assert_eq!(info.birthdate().map(|b| b.as_str()), Some("1964-08-12"), "the card's date of birth joined the account");
+    let info: CoreUserInfoClaims = rp
+        .client
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    assert_eq!(
+        info.birthdate().map(|b| b.as_str()),
+        Some("1964-08-12"),
+        "the card's date of birth joined the account"
+    );
     let raw: Value = reqwest::Client::new()
         .get(server.url("/userinfo"))
         .bearer_auth(tokens.access_token().secret())
@@ -132,7 +212,12 @@ async fn step_up_to_substantial_and_high(backend: Backend) {
         .unwrap();
     assert_eq!(raw["acr"], HIGH);
     assert_eq!(raw["attribute_levels"]["given_name"], "high");
-    let intro = rp.client.introspect(tokens.access_token()).request_async(&rp.http).await.unwrap();
+    let intro = rp
+        .client
+        .introspect(tokens.access_token())
+        .request_async(&rp.http)
+        .await
+        .unwrap();
     assert!(intro.active());
     let intro_raw: Value = reqwest::Client::new()
         .post(server.url("/introspect"))
@@ -151,46 +236,120 @@ async fn step_up_to_substantial_and_high(backend: Backend) {
 /// TR-03160-1 limits with a moved clock: high lasts 5 idle minutes, substantial 30, basic 60;
 /// SSO reuses a session only within the limits of the level the client asks for.
 async fn session_limits_per_level(backend: Backend) {
-    let Some(server) = TestServer::start(options(backend)).await else { return };
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
     let mut client = server.client("rp");
     client.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[])).await.page();
-    assert!(browser.password(&page, "erika", PW).await.param("code").is_some());
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", HIGH)])).await.page();
+    let page = browser
+        .visit(&authorize(&server, "rp", &redirect, &[]))
+        .await
+        .page();
+    assert!(
+        browser
+            .password(&page, "erika", PW)
+            .await
+            .param("code")
+            .is_some()
+    );
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
     let out = browser.eid(&page, "erika").await;
     let code = out.param("code").expect("stepped up to high");
-    assert_eq!(id_token_claims(&server, "rp", &secret, &redirect, &code).await["acr"], HIGH);
+    assert_eq!(
+        id_token_claims(&server, "rp", &secret, &redirect, &code).await["acr"],
+        HIGH
+    );
 
     // four idle minutes: still high, without a page
     server.clock.advance(time::Duration::minutes(4));
-    let out = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", HIGH)])).await;
-    assert!(out.param("code").is_some(), "SSO at high within 5 idle minutes");
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await;
+    assert!(
+        out.param("code").is_some(),
+        "SSO at high within 5 idle minutes"
+    );
     // six idle minutes: no longer high, still substantial
     server.clock.advance(time::Duration::minutes(6));
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", HIGH)])).await.page();
-    assert!(page.has("action=\"/login/eid\""), "asked to authenticate again for high");
-    let out = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", SUBSTANTIAL)])).await;
-    let claims = id_token_claims(&server, "rp", &secret, &redirect, &out.param("code").unwrap()).await;
-    assert_eq!(claims["acr"], SUBSTANTIAL, "the session decayed to substantial");
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    assert!(
+        page.has("action=\"/login/eid\""),
+        "asked to authenticate again for high"
+    );
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", SUBSTANTIAL)],
+        ))
+        .await;
+    let claims = id_token_claims(
+        &server,
+        "rp",
+        &secret,
+        &redirect,
+        &out.param("code").unwrap(),
+    )
+    .await;
+    assert_eq!(
+        claims["acr"], SUBSTANTIAL,
+        "the session decayed to substantial"
+    );
     // 61 idle minutes: the session is over
     server.clock.advance(time::Duration::minutes(61));
-    let out = browser.visit(&authorize(&server, "rp", &redirect, &[("prompt", "none")])).await;
+    let out = browser
+        .visit(&authorize(&server, "rp", &redirect, &[("prompt", "none")]))
+        .await;
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
 
     // max_age forces a fresh authentication (OIDC Core §3.1.2.1)
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[])).await.page();
+    let page = browser
+        .visit(&authorize(&server, "rp", &redirect, &[]))
+        .await
+        .page();
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
     server.clock.advance(time::Duration::minutes(2));
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[("max_age", "60")])).await.page();
-    assert!(page.has("name=\"password\""), "max_age=60 after two minutes asks again");
+    let page = browser
+        .visit(&authorize(&server, "rp", &redirect, &[("max_age", "60")]))
+        .await
+        .page();
+    assert!(
+        page.has("name=\"password\""),
+        "max_age=60 after two minutes asks again"
+    );
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
-    let page = browser.visit(&authorize(&server, "rp", &redirect, &[("prompt", "login")])).await.page();
+    let page = browser
+        .visit(&authorize(&server, "rp", &redirect, &[("prompt", "login")]))
+        .await
+        .page();
     assert!(page.has("name=\"password\""), "prompt=login asks again");
     server.stop().await;
 }
@@ -200,29 +359,63 @@ async fn session_limits_per_level(backend: Backend) {
 async fn unmet_requirements_and_passive_requests(backend: Backend) {
     let mut o = Options::new(backend);
     o.elster = true;
-    let Some(server) = TestServer::start(o).await else { return };
+    let Some(server) = TestServer::start(o).await else {
+        return;
+    };
     let client = server.client("rp");
     server.add_client(client.clone()).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let out = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", HIGH)])).await;
-    assert_eq!(out.param("error").as_deref(), Some("unmet_authentication_requirements"));
-    let out = browser.login_and_consent(&authorize(&server, "rp", &redirect, &[]), "erika", PW).await;
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await;
+    assert_eq!(
+        out.param("error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+    let out = browser
+        .login_and_consent(&authorize(&server, "rp", &redirect, &[]), "erika", PW)
+        .await;
     assert!(out.param("code").is_some());
-    let out = browser.visit(&authorize(&server, "rp", &redirect, &[("acr_values", SUBSTANTIAL), ("prompt", "none")])).await;
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", SUBSTANTIAL), ("prompt", "none")],
+        ))
+        .await;
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
     // acr_values lists acceptable values: the lowest is the minimum
     let out = browser
-        .visit(&authorize(&server, "rp", &redirect, &[("acr_values", &format!("{HIGH} {}/loa/basic", server.issuer)), ("prompt", "none")]))
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[
+                ("acr_values", &format!("{HIGH} {}/loa/basic", server.issuer)),
+                ("prompt", "none"),
+            ],
+        ))
         .await;
-    assert!(out.param("code").is_some(), "basic is acceptable to this request");
+    assert!(
+        out.param("code").is_some(),
+        "basic is acceptable to this request"
+    );
     server.stop().await;
 }
 
 /// A client's own minimum level applies to every request; a client may want STORK names.
 async fn client_minimum_and_stork_vocabulary(backend: Backend) {
-    let Some(server) = TestServer::start(options(backend)).await else { return };
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
     let mut client = server.client("tax");
     client.min_level = Level::Substantial;
     client.acr_vocabulary = AcrVocabulary::Stork;
@@ -231,21 +424,46 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = elster_browser(&server.base, Some("erika"));
-    let page = browser.visit(&authorize(&server, "tax", &redirect, &[])).await.page();
-    assert!(!page.has("name=\"password\""), "no password login for a substantial client");
+    let page = browser
+        .visit(&authorize(&server, "tax", &redirect, &[]))
+        .await
+        .page();
+    assert!(
+        !page.has("name=\"password\""),
+        "no password login for a substantial client"
+    );
     let out = browser.elster(&page).await;
     // no account holds the certificate yet: create one from it
     let page = out.page();
     assert!(page.has("value=\"create\""), "{}", page.body);
     let flow = page.hidden("flow").unwrap();
     let csrf = page.hidden("csrf").unwrap();
-    let r = browser.post("/login/unlinked", &[("flow", &flow), ("csrf", &csrf), ("action", "create")]).await;
+    let r = browser
+        .post(
+            "/login/unlinked",
+            &[("flow", &flow), ("csrf", &csrf), ("action", "create")],
+        )
+        .await;
     let out = browser.follow(r).await;
-    let claims = id_token_claims(&server, "tax", &secret, &redirect, &out.param("code").unwrap()).await;
+    let claims = id_token_claims(
+        &server,
+        "tax",
+        &secret,
+        &redirect,
+        &out.param("code").unwrap(),
+    )
+    .await;
     assert_eq!(claims["acr"], "STORK-QAA-Level-3");
     assert_eq!(amr(&claims), vec!["swk"]);
     // STORK names are accepted in requests
-    let out = browser.visit(&authorize(&server, "tax", &redirect, &[("acr_values", "STORK-QAA-Level-3")])).await;
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "tax",
+            &redirect,
+            &[("acr_values", "STORK-QAA-Level-3")],
+        ))
+        .await;
     assert!(out.param("code").is_some());
     server.stop().await;
 }

@@ -8,6 +8,8 @@
 )]
 
 mod attacks;
+mod eid;
+mod elster;
 mod levels;
 mod nodes;
 mod oidc;

@@ -328,7 +328,9 @@ impl Browser {
     pub async fn eid(&self, page: &Page, choice: &str) -> Outcome {
         let flow = page.hidden("flow").expect("flow field");
         let csrf = page.hidden("csrf").expect("csrf field");
-        let start = self.post("/login/eid", &[("flow", &flow), ("csrf", &csrf)]).await;
+        let start = self
+            .post("/login/eid", &[("flow", &flow), ("csrf", &csrf)])
+            .await;
         let Some(client_url) = start.location() else {
             return Outcome::Page(start);
         };
@@ -342,9 +344,17 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let choose_page = eid_client.get(&client_url).send().await.expect("eID client page");
+        let choose_page = eid_client
+            .get(&client_url)
+            .send()
+            .await
+            .expect("eID client page");
         assert!(choose_page.status().is_success());
-        let post_url = client_url.split('?').next().unwrap_or(&client_url).to_owned();
+        let post_url = client_url
+            .split('?')
+            .next()
+            .unwrap_or(&client_url)
+            .to_owned();
         let answer = eid_client
             .post(post_url)
             .form(&[("tcTokenURL", tc_token_url.as_str()), ("choice", choice)])
@@ -384,7 +394,8 @@ pub fn elster_browser(base: &str, certificate: Option<&str>) -> Browser {
         .use_rustls_tls()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca"));
     if let Some(name) = certificate {
-        let mut pem = std::fs::read(dir.join(format!("elster/{name}.crt.pem"))).expect("certificate");
+        let mut pem =
+            std::fs::read(dir.join(format!("elster/{name}.crt.pem"))).expect("certificate");
         pem.extend(std::fs::read(dir.join(format!("elster/{name}.key.pem"))).expect("key"));
         builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
     }

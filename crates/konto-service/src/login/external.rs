@@ -9,7 +9,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_authn::Verified;
-use konto_authn::eid::check_refresh_query;
+use konto_authn::eid::{EidError, check_refresh_query};
 use konto_store::SessionRecord;
 use url::Url;
 
@@ -161,7 +161,14 @@ impl LoginService {
         self.save_state(flow).await?;
         let outcome = match check_refresh_query(query) {
             Ok(()) => eid.result(&eid_session, self.now()).await,
-            Err(e) => Err(e),
+            Err(e @ EidError::Cancelled) => Err(e),
+            // The eID client reports only that something failed (an expired card looks like a
+            // server error to it); the eID-Server knows why. Its answer is taken as the reason,
+            // never as an identity: the client said the reading failed.
+            Err(e) => match eid.result(&eid_session, self.now()).await {
+                Err(reason) => Err(reason),
+                Ok(_) => Err(e),
+            },
         };
         match outcome {
             Ok(identity) => {

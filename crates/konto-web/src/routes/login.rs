@@ -626,7 +626,13 @@ pub(crate) async fn cert_forwarded(
     let header_name = app.config.elster.proxy_header.as_deref();
     let chain = match (peer_trusted, header_name) {
         (true, Some(name)) => match headers.get(name).and_then(|v| v.to_str().ok()) {
-            Some(v) => konto_authn::cert::parse_forwarded_certificate(v).unwrap_or_default(),
+            Some(v) => match konto_authn::cert::parse_forwarded_certificate(v) {
+                Ok(chain) => chain,
+                Err(e) => {
+                    let text = error_text(t, &ServiceError::Certificate(e.code().to_owned()));
+                    return render_next(&app, ctx, Some(text), StatusCode::FORBIDDEN).await;
+                }
+            },
             None => Vec::new(),
         },
         _ => {

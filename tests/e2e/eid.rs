@@ -1,0 +1,396 @@
+//! eID card login through the eID-Server simulator (BSI TR-03130 over mutual TLS, TR-03124 tcToken):
+//! every failure, temporary login without traces, account linking conflicts, accounts from the card.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use konto_core::pkce::s256;
+use konto_tests::*;
+use serde_json::Value;
+
+on_both_backends!(
+    every_eid_failure_gives_a_clear_page,
+    temporary_login_leaves_no_rows,
+    a_different_person_is_never_linked,
+    an_account_from_the_card,
+);
+
+const PW: &str = "Fahrradklingel-Nordsee-42";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+fn options(backend: Backend) -> Options {
+    let mut o = Options::new(backend);
+    o.eid = true;
+    o.eid_timeout_secs = 1;
+    o
+}
+
+fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid profile address")
+            .append_pair("code_challenge", &s256(VERIFIER))
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+async fn tokens(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    code: &str,
+) -> Value {
+    reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(client, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn payload(jwt: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// User cancelled, card expired, card revoked, eID-Server error, eID-Server too slow: the user sees
+/// what happened and may try again or cancel; the client then gets access_denied.
+async fn every_eid_failure_gives_a_clear_page(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let client = server.client("rp");
+    server.add_client(client.clone()).await;
+    let browser = server.browser();
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &client.redirect_uris[0],
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let mut page = page;
+    for (choice, code) in [
+        ("cancel", "cancelled"),
+        ("expired", "document_expired"),
+        ("revoked", "document_invalid"),
+        ("server_error", "server_error"),
+        ("timeout", "timeout"),
+    ] {
+        let out = browser.eid(&page, choice).await.page();
+        assert!(out.has(code), "{choice} should say {code}:\n{}", out.body);
+        assert!(out.has("action=\"/login/eid\""), "the user may try again");
+        assert_eq!(server.rows("sessions").await, 0);
+        page = out;
+    }
+    let flow = page.hidden("flow").unwrap();
+    let csrf = page.hidden("csrf").unwrap();
+    let r = browser
+        .post("/login/cancel", &[("flow", &flow), ("csrf", &csrf)])
+        .await;
+    let out = browser.follow(r).await;
+    assert_eq!(out.param("error").as_deref(), Some("access_denied"));
+    server.stop().await;
+}
+
+/// OZG §8(5): identify once with the card, without an account; nothing outlives the tokens.
+async fn temporary_login_leaves_no_rows(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let mut client = server.client("rp");
+    client.allow_temporary_login = true;
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let page = browser.eid(&page, "erika").await.page();
+    assert!(page.has("value=\"temporary\""), "{}", page.body);
+    let flow = page.hidden("flow").unwrap();
+    let csrf = page.hidden("csrf").unwrap();
+    let r = browser
+        .post(
+            "/login/unlinked",
+            &[("flow", &flow), ("csrf", &csrf), ("action", "temporary")],
+        )
+        .await;
+    let consent = browser.follow(r).await.page();
+    assert!(
+        !consent.has("gespeichert"),
+        "no consent is stored for a temporary login"
+    );
+    let out = browser.consent(&consent, true).await;
+    let t = tokens(
+        &server,
+        "rp",
+        &secret,
+        &redirect,
+        &out.param("code").unwrap(),
+    )
+    .await;
+    assert!(
+        t.get("refresh_token").is_none(),
+        "no refresh token outlives a temporary login"
+    );
+    let id = payload(t["id_token"].as_str().unwrap());
+    assert_eq!(id["acr"], HIGH);
+    let info: Value = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["family_name"], "MUSTERMANN");
+    assert_eq!(info["address"]["locality"], "KÖLN");
+    for table in [
+        "users",
+        "attributes",
+        "authenticators",
+        "sessions",
+        "consents",
+    ] {
+        assert_eq!(server.rows(table).await, 0, "{table}");
+    }
+    // a second temporary login is not linkable to the first
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let page = browser.eid(&page, "erika").await.page();
+    let r = browser
+        .post(
+            "/login/unlinked",
+            &[
+                ("flow", &page.hidden("flow").unwrap()),
+                ("csrf", &page.hidden("csrf").unwrap()),
+                ("action", "temporary"),
+            ],
+        )
+        .await;
+    let out = browser.consent(&browser.follow(r).await.page(), true).await;
+    let t2 = tokens(
+        &server,
+        "rp",
+        &secret,
+        &redirect,
+        &out.param("code").unwrap(),
+    )
+    .await;
+    assert_ne!(payload(t2["id_token"].as_str().unwrap())["sub"], id["sub"]);
+    // once the tokens have expired, housekeeping leaves nothing
+    server.clock.advance(time::Duration::minutes(70));
+    konto_store::Maintenance::purge_expired(server.store.as_ref(), server.clock_now())
+        .await
+        .unwrap();
+    for table in ["grants", "codes", "flows", "users", "sessions"] {
+        assert_eq!(server.rows(table).await, 0, "{table} after expiry");
+    }
+    server.stop().await;
+}
+
+/// Adding the eID card of another person to an account is refused with an explanation; the
+/// account and the session stay as they were.
+async fn a_different_person_is_never_linked(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let mut client = server.client("rp");
+    client.first_party = true;
+    server.add_client(client.clone()).await;
+    let user = server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let page = browser
+        .visit(&authorize(&server, "rp", &redirect, &[]))
+        .await
+        .page();
+    assert!(
+        browser
+            .password(&page, "erika", PW)
+            .await
+            .param("code")
+            .is_some()
+    );
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let page = browser.eid(&page, "lukas").await.page();
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(
+        page.has("Vorname") && page.has("Familienname"),
+        "names what differs:\n{}",
+        page.body
+    );
+    let authenticators = konto_store::UserRepo::authenticators(server.store.as_ref(), &user)
+        .await
+        .unwrap();
+    assert_eq!(authenticators.len(), 1, "only the password");
+    let attrs = konto_store::UserRepo::attributes(server.store.as_ref(), &user)
+        .await
+        .unwrap();
+    assert!(
+        attrs
+            .iter()
+            .all(|a| a.value != "LUKAS" && a.value != "WEBER")
+    );
+    let out = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH), ("prompt", "none")],
+        ))
+        .await;
+    assert_eq!(
+        out.param("error").as_deref(),
+        Some("login_required"),
+        "no step-up happened"
+    );
+    // the right card links and raises the data's level
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    assert!(browser.eid(&page, "erika").await.param("code").is_some());
+    let attrs = konto_store::UserRepo::attributes(server.store.as_ref(), &user)
+        .await
+        .unwrap();
+    let given = attrs
+        .iter()
+        .find(|a| a.name == konto_core::attributes::AttributeName::GivenName)
+        .unwrap();
+    assert_eq!(given.level, konto_core::Level::High);
+    assert_eq!(given.source, konto_core::attributes::AttributeSource::Eid);
+    server.stop().await;
+}
+
+/// An account created from the card holds the card's data at level high; the card finds it again.
+async fn an_account_from_the_card(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let mut client = server.client("rp");
+    client.first_party = true;
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let page = browser
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let page = browser.eid(&page, "ayse").await.page();
+    let r = browser
+        .post(
+            "/login/unlinked",
+            &[
+                ("flow", &page.hidden("flow").unwrap()),
+                ("csrf", &page.hidden("csrf").unwrap()),
+                ("action", "create"),
+            ],
+        )
+        .await;
+    let out = browser.follow(r).await;
+    let first = payload(
+        tokens(
+            &server,
+            "rp",
+            &secret,
+            &redirect,
+            &out.param("code").unwrap(),
+        )
+        .await["id_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(server.rows("users").await, 1);
+    let account = browser.visit("/account").await.page();
+    assert!(
+        account.has("YILMAZ") && account.has("Online-Ausweis"),
+        "{}",
+        account.body
+    );
+    assert!(account.has("1979"), "a partial date of birth");
+    // a new browser, the same card: the same account
+    let other = server.browser();
+    let page = other
+        .visit(&authorize(
+            &server,
+            "rp",
+            &redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let out = other.eid(&page, "ayse").await;
+    let second = payload(
+        tokens(
+            &server,
+            "rp",
+            &secret,
+            &redirect,
+            &out.param("code").unwrap(),
+        )
+        .await["id_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(first["sub"], second["sub"]);
+    assert_eq!(server.rows("users").await, 1);
+    server.stop().await;
+}
