@@ -13,3 +13,5 @@ mod elster;
 mod levels;
 mod nodes;
 mod oidc;
+mod passkeys;
+mod passwords;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -31,15 +31,12 @@ pub trait Mailer: Send + Sync {
 
 fn message(from: &Mailbox, to: &str, subject: &str, body: &str) -> Result<Message, MailError> {
     let to: Mailbox = to.parse().map_err(|_| MailError::BadAddress)?;
-    // 8bit keeps the text (and its links) readable in the files of development mode
-    let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|raw| Body::new(raw));
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
-        .body(body)
+        .body(body.to_owned())
         .map_err(|_| MailError::Build)
 }
 
@@ -81,11 +78,11 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Writes each message to `<dir>/<id>.eml`.
+/// Writes each message as a readable `.eml` file (UTF-8, 8bit) into a folder: development mode
+/// and tests read the links from there.
 pub struct FileMailer {
     from: Mailbox,
     dir: PathBuf,
-    transport: AsyncFileTransport<Tokio1Executor>,
 }
 
 impl FileMailer {
@@ -96,7 +93,6 @@ impl FileMailer {
             from: from
                 .parse()
                 .map_err(|_| MailError::Config("mail.from is not an address".into()))?,
-            transport: AsyncFileTransport::new(&dir),
             dir,
         })
     }
@@ -109,11 +105,24 @@ impl FileMailer {
 #[async_trait]
 impl Mailer for FileMailer {
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
-        let msg = message(&self.from, to, subject, body)?;
-        self.transport
-            .send(msg)
+        let to: Mailbox = to.parse().map_err(|_| MailError::BadAddress)?;
+        let clean = |s: &str| s.replace(['\r', '\n'], " ");
+        let text = format!(
+            "From: {}\r\nTo: {}\r\nSubject: {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            self.from,
+            to,
+            clean(subject),
+            body.replace('\n', "\r\n")
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mut random = [0u8; 4];
+        getrandom::fill(&mut random).map_err(|_| MailError::Delivery("no randomness".into()))?;
+        let name = format!("{nanos:024}-{}.eml", hex::encode(random));
+        tokio::fs::write(self.dir.join(name), text)
             .await
-            .map(|_| ())
             .map_err(|e| MailError::Delivery(e.to_string()))
     }
 }

@@ -1,0 +1,196 @@
+//! Passkeys (WebAuthn, with a software authenticator standing in for the browser's): registered
+//! from the account page, then as second factor after the password and for login without one.
+
+use konto_core::pkce::s256;
+use konto_tests::*;
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
+
+on_both_backends!(passkey_as_second_factor_and_without_password);
+
+const PW: &str = "Fahrradklingel-Nordsee-42";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn authorize(server: &TestServer, redirect: &str) -> String {
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "rp")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("prompt", "login")
+        .append_pair("code_challenge", &s256(VERIFIER))
+        .append_pair("code_challenge_method", "S256");
+    url.to_string()
+}
+
+async fn amr_of(server: &TestServer, secret: &str, redirect: &str, code: &str) -> Vec<String> {
+    let t: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth("rp", Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = t["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            id.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn passkey_login(
+    browser: &Browser,
+    authenticator: &mut SoftPasskey,
+    origin: &url::Url,
+    page: &Page,
+    username: Option<&str>,
+) -> Page {
+    let flow = page.hidden("flow").unwrap();
+    let csrf = page
+        .body
+        .split("data-csrf=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(str::to_owned)
+        .or_else(|| page.hidden("csrf"))
+        .unwrap();
+    let mut start = json!({ "flow": flow, "csrf": csrf });
+    if let Some(u) = username {
+        start["username"] = json!(u);
+    }
+    let r = browser.post_json("/login/passkey/start", &start).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let challenge: RequestChallengeResponse = serde_json::from_str(&r.body).unwrap();
+    let credential = authenticator
+        .do_authentication(origin.clone(), challenge)
+        .expect("the authenticator signs");
+    let r = browser
+        .post_json(
+            "/login/passkey/finish",
+            &json!({ "flow": flow, "csrf": csrf, "credential": credential }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let next: Value = serde_json::from_str(&r.body).unwrap();
+    browser.get(next["redirect"].as_str().unwrap()).await
+}
+
+async fn passkey_as_second_factor_and_without_password(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let mut client = server.client("rp");
+    client.first_party = true;
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let origin = url::Url::parse(&server.issuer).unwrap();
+    let browser = server.browser();
+    let page = browser.visit(&authorize(&server, &redirect)).await.page();
+    assert!(
+        browser
+            .password(&page, "erika", PW)
+            .await
+            .param("code")
+            .is_some()
+    );
+
+    // register a passkey from the account page
+    let account = browser.visit("/account").await.page();
+    let csrf = account.hidden("csrf").unwrap();
+    let r = browser
+        .post_json("/account/passkey/start", &json!({ "csrf": csrf }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let start: Value = serde_json::from_str(&r.body).unwrap();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(start["options"].clone()).unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    let credential = authenticator
+        .do_registration(origin.clone(), options)
+        .expect("the authenticator registers");
+    let r = browser
+        .post_json(
+            "/account/passkey/finish",
+            &json!({ "csrf": csrf, "flow": start["flow"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(browser.visit("/account").await.page().has("Passkey"));
+
+    // password, then the passkey: two factors
+    let page = browser.visit(&authorize(&server, &redirect)).await.page();
+    let second = browser.password(&page, "erika", PW).await.page();
+    assert!(
+        second.has("data-passkey=\"second-factor\""),
+        "{}",
+        second.body
+    );
+    let after = passkey_login(&browser, &mut authenticator, &origin, &second, None).await;
+    let code = browser
+        .follow(after)
+        .await
+        .param("code")
+        .expect("signed in with two factors");
+    assert_eq!(
+        amr_of(&server, &secret, &redirect, &code).await,
+        vec!["mfa", "pop", "pwd"]
+    );
+
+    // without a password: the user name, then the passkey
+    let other = server.browser();
+    let page = other.visit(&authorize(&server, &redirect)).await.page();
+    let after = passkey_login(&other, &mut authenticator, &origin, &page, Some("erika")).await;
+    let code = other
+        .follow(after)
+        .await
+        .param("code")
+        .expect("signed in with the passkey alone");
+    assert_eq!(
+        amr_of(&server, &secret, &redirect, &code).await,
+        vec!["mfa", "pop"]
+    );
+
+    // a name without a passkey gets a challenge that looks the same and leads nowhere
+    let third = server.browser();
+    let page = third.visit(&authorize(&server, &redirect)).await.page();
+    let flow = page.hidden("flow").unwrap();
+    let csrf = page.hidden("csrf").unwrap();
+    let r = third
+        .post_json(
+            "/login/passkey/start",
+            &json!({ "flow": flow, "csrf": csrf, "username": "nobody" }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let decoy: RequestChallengeResponse = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(decoy.public_key.allow_credentials.len(), 1);
+    assert!(
+        authenticator
+            .do_authentication(origin.clone(), decoy)
+            .is_err(),
+        "no authenticator holds a decoy"
+    );
+    server.stop().await;
+}
