@@ -37,6 +37,10 @@ impl PgSchema {
     /// Creates a new, empty schema, or returns `None` when `KONTO_TEST_DATABASE_URL` is unset.
     pub async fn create(test: &str) -> Option<PgSchema> {
         let Ok(url) = std::env::var(POSTGRES_URL_VAR) else {
+            // CI sets KONTO_TEST_REQUIRE_POSTGRES so that a missing database fails instead of skipping
+            if std::env::var_os("KONTO_TEST_REQUIRE_POSTGRES").is_some() {
+                panic!("{test}: KONTO_TEST_REQUIRE_POSTGRES is set but {POSTGRES_URL_VAR} is not");
+            }
             eprintln!("SKIPPED (PostgreSQL): {test}: set {POSTGRES_URL_VAR} to run it");
             return None;
         };

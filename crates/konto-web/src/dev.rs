@@ -18,7 +18,7 @@ pub const DEMO_CLIENT_ID: &str = "demo-rp";
 pub const DEMO_CLIENT_SECRET: &str = "demo-rp-secret";
 pub const DEMO_PUBLIC_CLIENT_ID: &str = "demo-public";
 
-/// The demo relying party (`cargo run -p konto --example demo-rp`, port 8081).
+/// The demo relying party (`cargo run -p demo-rp`, port 8081).
 pub fn demo_client(app: &App) -> Client {
     Client {
         id: DEMO_CLIENT_ID.into(),

@@ -167,7 +167,7 @@ fn print_banner(app: &konto_web::App, cert: bool) {
     println!("  your account  {issuer}account");
     println!("  demo user     {DEMO_USER} / {DEMO_PASSWORD}");
     println!(
-        "  demo client   {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}  (run: cargo run -p konto --example demo-rp)"
+        "  demo client   {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}  (run: cargo run -p demo-rp)"
     );
     println!("  public client {DEMO_PUBLIC_CLIENT_ID} (PKCE, no secret)");
     if cert {
