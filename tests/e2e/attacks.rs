@@ -22,6 +22,7 @@ on_both_backends!(
     forms_need_csrf_and_the_same_browser,
     oversized_and_malformed_requests,
     pages_carry_security_headers,
+    over_https_cookies_are_host_prefixed_and_hsts_is_sent,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -938,5 +939,23 @@ async fn pages_carry_security_headers(backend: Backend) {
         .await
         .page();
     assert!(page.has("lang=\"en\"") && page.has("Sign in"));
+    server.stop().await;
+}
+
+/// Over HTTPS: `__Host-` cookies with `Secure`, and HSTS (RFC 6797).
+async fn over_https_cookies_are_host_prefixed_and_hsts_is_sent(backend: Backend) {
+    let mut o = Options::new(backend);
+    o.https = true;
+    let Some(server) = TestServer::start(o).await else { return };
+    let client = server.client("rp");
+    server.add_client(client.clone()).await;
+    let browser = elster_browser(&server.base, None);
+    let first = browser.get(&authorize_url(&server, &client, &[])).await;
+    let cookie = first.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("__Host-konto-browser="), "{cookie}");
+    assert!(cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="), "{cookie}");
+    assert!(first.header("strict-transport-security").unwrap().contains("max-age="));
+    let page = browser.follow(first).await.page();
+    assert_eq!(page.status, 200, "the flow works with host-prefixed cookies");
     server.stop().await;
 }

@@ -247,7 +247,8 @@ async fn single_sign_on_across_clients(backend: Backend) {
         return;
     };
     let a = server.client("a");
-    let b = server.client("b");
+    let mut b = server.client("b");
+    b.id_token_alg = SigningAlg::EdDSA;
     let sa = server.add_client(a.clone()).await.unwrap();
     let sb = server.add_client(b.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;

@@ -7,10 +7,10 @@
 //! same answer as a wrong password. Stored hashes carry their parameters (PHC string format), so
 //! raising the cost later re-hashes on the next successful login.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use tokio::sync::Semaphore;
@@ -47,12 +47,37 @@ impl Default for PasswordParams {
     }
 }
 
+/// Argon2 working memory, kept between hashes: allocating and faulting in 19 MiB for every
+/// login costs more than a millisecond. At most one buffer per concurrent hash is kept.
+struct MemoryPool {
+    blocks: usize,
+    free: Mutex<Vec<Vec<Block>>>,
+}
+
+impl MemoryPool {
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        if blocks == self.blocks
+            && let Some(buf) = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        {
+            return buf;
+        }
+        vec![Block::default(); blocks]
+    }
+
+    fn give(&self, buf: Vec<Block>) {
+        if buf.len() == self.blocks {
+            self.free.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
+        }
+    }
+}
+
 /// Hashes and verifies passwords off the async threads, at most `concurrency` at a time.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    argon: Argon2<'static>,
     params: PasswordParams,
+    argon_params: Params,
     gate: Arc<Semaphore>,
+    memory: Arc<MemoryPool>,
     dummy: Arc<str>,
 }
 
@@ -69,9 +94,8 @@ impl PasswordHasher {
         params: PasswordParams,
         concurrency: usize,
     ) -> Result<PasswordHasher, PasswordError> {
-        let p = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
+        let argon_params = Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
             .map_err(|e| PasswordError::Params(e.to_string()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         // A hash that no password matches, with the same parameters: verifying against it costs
         // exactly what verifying a real hash costs. Built without hashing, so start-up stays fast.
         let mut random = [0u8; 48];
@@ -86,7 +110,11 @@ impl PasswordHasher {
         );
         PasswordHash::new(&dummy).map_err(|_| PasswordError::MalformedHash)?;
         Ok(PasswordHasher {
-            argon,
+            memory: Arc::new(MemoryPool {
+                blocks: argon_params.block_count(),
+                free: Mutex::new(Vec::new()),
+            }),
+            argon_params,
             params,
             gate: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy: Arc::from(dummy),
@@ -99,45 +127,50 @@ impl PasswordHasher {
 
     /// A new PHC string for `password`.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        let _permit = self
-            .gate
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Hashing)?;
-        let argon = self.argon.clone();
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| PasswordError::Random)?;
+        let _permit = self.gate.acquire().await.map_err(|_| PasswordError::Hashing)?;
+        let params = self.argon_params.clone();
+        let memory = Arc::clone(&self.memory);
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            argon
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|_| PasswordError::Hashing)
-        })
-        .await
-        .map_err(|_| PasswordError::Hashing)?
+        let output = tokio::task::spawn_blocking(move || compute(&memory, &params, password.as_bytes(), &salt))
+            .await
+            .map_err(|_| PasswordError::Hashing)??;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            self.params.m_cost,
+            self.params.t_cost,
+            self.params.p_cost,
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(output),
+        ))
     }
 
     /// Whether `password` matches `stored`; with `None` (no such account) the same work is done
     /// against a dummy hash and the answer is `false`.
-    pub async fn verify(
-        &self,
-        password: &str,
-        stored: Option<&str>,
-    ) -> Result<bool, PasswordError> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
         let known = stored.is_some();
         let phc: Arc<str> = match stored {
             Some(s) => Arc::from(s),
             None => Arc::clone(&self.dummy),
         };
-        let _permit = self
-            .gate
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Hashing)?;
-        let argon = self.argon.clone();
+        let _permit = self.gate.acquire().await.map_err(|_| PasswordError::Hashing)?;
+        let memory = Arc::clone(&self.memory);
         let password = password.to_owned();
         let matched = tokio::task::spawn_blocking(move || -> Result<bool, PasswordError> {
             let hash = PasswordHash::new(&phc).map_err(|_| PasswordError::MalformedHash)?;
-            Ok(argon.verify_password(password.as_bytes(), &hash).is_ok())
+            if hash.algorithm.as_str() != "argon2id" {
+                return Err(PasswordError::MalformedHash);
+            }
+            let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
+            let salt = hash.salt.ok_or(PasswordError::MalformedHash)?;
+            let expected = hash.hash.ok_or(PasswordError::MalformedHash)?;
+            let params = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len()))
+                .map_err(|_| PasswordError::MalformedHash)?;
+            let computed = compute(&memory, &params, password.as_bytes(), salt.as_ref())?;
+            let computed = Output::new(&computed).map_err(|_| PasswordError::Hashing)?;
+            // Output's equality is constant-time
+            Ok(computed == expected)
         })
         .await
         .map_err(|_| PasswordError::Hashing)??;
@@ -152,6 +185,17 @@ impl PasswordHasher {
         );
         !stored.starts_with(&expected)
     }
+}
+
+/// One Argon2id computation with pooled working memory.
+fn compute(memory: &MemoryPool, params: &Params, password: &[u8], salt: &[u8]) -> Result<Vec<u8>, PasswordError> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = vec![0u8; params.output_len().unwrap_or(32)];
+    let mut blocks = memory.take(params.block_count());
+    let result = argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks);
+    memory.give(blocks);
+    result.map_err(|_| PasswordError::Hashing)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -182,6 +226,22 @@ mod tests {
         );
         assert!(!h.verify("falsch", Some(&stored)).await.unwrap());
         assert!(!h.needs_rehash(&stored));
+    }
+
+    /// Hashes made by the argon2 crate's own PHC API verify here, and the other way round.
+    #[tokio::test]
+    async fn phc_strings_interoperate() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let h = cheap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
+            .hash_password(b"zwei Kaffee bitte")
+            .unwrap()
+            .to_string();
+        assert!(h.verify("zwei Kaffee bitte", Some(&theirs)).await.unwrap());
+        assert!(!h.verify("drei Kaffee bitte", Some(&theirs)).await.unwrap());
+        let ours = h.hash("zwei Kaffee bitte").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"zwei Kaffee bitte", &parsed).is_ok());
     }
 
     #[tokio::test]

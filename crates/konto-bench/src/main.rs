@@ -1,1 +1,273 @@
-fn main() {}
+//! konto's load benchmark (see README.md). Run it with `scripts/bench`.
+
+mod client;
+mod server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use hdrhistogram::Histogram;
+
+use crate::client::Conn;
+use crate::server::Konto;
+
+#[derive(Parser, Clone)]
+#[command(about = "Load benchmark for konto")]
+struct Args {
+    /// The konto binary (release build).
+    #[arg(long, default_value = "target/release/konto")]
+    konto: std::path::PathBuf,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections for the token grants.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Concurrent browsers for the code flows.
+    #[arg(long, default_value_t = 4)]
+    browsers: usize,
+    /// Start-ups to take the median ready time of.
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
+    /// SQLite durability (`normal` or `full`).
+    #[arg(long, default_value = "normal")]
+    durability: String,
+    /// Only these phases (comma-separated: ready,cc,refresh,flow,argon2).
+    #[arg(long, default_value = "ready,cc,refresh,argon2,flow")]
+    phases: String,
+}
+
+/// One measured phase.
+struct Phase {
+    name: &'static str,
+    ops: u64,
+    errors: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+    server_cpu: Duration,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn report(&self) -> String {
+        format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {} |",
+            self.name,
+            self.rate(),
+            self.latency.value_at_quantile(0.5) as f64 / 1000.0,
+            self.latency.value_at_quantile(0.99) as f64 / 1000.0,
+            if self.ops > 0 { self.server_cpu.as_micros() as f64 / self.ops as f64 } else { 0.0 },
+            self.errors
+        )
+    }
+}
+
+/// Runs `workers` loops of `op` for `seconds`, counting successes and latencies (µs).
+async fn drive<F, Fut, S>(name: &'static str, konto: &server::Running, seconds: u64, states: Vec<S>, op: F) -> Result<Phase>
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = (S, bool)> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = konto.cpu_time()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let template = Histogram::<u64>::new(3)?;
+    for state in states {
+        let empty = template.clone();
+        let stop = Arc::clone(&stop);
+        let ops = Arc::clone(&ops);
+        let errors = Arc::clone(&errors);
+        tasks.push(tokio::spawn(async move {
+            let mut hist = empty;
+            let mut state = state;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let (next, ok) = op(state).await;
+                state = next;
+                if ok {
+                    ops.fetch_add(1, Ordering::Relaxed);
+                    let _ = hist.record(t.elapsed().as_micros() as u64);
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            hist
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let mut latency = Histogram::<u64>::new(3)?;
+    for t in tasks {
+        latency.add(t.await?)?;
+    }
+    let server_cpu = konto.cpu_time()?.saturating_sub(cpu_before);
+    Ok(Phase {
+        name,
+        ops: ops.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
+        latency,
+        server_cpu,
+    })
+}
+
+/// Argon2id with konto's parameters on every core, for `seconds`: hashes per second. Each thread
+/// reuses its working memory, so this is the pure cost of the hash (the strictest yardstick).
+fn argon2_rate(seconds: u64) -> f64 {
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            let count = Arc::clone(&count);
+            std::thread::spawn(move || {
+                let params = Params::new(Params::DEFAULT_M_COST, Params::DEFAULT_T_COST, Params::DEFAULT_P_COST, Some(32)).ok();
+                let Some(params) = params else { return };
+                let mut blocks = vec![Block::default(); params.block_count()];
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let mut out = [0u8; 32];
+                while !stop.load(Ordering::Relaxed) {
+                    if argon
+                        .hash_password_into_with_memory(b"correct horse battery", b"saltsaltsaltsalt", &mut out, &mut blocks)
+                        .is_ok()
+                    {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let phases: Vec<&str> = args.phases.split(',').collect();
+    let konto = Konto::prepare(&args.konto, &args.durability).await.context("preparing konto")?;
+
+    let mut lines = Vec::new();
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    lines.push(format!(
+        "machine: {cores} cores; konto: release, SQLite ({}), ES256 client; {} s per phase",
+        args.durability, args.seconds
+    ));
+
+    let mut running = konto.start().await?;
+    if phases.contains(&"ready") {
+        let mut ready = Vec::new();
+        let mut rss = Vec::new();
+        for _ in 0..args.starts {
+            running.stop().await;
+            running = konto.start().await?;
+            ready.push(running.ready.as_secs_f64() * 1000.0);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            rss.push(running.rss_kib()? as f64 / 1024.0);
+        }
+        lines.push(format!(
+            "start to ready: median {:.1} ms (runs: {:?}); idle RSS: median {:.1} MiB (runs: {:?})",
+            median(ready.clone()),
+            ready.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            median(rss.clone()),
+            rss.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>()
+        ));
+    }
+
+    lines.push(String::new());
+    lines.push("| phase | ops/s | p50 ms | p99 ms | server CPU µs/op | errors |".into());
+    lines.push("|---|---|---|---|---|---|".into());
+    let mut results: Vec<Phase> = Vec::new();
+    let addr = running.addr;
+
+    if phases.contains(&"cc") {
+        let mut conns = Vec::new();
+        for _ in 0..args.connections {
+            conns.push(Conn::connect(addr).await?);
+        }
+        let auth = konto.basic_auth();
+        let phase = drive("client_credentials", &running, args.seconds, conns.into_iter().map(|c| (c, auth.clone())).collect(), |(mut c, auth)| async move {
+            let ok = c.token(&auth, "grant_type=client_credentials").await.is_ok_and(|b| b.contains("access_token"));
+            ((c, auth), ok)
+        })
+        .await?;
+        lines.push(phase.report());
+        results.push(phase);
+    }
+
+    if phases.contains(&"refresh") {
+        let mut states = Vec::new();
+        for _ in 0..args.connections {
+            let mut c = Conn::connect(addr).await?;
+            let rt = client::code_flow(&mut c, &konto).await.context("a code flow for a refresh token")?.1;
+            states.push((c, konto.basic_auth(), rt));
+        }
+        let phase = drive("refresh_token", &running, args.seconds, states, |(mut c, auth, rt)| async move {
+            match c.token(&auth, &format!("grant_type=refresh_token&refresh_token={rt}")).await {
+                Ok(body) => match client::json_field(&body, "refresh_token") {
+                    Some(next) => ((c, auth, next), true),
+                    None => ((c, auth, rt), false),
+                },
+                Err(_) => ((c, auth, rt), false),
+            }
+        })
+        .await?;
+        lines.push(phase.report());
+        results.push(phase);
+    }
+
+    let mut raw_argon = None;
+    if phases.contains(&"argon2") {
+        let rate = tokio::task::spawn_blocking(move || argon2_rate(5)).await?;
+        raw_argon = Some(rate);
+        lines.push(format!("| raw Argon2id hashes (all cores, no server work) | {rate:.1} | | | | |"));
+    }
+
+    if phases.contains(&"flow") {
+        let konto = Arc::new(konto.clone());
+        let mut states = Vec::new();
+        for _ in 0..args.browsers {
+            states.push((Conn::connect(addr).await?, Arc::clone(&konto)));
+        }
+        let phase = drive("code flow with password login", &running, args.seconds, states, |(mut c, k)| async move {
+            let ok = client::code_flow(&mut c, &k).await.is_ok();
+            ((c, k), ok)
+        })
+        .await?;
+        lines.push(phase.report());
+        if let Some(raw) = raw_argon {
+            lines.push(String::new());
+            lines.push(format!(
+                "code flows / raw Argon2id rate = {:.0} %",
+                phase.rate() / raw * 100.0
+            ));
+        }
+        results.push(phase);
+    }
+    running.stop().await;
+    println!("{}", lines.join("\n"));
+    Ok(())
+}

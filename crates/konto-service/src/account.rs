@@ -145,9 +145,18 @@ impl Services {
         }
     }
 
-    fn send_later(&self, to: String, subject: String, body: String) {
+    /// Stores the link (if any) and sends the mail in the background, so the answer to the
+    /// request takes the same time whether or not there was anything to store and send.
+    fn deliver_later(&self, link: Option<EmailLinkRecord>, to: String, subject: String, body: String) {
         let mailer = Arc::clone(&self.mailer);
+        let store = Arc::clone(&self.store);
         tokio::spawn(async move {
+            if let Some(link) = link
+                && let Err(e) = store.create_email_link(&link).await
+            {
+                tracing::warn!(error = %e, "an e-mail link could not be stored");
+                return;
+            }
             if let Err(e) = mailer.send(&to, &subject, &body).await {
                 tracing::warn!(error = %e, "an e-mail could not be delivered");
             }
@@ -329,7 +338,8 @@ impl AccountService {
         let name = &self.s.config.product_name;
         if existing.is_some() {
             let reset = self.s.link_url("/reset", "");
-            self.s.send_later(
+            self.s.deliver_later(
+                None,
                 email,
                 format!("{name}: Registrierung / registration"),
                 format!(
@@ -346,19 +356,17 @@ impl AccountService {
             family_name,
         })
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.s
-            .store
-            .create_email_link(&EmailLinkRecord {
-                hash: self.s.hasher.hash(SecretPurpose::EmailLink, token.expose()),
-                purpose: EmailLinkPurpose::Registration,
-                email: email.clone(),
-                user_id: None,
-                payload,
-                expires_at: self.s.clock.now() + self.s.config.registration_link_ttl,
-            })
-            .await?;
+        let record = EmailLinkRecord {
+            hash: self.s.hasher.hash(SecretPurpose::EmailLink, token.expose()),
+            purpose: EmailLinkPurpose::Registration,
+            email: email.clone(),
+            user_id: None,
+            payload,
+            expires_at: self.s.clock.now() + self.s.config.registration_link_ttl,
+        };
         let link = self.s.link_url("/register/confirm", token.expose());
-        self.s.send_later(
+        self.s.deliver_later(
+            Some(record),
             email,
             format!("{name}: Bitte bestätigen Sie Ihre E-Mail-Adresse / please confirm your e-mail address"),
             format!(
@@ -453,20 +461,18 @@ impl AccountService {
             return Ok(());
         };
         let token = random::secret()?;
-        self.s
-            .store
-            .create_email_link(&EmailLinkRecord {
-                hash: self.s.hasher.hash(SecretPurpose::EmailLink, token.expose()),
-                purpose: EmailLinkPurpose::PasswordReset,
-                email: email.clone(),
-                user_id: Some(user.id),
-                payload: "{}".into(),
-                expires_at: self.s.clock.now() + self.s.config.reset_link_ttl,
-            })
-            .await?;
+        let record = EmailLinkRecord {
+            hash: self.s.hasher.hash(SecretPurpose::EmailLink, token.expose()),
+            purpose: EmailLinkPurpose::PasswordReset,
+            email: email.clone(),
+            user_id: Some(user.id),
+            payload: "{}".into(),
+            expires_at: self.s.clock.now() + self.s.config.reset_link_ttl,
+        };
         let link = self.s.link_url("/reset/confirm", token.expose());
         let name = &self.s.config.product_name;
-        self.s.send_later(
+        self.s.deliver_later(
+            Some(record),
             email,
             format!("{name}: Passwort zurücksetzen / reset your password"),
             format!(

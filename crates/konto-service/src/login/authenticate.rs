@@ -143,10 +143,12 @@ impl LoginService {
             });
         }
         let user = self.s.store.user_by_username(username).await?;
-        let authenticators = match &user {
-            Some(u) => self.s.store.authenticators(&u.id).await?,
-            None => Vec::new(),
-        };
+        // the same queries for unknown names, so timing tells nothing
+        let authenticators = self
+            .s
+            .store
+            .authenticators(user.as_ref().map_or("", |u| u.id.as_str()))
+            .await?;
         let stored = authenticators
             .iter()
             .find(|a| a.kind == AuthenticatorKind::Password);
