@@ -946,16 +946,29 @@ async fn pages_carry_security_headers(backend: Backend) {
 async fn over_https_cookies_are_host_prefixed_and_hsts_is_sent(backend: Backend) {
     let mut o = Options::new(backend);
     o.https = true;
-    let Some(server) = TestServer::start(o).await else { return };
+    let Some(server) = TestServer::start(o).await else {
+        return;
+    };
     let client = server.client("rp");
     server.add_client(client.clone()).await;
     let browser = elster_browser(&server.base, None);
     let first = browser.get(&authorize_url(&server, &client, &[])).await;
     let cookie = first.header("set-cookie").unwrap();
     assert!(cookie.starts_with("__Host-konto-browser="), "{cookie}");
-    assert!(cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="), "{cookie}");
-    assert!(first.header("strict-transport-security").unwrap().contains("max-age="));
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="),
+        "{cookie}"
+    );
+    assert!(
+        first
+            .header("strict-transport-security")
+            .unwrap()
+            .contains("max-age=")
+    );
     let page = browser.follow(first).await.page();
-    assert_eq!(page.status, 200, "the flow works with host-prefixed cookies");
+    assert_eq!(
+        page.status, 200,
+        "the flow works with host-prefixed cookies"
+    );
     server.stop().await;
 }

@@ -222,7 +222,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
     konto_store::Maintenance::purge_expired(server.store.as_ref(), server.clock_now())
         .await
         .unwrap();
-    for table in ["grants", "codes", "flows", "users", "sessions"] {
+    for table in ["grants", "flows", "users", "sessions"] {
         assert_eq!(server.rows(table).await, 0, "{table} after expiry");
     }
     server.stop().await;

@@ -276,7 +276,7 @@ async fn single_sign_on_across_clients(backend: Backend) {
         .exchange(
             pb,
             &out.param("code").unwrap(),
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EdDsa,
         )
         .await;
     assert_eq!(

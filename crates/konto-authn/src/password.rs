@@ -66,7 +66,10 @@ impl MemoryPool {
 
     fn give(&self, buf: Vec<Block>) {
         if buf.len() == self.blocks {
-            self.free.lock().unwrap_or_else(|p| p.into_inner()).push(buf);
+            self.free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(buf);
         }
     }
 }
@@ -129,13 +132,19 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| PasswordError::Random)?;
-        let _permit = self.gate.acquire().await.map_err(|_| PasswordError::Hashing)?;
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Hashing)?;
         let params = self.argon_params.clone();
         let memory = Arc::clone(&self.memory);
         let password = password.to_owned();
-        let output = tokio::task::spawn_blocking(move || compute(&memory, &params, password.as_bytes(), &salt))
-            .await
-            .map_err(|_| PasswordError::Hashing)??;
+        let output = tokio::task::spawn_blocking(move || {
+            compute(&memory, &params, password.as_bytes(), &salt)
+        })
+        .await
+        .map_err(|_| PasswordError::Hashing)??;
         Ok(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             self.params.m_cost,
@@ -148,13 +157,21 @@ impl PasswordHasher {
 
     /// Whether `password` matches `stored`; with `None` (no such account) the same work is done
     /// against a dummy hash and the answer is `false`.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<bool, PasswordError> {
         let known = stored.is_some();
         let phc: Arc<str> = match stored {
             Some(s) => Arc::from(s),
             None => Arc::clone(&self.dummy),
         };
-        let _permit = self.gate.acquire().await.map_err(|_| PasswordError::Hashing)?;
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Hashing)?;
         let memory = Arc::clone(&self.memory);
         let password = password.to_owned();
         let matched = tokio::task::spawn_blocking(move || -> Result<bool, PasswordError> {
@@ -165,8 +182,13 @@ impl PasswordHasher {
             let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
             let salt = hash.salt.ok_or(PasswordError::MalformedHash)?;
             let expected = hash.hash.ok_or(PasswordError::MalformedHash)?;
-            let params = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len()))
-                .map_err(|_| PasswordError::MalformedHash)?;
+            let params = Params::new(
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost(),
+                Some(expected.len()),
+            )
+            .map_err(|_| PasswordError::MalformedHash)?;
             let computed = compute(&memory, &params, password.as_bytes(), salt.as_ref())?;
             let computed = Output::new(&computed).map_err(|_| PasswordError::Hashing)?;
             // Output's equality is constant-time
@@ -188,7 +210,12 @@ impl PasswordHasher {
 }
 
 /// One Argon2id computation with pooled working memory.
-fn compute(memory: &MemoryPool, params: &Params, password: &[u8], salt: &[u8]) -> Result<Vec<u8>, PasswordError> {
+fn compute(
+    memory: &MemoryPool,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+) -> Result<Vec<u8>, PasswordError> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = vec![0u8; params.output_len().unwrap_or(32)];
     let mut blocks = memory.take(params.block_count());
@@ -233,15 +260,23 @@ mod tests {
     async fn phc_strings_interoperate() {
         use argon2::{PasswordHasher as _, PasswordVerifier as _};
         let h = cheap();
-        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
-            .hash_password(b"zwei Kaffee bitte")
-            .unwrap()
-            .to_string();
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"zwei Kaffee bitte")
+        .unwrap()
+        .to_string();
         assert!(h.verify("zwei Kaffee bitte", Some(&theirs)).await.unwrap());
         assert!(!h.verify("drei Kaffee bitte", Some(&theirs)).await.unwrap());
         let ours = h.hash("zwei Kaffee bitte").await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default().verify_password(b"zwei Kaffee bitte", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"zwei Kaffee bitte", &parsed)
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -57,42 +57,64 @@ impl Throttle {
         }
     }
 
-    /// `Some(when)` if an attempt for this account or from this source must wait until `when`.
-    pub async fn retry_at(
+    /// Looks at both throttles of a login attempt (one query).
+    pub async fn check(
         &self,
         account: &str,
         source: IpAddr,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<OffsetDateTime>> {
-        let a = self.store.throttle(&self.account_key(account)).await?;
-        let s = self.store.throttle(&Self::source_key(source)).await?;
-        let a = a.and_then(|st| st.retry_at(&self.account, now));
-        let s = s.and_then(|st| st.retry_at(&self.source, now));
-        Ok(a.max(s))
+    ) -> StoreResult<Check> {
+        let (a, s) = self
+            .store
+            .throttle_pair(&self.account_key(account), &Self::source_key(source))
+            .await?;
+        let retry_at = a
+            .and_then(|st| st.retry_at(&self.account, now))
+            .max(s.and_then(|st| st.retry_at(&self.source, now)));
+        Ok(Check {
+            retry_at,
+            account: a,
+            source: s,
+        })
     }
 
-    /// Records a failed attempt.
+    /// Records a failed attempt (with the states `check` saw).
     pub async fn failed(
         &self,
         account: &str,
         source: IpAddr,
+        seen: &Check,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        for (key, policy) in [
-            (self.account_key(account), &self.account),
-            (Self::source_key(source), &self.source),
-        ] {
-            let prev = self.store.throttle(&key).await?;
-            let next = ThrottleState::after_failure(prev, policy, now);
-            self.store.put_throttle(&key, &next).await?;
-        }
-        Ok(())
+        let a = ThrottleState::after_failure(seen.account, &self.account, now);
+        self.store
+            .put_throttle(&self.account_key(account), &a)
+            .await?;
+        let s = ThrottleState::after_failure(seen.source, &self.source, now);
+        self.store.put_throttle(&Self::source_key(source), &s).await
     }
 
     /// A successful login forgets the account's failures (the source's decay on their own).
-    pub async fn succeeded(&self, account: &str) -> StoreResult<()> {
+    pub async fn succeeded(&self, account: &str, seen: &Check) -> StoreResult<()> {
+        if seen.account.is_none() {
+            return Ok(());
+        }
         self.store.clear_throttle(&self.account_key(account)).await
     }
+
+    /// Forgets an account's failures (after a password reset).
+    pub async fn forget(&self, account: &str) -> StoreResult<()> {
+        self.store.clear_throttle(&self.account_key(account)).await
+    }
+}
+
+/// What `Throttle::check` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    /// The attempt must wait until then.
+    pub retry_at: Option<OffsetDateTime>,
+    pub account: Option<ThrottleState>,
+    pub source: Option<ThrottleState>,
 }
 
 #[cfg(test)]

@@ -37,19 +37,32 @@ impl Conn {
         Ok(Conn { addr, sender })
     }
 
-    pub(crate) async fn request(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<String>) -> Result<Response> {
+    pub(crate) async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Response> {
         if self.sender.is_closed() {
             *self = Conn::connect(self.addr).await?;
         }
         self.sender.ready().await?;
-        let mut req = Request::builder().method(method).uri(path).header("host", self.addr.to_string());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
-        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let cookies = resp
             .headers()
             .get_all("set-cookie")
@@ -73,7 +86,10 @@ impl Conn {
             .request(
                 Method::POST,
                 "/token",
-                &[("authorization", basic), ("content-type", "application/x-www-form-urlencoded")],
+                &[
+                    ("authorization", basic),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
                 Some(form.to_owned()),
             )
             .await?;
@@ -106,12 +122,14 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
         "/authorize?client_id={}&redirect_uri={redirect}&response_type=code&scope=openid%20offline_access&code_challenge={challenge}&code_challenge_method=S256&state=b",
         k.client_id
     );
-    let r = c.request(Method::GET, &authorize, &[], None).await?;
-    let login = r.location.clone().ok_or_else(|| anyhow!("authorize did not redirect ({}): {}", r.status, r.body))?;
+    // the authorization endpoint shows the login page itself (or redirects to it)
+    let mut r = c.request(Method::GET, &authorize, &[], None).await?;
     let mut jar = r.cookies.join("; ");
-    let page = c.request(Method::GET, &login, &[("cookie", &jar)], None).await?;
-    let flow = hidden(&page.body, "flow").context("flow field")?;
-    let csrf = hidden(&page.body, "csrf").context("csrf field")?;
+    if let Some(login) = r.location.clone() {
+        r = c.request(Method::GET, &login, &[("cookie", &jar)], None).await?;
+    }
+    let flow = hidden(&r.body, "flow").ok_or_else(|| anyhow!("no login page ({}): {}", r.status, r.body))?;
+    let csrf = hidden(&r.body, "csrf").context("csrf field")?;
     let form = format!("flow={flow}&csrf={csrf}&username={}&password={}", k.user, k.password_form());
     let r = c
         .request(Method::POST, "/login/password", &[("cookie", &jar), ("content-type", "application/x-www-form-urlencoded")], Some(form))
@@ -119,12 +137,16 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
     if r.status != 303 {
         bail!("login answered {}", r.status);
     }
-    for cookie in r.cookies {
+    for cookie in &r.cookies {
         jar.push_str("; ");
-        jar.push_str(&cookie);
+        jar.push_str(cookie);
     }
-    let r = c.request(Method::GET, &format!("/login?flow={flow}"), &[("cookie", &jar)], None).await?;
-    let callback = r.location.ok_or_else(|| anyhow!("no code ({}): {}", r.status, r.body))?;
+    // first-party client without consent: the password answer leads straight back to the client
+    let mut callback = r.location.context("no redirect after the password")?;
+    if callback.starts_with("/login") {
+        let r = c.request(Method::GET, &callback, &[("cookie", &jar)], None).await?;
+        callback = r.location.ok_or_else(|| anyhow!("no code ({}): {}", r.status, r.body))?;
+    }
     let code = url::Url::parse(&callback)?
         .query_pairs()
         .find(|(k, _)| k == "code")

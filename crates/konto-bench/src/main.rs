@@ -62,14 +62,24 @@ impl Phase {
             self.rate(),
             self.latency.value_at_quantile(0.5) as f64 / 1000.0,
             self.latency.value_at_quantile(0.99) as f64 / 1000.0,
-            if self.ops > 0 { self.server_cpu.as_micros() as f64 / self.ops as f64 } else { 0.0 },
+            if self.ops > 0 {
+                self.server_cpu.as_micros() as f64 / self.ops as f64
+            } else {
+                0.0
+            },
             self.errors
         )
     }
 }
 
 /// Runs `workers` loops of `op` for `seconds`, counting successes and latencies (µs).
-async fn drive<F, Fut, S>(name: &'static str, konto: &server::Running, seconds: u64, states: Vec<S>, op: F) -> Result<Phase>
+async fn drive<F, Fut, S>(
+    name: &'static str,
+    konto: &server::Running,
+    seconds: u64,
+    states: Vec<S>,
+    op: F,
+) -> Result<Phase>
 where
     S: Send + 'static,
     F: Fn(S) -> Fut + Send + Sync + Copy + 'static,
@@ -126,7 +136,9 @@ where
 /// reuses its working memory, so this is the pure cost of the hash (the strictest yardstick).
 fn argon2_rate(seconds: u64) -> f64 {
     use argon2::{Algorithm, Argon2, Block, Params, Version};
-    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -135,14 +147,25 @@ fn argon2_rate(seconds: u64) -> f64 {
             let stop = Arc::clone(&stop);
             let count = Arc::clone(&count);
             std::thread::spawn(move || {
-                let params = Params::new(Params::DEFAULT_M_COST, Params::DEFAULT_T_COST, Params::DEFAULT_P_COST, Some(32)).ok();
+                let params = Params::new(
+                    Params::DEFAULT_M_COST,
+                    Params::DEFAULT_T_COST,
+                    Params::DEFAULT_P_COST,
+                    Some(32),
+                )
+                .ok();
                 let Some(params) = params else { return };
                 let mut blocks = vec![Block::default(); params.block_count()];
                 let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
                 let mut out = [0u8; 32];
                 while !stop.load(Ordering::Relaxed) {
                     if argon
-                        .hash_password_into_with_memory(b"correct horse battery", b"saltsaltsaltsalt", &mut out, &mut blocks)
+                        .hash_password_into_with_memory(
+                            b"correct horse battery",
+                            b"saltsaltsaltsalt",
+                            &mut out,
+                            &mut blocks,
+                        )
                         .is_ok()
                     {
                         count.fetch_add(1, Ordering::Relaxed);
@@ -168,10 +191,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let phases: Vec<&str> = args.phases.split(',').collect();
-    let konto = Konto::prepare(&args.konto, &args.durability).await.context("preparing konto")?;
+    let konto = Konto::prepare(&args.konto, &args.durability)
+        .await
+        .context("preparing konto")?;
 
     let mut lines = Vec::new();
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
     lines.push(format!(
         "machine: {cores} cores; konto: release, SQLite ({}), ES256 client; {} s per phase",
         args.durability, args.seconds
@@ -191,9 +218,14 @@ async fn main() -> Result<()> {
         lines.push(format!(
             "start to ready: median {:.1} ms (runs: {:?}); idle RSS: median {:.1} MiB (runs: {:?})",
             median(ready.clone()),
-            ready.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            ready
+                .iter()
+                .map(|v| (v * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
             median(rss.clone()),
-            rss.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>()
+            rss.iter()
+                .map(|v| (v * 10.0).round() / 10.0)
+                .collect::<Vec<_>>()
         ));
     }
 
@@ -209,10 +241,19 @@ async fn main() -> Result<()> {
             conns.push(Conn::connect(addr).await?);
         }
         let auth = konto.basic_auth();
-        let phase = drive("client_credentials", &running, args.seconds, conns.into_iter().map(|c| (c, auth.clone())).collect(), |(mut c, auth)| async move {
-            let ok = c.token(&auth, "grant_type=client_credentials").await.is_ok_and(|b| b.contains("access_token"));
-            ((c, auth), ok)
-        })
+        let phase = drive(
+            "client_credentials",
+            &running,
+            args.seconds,
+            conns.into_iter().map(|c| (c, auth.clone())).collect(),
+            |(mut c, auth)| async move {
+                let ok = c
+                    .token(&auth, "grant_type=client_credentials")
+                    .await
+                    .is_ok_and(|b| b.contains("access_token"));
+                ((c, auth), ok)
+            },
+        )
         .await?;
         lines.push(phase.report());
         results.push(phase);
@@ -222,18 +263,33 @@ async fn main() -> Result<()> {
         let mut states = Vec::new();
         for _ in 0..args.connections {
             let mut c = Conn::connect(addr).await?;
-            let rt = client::code_flow(&mut c, &konto).await.context("a code flow for a refresh token")?.1;
+            let rt = client::code_flow(&mut c, &konto)
+                .await
+                .context("a code flow for a refresh token")?
+                .1;
             states.push((c, konto.basic_auth(), rt));
         }
-        let phase = drive("refresh_token", &running, args.seconds, states, |(mut c, auth, rt)| async move {
-            match c.token(&auth, &format!("grant_type=refresh_token&refresh_token={rt}")).await {
-                Ok(body) => match client::json_field(&body, "refresh_token") {
-                    Some(next) => ((c, auth, next), true),
-                    None => ((c, auth, rt), false),
-                },
-                Err(_) => ((c, auth, rt), false),
-            }
-        })
+        let phase = drive(
+            "refresh_token",
+            &running,
+            args.seconds,
+            states,
+            |(mut c, auth, rt)| async move {
+                match c
+                    .token(
+                        &auth,
+                        &format!("grant_type=refresh_token&refresh_token={rt}"),
+                    )
+                    .await
+                {
+                    Ok(body) => match client::json_field(&body, "refresh_token") {
+                        Some(next) => ((c, auth, next), true),
+                        None => ((c, auth, rt), false),
+                    },
+                    Err(_) => ((c, auth, rt), false),
+                }
+            },
+        )
         .await?;
         lines.push(phase.report());
         results.push(phase);
@@ -243,7 +299,9 @@ async fn main() -> Result<()> {
     if phases.contains(&"argon2") {
         let rate = tokio::task::spawn_blocking(move || argon2_rate(5)).await?;
         raw_argon = Some(rate);
-        lines.push(format!("| raw Argon2id hashes (all cores, no server work) | {rate:.1} | | | | |"));
+        lines.push(format!(
+            "| raw Argon2id hashes (all cores, no server work) | {rate:.1} | | | | |"
+        ));
     }
 
     if phases.contains(&"flow") {
@@ -252,10 +310,16 @@ async fn main() -> Result<()> {
         for _ in 0..args.browsers {
             states.push((Conn::connect(addr).await?, Arc::clone(&konto)));
         }
-        let phase = drive("code flow with password login", &running, args.seconds, states, |(mut c, k)| async move {
-            let ok = client::code_flow(&mut c, &k).await.is_ok();
-            ((c, k), ok)
-        })
+        let phase = drive(
+            "code flow with password login",
+            &running,
+            args.seconds,
+            states,
+            |(mut c, k)| async move {
+                let ok = client::code_flow(&mut c, &k).await.is_ok();
+                ((c, k), ok)
+            },
+        )
         .await?;
         lines.push(phase.report());
         if let Some(raw) = raw_argon {

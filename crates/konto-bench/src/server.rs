@@ -50,7 +50,10 @@ fn run(bin: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Result<
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("konto {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "konto {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -60,10 +63,15 @@ impl Konto {
         let dir = std::env::temp_dir().join(format!("konto-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let dir = TempDir(dir);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let mut key = [0u8; 32];
         for (i, b) in key.iter_mut().enumerate() {
-            *b = (std::process::id() as u8).wrapping_mul(31).wrapping_add(i as u8).wrapping_mul(97);
+            *b = (std::process::id() as u8)
+                .wrapping_mul(31)
+                .wrapping_add(i as u8)
+                .wrapping_mul(97);
         }
         std::fs::write(dir.0.join("master.key"), STANDARD.encode(key))?;
         let config = dir.0.join("konto.toml");
@@ -83,9 +91,24 @@ impl Konto {
             bin,
             &config,
             &[
-                "client", "add", "bench", "--grant", "client_credentials", "--grant", "authorization_code", "--grant",
-                "refresh_token", "--scope", "openid", "--scope", "offline_access", "--id-token-alg", "ES256",
-                "--redirect-uri", &redirect, "--first-party",
+                "client",
+                "add",
+                "bench",
+                "--grant",
+                "client_credentials",
+                "--grant",
+                "authorization_code",
+                "--grant",
+                "refresh_token",
+                "--scope",
+                "openid",
+                "--scope",
+                "offline_access",
+                "--id-token-alg",
+                "ES256",
+                "--redirect-uri",
+                &redirect,
+                "--first-party",
             ],
             None,
         )?;
@@ -95,7 +118,12 @@ impl Konto {
             .context("client secret")?
             .to_owned();
         let password = "Benchmark-Leuchtturm-Ostsee-7".to_owned();
-        run(bin, &config, &["user", "add", "bench-user"], Some(&format!("{password}\n")))?;
+        run(
+            bin,
+            &config,
+            &["user", "add", "bench-user"],
+            Some(&format!("{password}\n")),
+        )?;
         Ok(Konto {
             bin: bin.to_owned(),
             config,
@@ -110,7 +138,10 @@ impl Konto {
     }
 
     pub(crate) fn basic_auth(&self) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{}:{}", self.client_id, self.secret)))
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", self.client_id, self.secret))
+        )
     }
 
     pub(crate) fn password_form(&self) -> String {
@@ -189,7 +220,10 @@ impl Running {
 
     /// Stops the process with SIGTERM (graceful) and waits for it.
     pub(crate) async fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..200 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;

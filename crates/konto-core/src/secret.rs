@@ -99,6 +99,8 @@ pub enum SecretPurpose {
     Throttle,
     /// The browser-binding cookie of login flows.
     Binding,
+    /// The authentication tag inside a refresh token.
+    RefreshTag,
 }
 
 impl SecretPurpose {
@@ -113,6 +115,7 @@ impl SecretPurpose {
             SecretPurpose::Handoff => b"handoff",
             SecretPurpose::Throttle => b"throttle",
             SecretPurpose::Binding => b"binding",
+            SecretPurpose::RefreshTag => b"refresh-tag",
         }
     }
 }

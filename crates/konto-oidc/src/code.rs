@@ -6,7 +6,7 @@ use konto_core::login::{Authentication, Principal};
 use konto_core::scope::{self, Scopes};
 use konto_core::secret::SecretPurpose;
 use konto_keys::random;
-use konto_store::{CodeRecord, GrantRecord};
+use konto_store::{GrantCode, GrantRecord};
 use time::OffsetDateTime;
 
 use crate::authorize::OidcFlow;
@@ -43,6 +43,7 @@ impl Provider {
         } else {
             self.config.access_token_ttl + self.config.code_ttl
         };
+        let code = random::secret()?;
         let grant = GrantRecord {
             id: random::id()?,
             client_id: client.id.clone(),
@@ -63,21 +64,20 @@ impl Provider {
             created_at: now,
             expires_at: now + lifetime,
             revoked_at: None,
+            code: GrantCode {
+                hash: self
+                    .hasher
+                    .hash(SecretPurpose::AuthorizationCode, code.expose()),
+                redirect_uri: flow.redirect_uri.clone(),
+                code_challenge: flow.code_challenge.clone(),
+                nonce: flow.nonce.clone(),
+                expires_at: now + self.config.code_ttl,
+                used_at: None,
+            },
+            refresh_hash: None,
+            refresh_generation: 0,
         };
-        let code = random::secret()?;
-        let record = CodeRecord {
-            hash: self
-                .hasher
-                .hash(SecretPurpose::AuthorizationCode, code.expose()),
-            grant_id: grant.id.clone(),
-            client_id: client.id.clone(),
-            redirect_uri: flow.redirect_uri.clone(),
-            code_challenge: flow.code_challenge.clone(),
-            nonce: flow.nonce.clone(),
-            expires_at: now + self.config.code_ttl,
-            used_at: None,
-        };
-        self.store.create_grant_with_code(&grant, &record).await?;
+        self.store.create_grant(&grant).await?;
         let mut params = vec![("code".to_owned(), code.expose().to_owned())];
         if let Some(s) = &flow.state {
             params.push(("state".to_owned(), s.clone()));

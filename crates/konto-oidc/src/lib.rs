@@ -9,6 +9,7 @@ mod error;
 mod logout;
 mod params;
 mod provider;
+mod refresh;
 mod resource;
 mod response;
 mod token;

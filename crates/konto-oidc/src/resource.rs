@@ -142,21 +142,17 @@ impl Provider {
                 Err(e) => return Err(e),
             });
         }
-        if token.len() > 512 {
-            return Ok(inactive());
-        }
-        let hash = self.hasher.hash(SecretPurpose::RefreshToken, token);
-        let Some(rec) = self.store.refresh_token(&hash).await? else {
+        let Some(id) = self.parse_refresh_token(token) else {
             return Ok(inactive());
         };
-        let Some(grant) = self.store.grant(&rec.grant_id).await? else {
+        let Some(grant) = self.store.grant(&id.grant_id).await? else {
             return Ok(inactive());
         };
-        if grant.client_id != client.id
-            || rec.used_at.is_some()
-            || rec.expires_at <= now
-            || !grant.is_active(now)
-        {
+        let current = grant
+            .refresh_hash
+            .as_ref()
+            .is_some_and(|h| h.matches(&self.hasher.hash(SecretPurpose::RefreshToken, token)));
+        if grant.client_id != client.id || !current || !grant.is_active(now) {
             return Ok(inactive());
         }
         let mut m = Map::new();
@@ -164,8 +160,8 @@ impl Provider {
         m.insert("client_id".into(), json!(grant.client_id));
         m.insert("sub".into(), json!(grant.subject));
         m.insert("scope".into(), json!(grant.scopes));
-        m.insert("exp".into(), json!(rec.expires_at.unix_timestamp()));
-        m.insert("iat".into(), json!(rec.created_at.unix_timestamp()));
+        m.insert("exp".into(), json!(grant.expires_at.unix_timestamp()));
+        m.insert("iat".into(), json!(grant.created_at.unix_timestamp()));
         m.insert("iss".into(), json!(self.config.issuer));
         m.insert("acr".into(), json!(self.acr_of(grant.level, &client)));
         m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
@@ -204,14 +200,10 @@ impl Provider {
                 Err(e) => Err(e),
             };
         }
-        if token.len() > 512 {
-            return Ok(());
-        }
-        let hash = self.hasher.hash(SecretPurpose::RefreshToken, token);
-        let Some(rec) = self.store.refresh_token(&hash).await? else {
+        let Some(id) = self.parse_refresh_token(token) else {
             return Ok(());
         };
-        let Some(grant) = self.store.grant(&rec.grant_id).await? else {
+        let Some(grant) = self.store.grant(&id.grant_id).await? else {
             return Ok(());
         };
         if grant.client_id != client.id {
@@ -220,6 +212,7 @@ impl Provider {
                 "the token was issued to another client",
             ));
         }
+        // any authentic token of the grant ends it: the holder wants out
         self.store.revoke_grant(&grant.id, now).await?;
         Ok(())
     }

@@ -4,8 +4,6 @@ use konto_core::client::{Client, GrantType};
 use konto_core::pkce;
 use konto_core::scope::{self, Scopes};
 use konto_core::secret::SecretPurpose;
-use konto_keys::random;
-use konto_store::{RefreshTokenRecord, RotateOutcome};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -68,31 +66,31 @@ impl Provider {
             .get_bounded("code", MAX_TOKEN_PARAM)?
             .ok_or_else(|| OAuthError::invalid_request("missing parameter code"))?;
         let hash = self.hasher.hash(SecretPurpose::AuthorizationCode, code);
-        let rec = self
+        let grant = self
             .store
-            .code(&hash)
+            .grant_by_code(&hash)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the code is invalid"))?;
-        if rec.client_id != client.id {
+        if grant.client_id != client.id {
             return Err(OAuthError::invalid_grant("the code is invalid"));
         }
-        if rec.used_at.is_some() {
+        if grant.code.used_at.is_some() {
             // RFC 6749 §4.1.2: a code used twice revokes what was issued from it
-            self.store.revoke_grant(&rec.grant_id, now).await?;
+            self.store.revoke_grant(&grant.id, now).await?;
             tracing::warn!(client_id = %client.id, "authorization code replayed; grant revoked");
             return Err(OAuthError::invalid_grant(
                 "the code was already used; its tokens are revoked",
             ));
         }
-        if rec.expires_at <= now {
+        if grant.code.expires_at <= now {
             return Err(OAuthError::invalid_grant("the code has expired"));
         }
-        if p.get("redirect_uri") != Some(rec.redirect_uri.as_str()) {
+        if p.get("redirect_uri") != Some(grant.code.redirect_uri.as_str()) {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri does not match the authorization request",
             ));
         }
-        match (&rec.code_challenge, p.get("code_verifier")) {
+        match (&grant.code.code_challenge, p.get("code_verifier")) {
             (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge)
                 .map_err(|e| OAuthError::invalid_grant(e.to_string()))?,
             (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
@@ -107,34 +105,26 @@ impl Provider {
             }
             (None, None) => {}
         }
-        let grant = match self.store.grant(&rec.grant_id).await? {
-            Some(g) if g.is_active(now) => g,
-            _ => {
-                return Err(OAuthError::invalid_grant(
-                    "the grant behind the code is no longer valid",
-                ));
-            }
+        if !grant.is_active(now) {
+            return Err(OAuthError::invalid_grant(
+                "the grant behind the code is no longer valid",
+            ));
+        }
+        let refresh = if client.allows_grant(GrantType::RefreshToken) && grant.user_id.is_some() {
+            Some(self.mint_refresh_token(&grant.id, 0)?)
+        } else {
+            None
         };
-        let refresh_secret =
-            if client.allows_grant(GrantType::RefreshToken) && grant.user_id.is_some() {
-                Some(random::secret()?)
-            } else {
-                None
-            };
-        let refresh_record = refresh_secret.as_ref().map(|s| RefreshTokenRecord {
-            hash: self.hasher.hash(SecretPurpose::RefreshToken, s.expose()),
-            grant_id: grant.id.clone(),
-            created_at: now,
-            expires_at: grant.expires_at,
-            used_at: None,
-        });
+        let refresh_hash = refresh
+            .as_ref()
+            .map(|s| self.hasher.hash(SecretPurpose::RefreshToken, s.expose()));
         if !self
             .store
-            .consume_code(&hash, now, refresh_record.as_ref())
+            .consume_code(&hash, now, refresh_hash.as_ref())
             .await?
         {
             // lost a race with another redemption of the same code: that is a replay too
-            self.store.revoke_grant(&rec.grant_id, now).await?;
+            self.store.revoke_grant(&grant.id, now).await?;
             return Err(OAuthError::invalid_grant(
                 "the code was already used; its tokens are revoked",
             ));
@@ -149,7 +139,7 @@ impl Provider {
         let scopes = Scopes::parse(&grant.scopes).unwrap_or_default();
         let id_token = if scopes.contains(scope::OPENID) {
             Some(
-                self.id_token(client, &grant, rec.nonce.as_deref(), now)
+                self.id_token(client, &grant, grant.code.nonce.as_deref(), now)
                     .await?,
             )
         } else {
@@ -159,7 +149,7 @@ impl Provider {
             access_token,
             token_type: "Bearer",
             expires_in,
-            refresh_token: refresh_secret.map(|s| s.expose().to_owned()),
+            refresh_token: refresh.map(|s| s.expose().to_owned()),
             id_token,
             scope: Some(grant.scopes.clone()),
         })
@@ -180,6 +170,8 @@ impl Provider {
         let token = p
             .get_bounded("refresh_token", MAX_TOKEN_PARAM)?
             .ok_or_else(|| OAuthError::invalid_request("missing parameter refresh_token"))?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is invalid or expired");
+        let id = self.parse_refresh_token(token).ok_or_else(invalid)?;
         let old_hash = self.hasher.hash(SecretPurpose::RefreshToken, token);
         // A narrower scope (RFC 6749 §6) is checked before the token is spent.
         let narrowed = match p.get("scope") {
@@ -187,14 +179,12 @@ impl Provider {
             Some(s) => {
                 let wanted = Scopes::parse(s)
                     .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
-                let rec = self.store.refresh_token(&old_hash).await?;
-                let grant = match rec {
-                    Some(r) => self.store.grant(&r.grant_id).await?,
-                    None => None,
+                let granted = match self.store.grant(&id.grant_id).await? {
+                    Some(g) if g.client_id == client.id => {
+                        Scopes::parse(&g.scopes).unwrap_or_default()
+                    }
+                    _ => return Err(invalid()),
                 };
-                let granted = grant
-                    .map(|g| Scopes::parse(&g.scopes).unwrap_or_default())
-                    .unwrap_or_default();
                 if !wanted.is_subset(&granted) {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
@@ -204,26 +194,28 @@ impl Provider {
                 Some(wanted.to_scope_string())
             }
         };
-        let new_secret = random::secret()?;
-        let new_hash = self
-            .hasher
-            .hash(SecretPurpose::RefreshToken, new_secret.expose());
+        let next = self.mint_refresh_token(&id.grant_id, id.generation + 1)?;
+        let next_hash = self.hasher.hash(SecretPurpose::RefreshToken, next.expose());
         let grant = match self
             .store
-            .rotate_refresh_token(&old_hash, &client.id, &new_hash, now)
+            .rotate_refresh_token(&id.grant_id, &old_hash, &client.id, &next_hash, now)
             .await?
         {
-            RotateOutcome::Rotated(g) => g,
-            RotateOutcome::Reused { .. } => {
-                tracing::warn!(client_id = %client.id, "refresh token reused; grant revoked");
-                return Err(OAuthError::invalid_grant(
-                    "the refresh token was already used; the grant is revoked (RFC 9700 section 4.14)",
-                ));
-            }
-            RotateOutcome::Invalid => {
-                return Err(OAuthError::invalid_grant(
-                    "the refresh token is invalid or expired",
-                ));
+            Some(g) => g,
+            None => {
+                // An authentic token of this grant from before the last rotation: a reuse.
+                if let Some(g) = self.store.grant(&id.grant_id).await?
+                    && g.client_id == client.id
+                    && g.revoked_at.is_none()
+                    && id.generation < g.refresh_generation
+                {
+                    self.store.revoke_grant(&g.id, now).await?;
+                    tracing::warn!(client_id = %client.id, "refresh token reused; grant revoked");
+                    return Err(OAuthError::invalid_grant(
+                        "the refresh token was already used; the grant is revoked (RFC 9700 section 4.14)",
+                    ));
+                }
+                return Err(invalid());
             }
         };
         let scope = narrowed.unwrap_or_else(|| grant.scopes.clone());
@@ -246,7 +238,7 @@ impl Provider {
             access_token,
             token_type: "Bearer",
             expires_in,
-            refresh_token: Some(new_secret.expose().to_owned()),
+            refresh_token: Some(next.expose().to_owned()),
             id_token,
             scope: Some(scope),
         })

@@ -147,7 +147,13 @@ impl Services {
 
     /// Stores the link (if any) and sends the mail in the background, so the answer to the
     /// request takes the same time whether or not there was anything to store and send.
-    fn deliver_later(&self, link: Option<EmailLinkRecord>, to: String, subject: String, body: String) {
+    fn deliver_later(
+        &self,
+        link: Option<EmailLinkRecord>,
+        to: String,
+        subject: String,
+        body: String,
+    ) {
         let mailer = Arc::clone(&self.mailer);
         let store = Arc::clone(&self.store);
         tokio::spawn(async move {
@@ -313,7 +319,7 @@ impl AccountService {
         for s in self.s.store.sessions_of_user(user_id).await? {
             self.s.store.delete_session(&s.id).await?;
         }
-        self.s.throttle.succeeded(&user.username).await?;
+        self.s.throttle.forget(&user.username).await?;
         Ok(())
     }
 

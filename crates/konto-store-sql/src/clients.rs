@@ -1,5 +1,9 @@
 //! Registered relying parties.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use konto_core::Level;
 use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
@@ -8,6 +12,57 @@ use konto_core::secret::SecretHash;
 use konto_store::{ClientRepo, StoreError, StoreResult};
 
 use crate::{SqlStore, corrupt, from_json, from_ts, map_err, to_json, ts};
+
+/// A short-lived cache of client registrations (positive answers only, bounded).
+pub(crate) struct ClientCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (Instant, Arc<Client>)>>,
+}
+
+/// More entries than this and the cache starts over (client ids are not attacker-chosen keys:
+/// only registered clients are cached).
+const MAX_CACHED: usize = 10_000;
+
+impl ClientCache {
+    pub(crate) fn new(ttl: Duration) -> ClientCache {
+        ClientCache {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<Client> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, c)| Client::clone(c))
+    }
+
+    fn put(&self, client: &Client) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_CACHED {
+            entries.clear();
+        }
+        entries.insert(
+            client.id.clone(),
+            (Instant::now(), Arc::new(client.clone())),
+        );
+    }
+
+    fn forget(&self, id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -125,11 +180,18 @@ impl ClientRepo for SqlStore {
     }
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        if let Some(c) = self.clients.get(id) {
+            return Ok(Some(c));
+        }
         let sql = concat!("SELECT ", columns!(), " FROM clients WHERE id = $1");
         let row: Option<ClientRow> =
             on_read!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
                 .map_err(map_err)?;
-        row.map(Client::try_from).transpose()
+        let client = row.map(Client::try_from).transpose()?;
+        if let Some(c) = &client {
+            self.clients.put(c);
+        }
+        Ok(client)
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
@@ -140,11 +202,10 @@ impl ClientRepo for SqlStore {
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<()> {
+        self.clients.forget(id);
         on_write!(self, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
             for sql in [
-                "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
-                "DELETE FROM codes WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
                 "DELETE FROM grants WHERE client_id = $1",
                 "DELETE FROM consents WHERE client_id = $1",
                 "DELETE FROM client_assertions WHERE client_id = $1",
@@ -160,6 +221,9 @@ impl ClientRepo for SqlStore {
                 return Err(StoreError::NotFound);
             }
             tx.commit().await.map_err(map_err)
-        })
+        })?;
+        // a read that raced the deletion must not keep it alive here
+        self.clients.forget(id);
+        Ok(())
     }
 }

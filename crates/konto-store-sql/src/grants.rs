@@ -1,11 +1,10 @@
-//! Grants, authorization codes, refresh tokens and token deny lists.
+//! Grants (with their authorization code and current refresh token) and token deny lists.
+//! Issuing, redeeming and rotating are one statement each.
 
 use async_trait::async_trait;
 use konto_core::Level;
 use konto_core::secret::SecretHash;
-use konto_store::{
-    CodeRecord, GrantRecord, GrantRepo, RefreshTokenRecord, RotateOutcome, StoreError, StoreResult,
-};
+use konto_store::{GrantCode, GrantRecord, GrantRepo, StoreError, StoreResult};
 use time::OffsetDateTime;
 
 use crate::{SqlStore, from_opt_ts, from_ts, map_err, ts};
@@ -26,12 +25,21 @@ struct GrantRow {
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+    code_hash: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    nonce: Option<String>,
+    code_expires_at: i64,
+    code_used_at: Option<i64>,
+    refresh_hash: Option<String>,
+    refresh_generation: i64,
 }
 
 macro_rules! grant_columns {
     () => {
-        "id, client_id, user_id, temporary_identity, subject, scopes, claims, level, amr, \
-     auth_time, session_id, created_at, expires_at, revoked_at"
+        "id, client_id, user_id, temporary_identity, subject, scopes, claims, level, amr, auth_time, \
+         session_id, created_at, expires_at, revoked_at, code_hash, redirect_uri, code_challenge, nonce, \
+         code_expires_at, code_used_at, refresh_hash, refresh_generation"
     };
 }
 
@@ -56,143 +64,86 @@ impl TryFrom<GrantRow> for GrantRecord {
             created_at: from_ts(r.created_at)?,
             expires_at: from_ts(r.expires_at)?,
             revoked_at: from_opt_ts(r.revoked_at)?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct CodeRow {
-    hash: String,
-    grant_id: String,
-    client_id: String,
-    redirect_uri: String,
-    code_challenge: Option<String>,
-    nonce: Option<String>,
-    expires_at: i64,
-    used_at: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-struct RefreshRow {
-    hash: String,
-    grant_id: String,
-    created_at: i64,
-    expires_at: i64,
-    used_at: Option<i64>,
-}
-
-impl TryFrom<RefreshRow> for RefreshTokenRecord {
-    type Error = StoreError;
-    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
-        Ok(RefreshTokenRecord {
-            hash: SecretHash::from_stored(r.hash),
-            grant_id: r.grant_id,
-            created_at: from_ts(r.created_at)?,
-            expires_at: from_ts(r.expires_at)?,
-            used_at: from_opt_ts(r.used_at)?,
-        })
-    }
-}
-
-const INSERT_REFRESH: &str =
-    "INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-
-#[async_trait]
-impl GrantRepo for SqlStore {
-    async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> StoreResult<()> {
-        let sql = concat!(
-            "INSERT INTO grants (",
-            grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await.map_err(map_err)?;
-            sqlx::query(sql)
-                .bind(&g.id)
-                .bind(&g.client_id)
-                .bind(&g.user_id)
-                .bind(&g.temporary_identity)
-                .bind(&g.subject)
-                .bind(&g.scopes)
-                .bind(&g.claims)
-                .bind(g.level.as_str())
-                .bind(&g.amr)
-                .bind(ts(g.auth_time))
-                .bind(&g.session_id)
-                .bind(ts(g.created_at))
-                .bind(ts(g.expires_at))
-                .bind(g.revoked_at.map(ts))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            sqlx::query(
-                "INSERT INTO codes (hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(c.hash.as_str())
-            .bind(&c.grant_id)
-            .bind(&c.client_id)
-            .bind(&c.redirect_uri)
-            .bind(&c.code_challenge)
-            .bind(&c.nonce)
-            .bind(ts(c.expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)
-        })
-    }
-
-    async fn code(&self, code_hash: &SecretHash) -> StoreResult<Option<CodeRecord>> {
-        let row: Option<CodeRow> = on_read!(self, pool => sqlx::query_as(
-            "SELECT hash, grant_id, client_id, redirect_uri, code_challenge, nonce, expires_at, used_at FROM codes WHERE hash = $1",
-        ).bind(code_hash.as_str()).fetch_optional(pool).await)
-        .map_err(map_err)?;
-        row.map(|r| {
-            Ok(CodeRecord {
-                hash: SecretHash::from_stored(r.hash),
-                grant_id: r.grant_id,
-                client_id: r.client_id,
+            code: GrantCode {
+                hash: SecretHash::from_stored(r.code_hash),
                 redirect_uri: r.redirect_uri,
                 code_challenge: r.code_challenge,
                 nonce: r.nonce,
-                expires_at: from_ts(r.expires_at)?,
-                used_at: from_opt_ts(r.used_at)?,
-            })
+                expires_at: from_ts(r.code_expires_at)?,
+                used_at: from_opt_ts(r.code_used_at)?,
+            },
+            refresh_hash: r.refresh_hash.map(SecretHash::from_stored),
+            refresh_generation: r.refresh_generation,
         })
-        .transpose()
+    }
+}
+
+#[async_trait]
+impl GrantRepo for SqlStore {
+    async fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
+        let sql = concat!(
+            "INSERT INTO grants (",
+            grant_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+        );
+        on_write!(self, pool => sqlx::query(sql)
+            .bind(&g.id)
+            .bind(&g.client_id)
+            .bind(&g.user_id)
+            .bind(&g.temporary_identity)
+            .bind(&g.subject)
+            .bind(&g.scopes)
+            .bind(&g.claims)
+            .bind(g.level.as_str())
+            .bind(&g.amr)
+            .bind(ts(g.auth_time))
+            .bind(&g.session_id)
+            .bind(ts(g.created_at))
+            .bind(ts(g.expires_at))
+            .bind(g.revoked_at.map(ts))
+            .bind(g.code.hash.as_str())
+            .bind(&g.code.redirect_uri)
+            .bind(&g.code.code_challenge)
+            .bind(&g.code.nonce)
+            .bind(ts(g.code.expires_at))
+            .bind(g.code.used_at.map(ts))
+            .bind(g.refresh_hash.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(g.refresh_generation)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn grant_by_code(&self, code_hash: &SecretHash) -> StoreResult<Option<GrantRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants WHERE code_hash = $1"
+        );
+        let row: Option<GrantRow> = on_read!(self, pool => sqlx::query_as(sql).bind(code_hash.as_str()).fetch_optional(pool).await)
+            .map_err(map_err)?;
+        row.map(GrantRecord::try_from).transpose()
     }
 
     async fn consume_code(
         &self,
         code_hash: &SecretHash,
         now: OffsetDateTime,
-        refresh: Option<&RefreshTokenRecord>,
+        refresh_hash: Option<&SecretHash>,
     ) -> StoreResult<bool> {
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await.map_err(map_err)?;
-            let done = sqlx::query("UPDATE codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
-                .bind(ts(now))
-                .bind(code_hash.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            if done.rows_affected() == 0 {
-                return Ok(false);
-            }
-            if let Some(r) = refresh {
-                sqlx::query(INSERT_REFRESH)
-                    .bind(r.hash.as_str())
-                    .bind(&r.grant_id)
-                    .bind(ts(r.created_at))
-                    .bind(ts(r.expires_at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            }
-            tx.commit().await.map_err(map_err)?;
-            Ok(true)
-        })
+        let done = on_write!(self, pool => sqlx::query(
+            "UPDATE grants SET code_used_at = $1, refresh_hash = $2 WHERE code_hash = $3 AND code_used_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(refresh_hash.map(|h| h.as_str().to_owned()))
+        .bind(code_hash.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(done == 1)
     }
 
     async fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>> {
@@ -204,106 +155,42 @@ impl GrantRepo for SqlStore {
     }
 
     async fn revoke_grant(&self, id: &str, now: OffsetDateTime) -> StoreResult<()> {
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await.map_err(map_err)?;
-            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(ts(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE grant_id = $2 AND used_at IS NULL")
-                .bind(ts(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)
-        })
-    }
-
-    async fn refresh_token(&self, hash: &SecretHash) -> StoreResult<Option<RefreshTokenRecord>> {
-        let row: Option<RefreshRow> = on_read!(self, pool => sqlx::query_as(
-            "SELECT hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = $1",
-        ).bind(hash.as_str()).fetch_optional(pool).await)
+        on_write!(self, pool => sqlx::query(
+            "UPDATE grants SET revoked_at = $1, refresh_hash = NULL WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
         .map_err(map_err)?;
-        row.map(RefreshTokenRecord::try_from).transpose()
+        Ok(())
     }
 
     async fn rotate_refresh_token(
         &self,
+        grant_id: &str,
         old_hash: &SecretHash,
         client_id: &str,
         new_hash: &SecretHash,
         now: OffsetDateTime,
-    ) -> StoreResult<RotateOutcome> {
-        let grant_sql = concat!(
-            "SELECT ",
-            grant_columns!(),
-            " FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2"
+    ) -> StoreResult<Option<GrantRecord>> {
+        let sql = concat!(
+            "UPDATE grants SET refresh_hash = $1, refresh_generation = refresh_generation + 1 \
+             WHERE id = $2 AND refresh_hash = $3 AND client_id = $4 AND revoked_at IS NULL AND expires_at > $5 \
+             RETURNING ",
+            grant_columns!()
         );
-        on_write!(self, pool => {
-            let mut tx = pool.begin().await.map_err(map_err)?;
-            let claimed: Option<(String, i64)> = sqlx::query_as(
-                "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
-                 AND grant_id IN (SELECT id FROM grants WHERE client_id = $3) RETURNING grant_id, expires_at",
-            )
-            .bind(ts(now))
+        let row: Option<GrantRow> = on_write!(self, pool => sqlx::query_as(sql)
+            .bind(new_hash.as_str())
+            .bind(grant_id)
             .bind(old_hash.as_str())
             .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            let Some((grant_id, expires_at)) = claimed else {
-                let used: Option<(String, Option<i64>)> = sqlx::query_as(
-                    "SELECT r.grant_id, r.used_at FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
-                     WHERE r.hash = $1 AND g.client_id = $2",
-                )
-                .bind(old_hash.as_str())
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-                return match used {
-                    Some((grant_id, Some(_))) => {
-                        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                            .bind(ts(now))
-                            .bind(&grant_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
-                        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE grant_id = $2 AND used_at IS NULL")
-                            .bind(ts(now))
-                            .bind(&grant_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
-                        tx.commit().await.map_err(map_err)?;
-                        Ok(RotateOutcome::Reused { grant_id })
-                    }
-                    _ => Ok(RotateOutcome::Invalid),
-                };
-            };
-            let grant: Option<GrantRow> = sqlx::query_as(grant_sql)
-                .bind(&grant_id)
-                .bind(ts(now))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            let Some(grant) = grant else {
-                return Ok(RotateOutcome::Invalid);
-            };
-            sqlx::query(INSERT_REFRESH)
-                .bind(new_hash.as_str())
-                .bind(&grant_id)
-                .bind(ts(now))
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)?;
-            Ok(RotateOutcome::Rotated(Box::new(GrantRecord::try_from(grant)?)))
-        })
+            .bind(ts(now))
+            .fetch_optional(pool)
+            .await)
+        .map_err(map_err)?;
+        row.map(GrantRecord::try_from).transpose()
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()> {

@@ -70,6 +70,10 @@ pub struct StoreOptions {
     pub sqlite_durability: SqliteDurability,
     /// How long an operation waits for a free connection.
     pub acquire_timeout: Duration,
+    /// How long a client registration read from the database is reused without asking again
+    /// (every token request names its client). Changes made through this store take effect at
+    /// once; changes made by another node or process within this time. Zero turns it off.
+    pub client_cache_ttl: Duration,
 }
 
 impl Default for StoreOptions {
@@ -78,6 +82,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             sqlite_durability: SqliteDurability::default(),
             acquire_timeout: Duration::from_secs(10),
+            client_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -90,6 +95,7 @@ pub(crate) enum Backend {
 /// konto's store on SQLite or PostgreSQL.
 pub struct SqlStore {
     pub(crate) backend: Backend,
+    pub(crate) clients: clients::ClientCache,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -156,6 +162,7 @@ impl SqlStore {
         };
         Ok(SqlStore {
             backend: Backend::Sqlite { read, write },
+            clients: clients::ClientCache::new(options.client_cache_ttl),
         })
     }
 
@@ -172,6 +179,7 @@ impl SqlStore {
             .map_err(map_err)?;
         Ok(SqlStore {
             backend: Backend::Postgres { pool },
+            clients: clients::ClientCache::new(options.client_cache_ttl),
         })
     }
 

@@ -191,6 +191,29 @@ impl ThrottleRepo for SqlStore {
         .transpose()
     }
 
+    async fn throttle_pair(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> StoreResult<(Option<ThrottleState>, Option<ThrottleState>)> {
+        let rows: Vec<(String, i64, i64)> = on_read!(self, pool => sqlx::query_as(
+            "SELECT key, failures, last_failure FROM throttle WHERE key = $1 OR key = $2",
+        ).bind(a).bind(b).fetch_all(pool).await)
+        .map_err(map_err)?;
+        let state = |key: &str| -> StoreResult<Option<ThrottleState>> {
+            rows.iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, failures, last)| {
+                    Ok(ThrottleState {
+                        failures: u32::try_from(*failures).unwrap_or(u32::MAX),
+                        last_failure: from_ts(*last)?,
+                    })
+                })
+                .transpose()
+        };
+        Ok((state(a)?, state(b)?))
+    }
+
     async fn put_throttle(&self, key: &str, s: &ThrottleState) -> StoreResult<()> {
         on_write!(self, pool => sqlx::query(
             "INSERT INTO throttle (key, failures, last_failure) VALUES ($1, $2, $3) \
@@ -261,41 +284,23 @@ impl EmailLinkRepo for SqlStore {
     }
 }
 
-/// Tables with their expiry column, purged in this order (children before parents).
-const PURGE: [(&str, &str); 9] = [
-    ("codes", "DELETE FROM codes WHERE expires_at < $1"),
-    (
-        "refresh_tokens",
-        "DELETE FROM refresh_tokens WHERE expires_at < $1",
-    ),
-    (
-        "grants",
-        "DELETE FROM grants WHERE expires_at < $1 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id) AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.grant_id = grants.id)",
-    ),
-    ("sessions", "DELETE FROM sessions WHERE expires_at < $1"),
-    ("flows", "DELETE FROM flows WHERE expires_at < $1"),
-    (
-        "revoked_access_tokens",
-        "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
-    ),
-    (
-        "client_assertions",
-        "DELETE FROM client_assertions WHERE expires_at < $1",
-    ),
-    (
-        "email_links",
-        "DELETE FROM email_links WHERE expires_at < $1",
-    ),
-    (
-        "signing_keys",
-        "DELETE FROM signing_keys WHERE status = 'retired' AND retire_after < $1",
-    ),
+/// What is purged, in this order.
+const PURGE: [&str; 8] = [
+    "DELETE FROM grants WHERE expires_at < $1",
+    // codes never redeemed: their grant is useless ten minutes after the code expired
+    "DELETE FROM grants WHERE code_used_at IS NULL AND code_expires_at < $1 - 600",
+    "DELETE FROM sessions WHERE expires_at < $1",
+    "DELETE FROM flows WHERE expires_at < $1",
+    "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
+    "DELETE FROM client_assertions WHERE expires_at < $1",
+    "DELETE FROM email_links WHERE expires_at < $1",
+    "DELETE FROM signing_keys WHERE status = 'retired' AND retire_after < $1",
 ];
 
 /// Throttle entries are forgotten a day after the last failure.
 const THROTTLE_MEMORY_SECS: i64 = 24 * 3600;
 
-const COUNTED: [&str; 16] = [
+const COUNTED: [&str; 14] = [
     "users",
     "attributes",
     "authenticators",
@@ -303,8 +308,6 @@ const COUNTED: [&str; 16] = [
     "sessions",
     "flows",
     "grants",
-    "codes",
-    "refresh_tokens",
     "revoked_access_tokens",
     "client_assertions",
     "consents",
@@ -318,7 +321,7 @@ const COUNTED: [&str; 16] = [
 impl Maintenance for SqlStore {
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let mut total = 0;
-        for (_, sql) in PURGE {
+        for sql in PURGE {
             let done = on_write!(self, pool => sqlx::query(sql).bind(ts(now)).execute(pool).await.map(|r| r.rows_affected())).map_err(map_err)?;
             total += done;
         }

@@ -201,8 +201,6 @@ impl UserRepo for SqlStore {
             let mut tx = pool.begin().await.map_err(map_err)?;
             // Children first, so the result does not depend on the engine enforcing cascades.
             for sql in [
-                "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
-                "DELETE FROM codes WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",
                 "DELETE FROM grants WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",
                 "DELETE FROM consents WHERE user_id = $1",

@@ -84,29 +84,16 @@ fn grant(id: &str, client: &str, user: Option<&str>) -> GrantRecord {
         created_at: t0(),
         expires_at: t0() + Duration::days(1),
         revoked_at: None,
-    }
-}
-
-fn code(h: &str, grant_id: &str, client: &str) -> CodeRecord {
-    CodeRecord {
-        hash: hash(h),
-        grant_id: grant_id.into(),
-        client_id: client.into(),
-        redirect_uri: "https://rp.example/cb".into(),
-        code_challenge: Some("challenge".into()),
-        nonce: Some("n-0S6_WzA2Mj".into()),
-        expires_at: t0() + Duration::minutes(1),
-        used_at: None,
-    }
-}
-
-fn refresh(h: &str, grant_id: &str) -> RefreshTokenRecord {
-    RefreshTokenRecord {
-        hash: hash(h),
-        grant_id: grant_id.into(),
-        created_at: t0(),
-        expires_at: t0() + Duration::days(1),
-        used_at: None,
+        code: GrantCode {
+            hash: hash(&format!("code-{id}")),
+            redirect_uri: "https://rp.example/cb".into(),
+            code_challenge: Some("challenge".into()),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            expires_at: t0() + Duration::minutes(1),
+            used_at: None,
+        },
+        refresh_hash: None,
+        refresh_generation: 0,
     }
 }
 
@@ -438,164 +425,134 @@ async fn sessions_and_flows(store: &dyn Store) {
 
 async fn codes_are_single_use(store: &dyn Store) {
     store
-        .create_grant_with_code(&grant("g1", "c1", Some("u1")), &code("code-1", "g1", "c1"))
+        .create_grant(&grant("g1", "c1", Some("u1")))
         .await
         .expect("grant");
-    let c = store
-        .code(&hash("code-1"))
+    let g = store
+        .grant_by_code(&hash("code-g1"))
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(c.grant_id, "g1");
-    assert_eq!(c.used_at, None);
-    assert_eq!(c.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+    assert_eq!(g.id, "g1");
+    assert_eq!(g.code.used_at, None);
+    assert_eq!(g.code.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+    assert_eq!(g.refresh_hash, None);
+    assert_eq!(g, grant("g1", "c1", Some("u1")), "the grant round-trips");
     let now = t0() + Duration::seconds(5);
     assert!(
         store
-            .consume_code(&hash("code-1"), now, Some(&refresh("rt-1", "g1")))
+            .consume_code(&hash("code-g1"), now, Some(&hash("rt-1")))
             .await
             .expect("consume")
     );
     // RFC 6749 §4.1.2: a code is used once
     assert!(
         !store
-            .consume_code(&hash("code-1"), now, Some(&refresh("rt-1b", "g1")))
+            .consume_code(&hash("code-g1"), now, Some(&hash("rt-1b")))
             .await
-            .expect("consume again")
-    );
-    assert!(
-        store
-            .refresh_token(&hash("rt-1b"))
-            .await
-            .expect("read")
-            .is_none(),
-        "a replay stores nothing"
-    );
-    assert_eq!(
-        store
-            .code(&hash("code-1"))
-            .await
-            .expect("read")
-            .and_then(|c| c.used_at),
-        Some(now)
-    );
-    assert!(
-        store
-            .refresh_token(&hash("rt-1"))
-            .await
-            .expect("read")
-            .is_some()
+            .expect("consume again"),
+        "a replay changes nothing"
     );
     let g = store.grant("g1").await.expect("read").expect("exists");
-    assert_eq!(g.level, Level::High);
+    assert_eq!(g.code.used_at, Some(now));
+    assert_eq!(g.refresh_hash, Some(hash("rt-1")));
     assert!(g.is_active(now));
+    assert!(
+        store
+            .grant_by_code(&hash("unknown"))
+            .await
+            .expect("read")
+            .is_none()
+    );
     store.revoke_grant("g1", now).await.expect("revoke");
     let g = store.grant("g1").await.expect("read").expect("exists");
     assert!(!g.is_active(now));
-    assert!(
-        store
-            .refresh_token(&hash("rt-1"))
-            .await
-            .expect("read")
-            .and_then(|r| r.used_at)
-            .is_some()
-    );
+    assert_eq!(g.refresh_hash, None, "revocation drops the refresh token");
+    // unique code hashes
+    let mut dup = grant("g1b", "c1", Some("u1"));
+    dup.code.hash = hash("code-g1");
+    assert!(matches!(
+        store.create_grant(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn refresh_rotation_and_reuse(store: &dyn Store) {
     store
-        .create_grant_with_code(&grant("g2", "c1", Some("u1")), &code("code-2", "g2", "c1"))
+        .create_grant(&grant("g2", "c1", Some("u1")))
         .await
         .expect("grant");
     let now = t0() + Duration::seconds(1);
     assert!(
         store
-            .consume_code(&hash("code-2"), now, Some(&refresh("rt-2a", "g2")))
+            .consume_code(&hash("code-g2"), now, Some(&hash("rt-2a")))
             .await
             .expect("consume")
     );
     // another client's token is not rotated, and stays usable by its owner
-    assert_eq!(
+    assert!(
         store
-            .rotate_refresh_token(&hash("rt-2a"), "c-other", &hash("rt-2x"), now)
+            .rotate_refresh_token("g2", &hash("rt-2a"), "c-other", &hash("rt-2x"), now)
             .await
-            .expect("rotate"),
-        RotateOutcome::Invalid
+            .expect("rotate")
+            .is_none()
     );
-    match store
-        .rotate_refresh_token(&hash("rt-2a"), "c1", &hash("rt-2b"), now)
+    let g = store
+        .rotate_refresh_token("g2", &hash("rt-2a"), "c1", &hash("rt-2b"), now)
         .await
         .expect("rotate")
-    {
-        RotateOutcome::Rotated(g) => assert_eq!(g.id, "g2"),
-        other => panic!("expected rotation, got {other:?}"),
-    }
-    let stored = store
-        .refresh_token(&hash("rt-2b"))
-        .await
-        .expect("read")
-        .expect("new token stored");
+        .expect("rotated");
+    assert_eq!(g.refresh_hash, Some(hash("rt-2b")));
+    assert_eq!(g.refresh_generation, 1);
     assert_eq!(
-        stored.grant_id, "g2",
-        "the new token belongs to the old token's grant"
-    );
-    assert_eq!(
-        stored.expires_at,
+        g.expires_at,
         t0() + Duration::days(1),
         "rotation keeps the grant's end"
     );
-    // RFC 9700 §4.14.2: presenting the old token again revokes the grant
+    // RFC 9700 §4.14.2: the old token no longer rotates
+    assert!(
+        store
+            .rotate_refresh_token("g2", &hash("rt-2a"), "c1", &hash("rt-2c"), now)
+            .await
+            .expect("reuse")
+            .is_none()
+    );
     assert_eq!(
         store
-            .rotate_refresh_token(&hash("rt-2a"), "c1", &hash("rt-2c"), now)
-            .await
-            .expect("reuse"),
-        RotateOutcome::Reused {
-            grant_id: "g2".into()
-        }
-    );
-    assert!(
-        !store
             .grant("g2")
             .await
             .expect("read")
             .expect("exists")
-            .is_active(now)
+            .refresh_generation,
+        1
     );
-    // and with it the newest token
-    let newest = hash("rt-2d");
-    assert!(matches!(
+    store.revoke_grant("g2", now).await.expect("revoke");
+    assert!(
         store
-            .rotate_refresh_token(&hash("rt-2b"), "c1", &newest, now)
+            .rotate_refresh_token("g2", &hash("rt-2b"), "c1", &hash("rt-2d"), now)
             .await
-            .expect("rotate"),
-        RotateOutcome::Reused { .. } | RotateOutcome::Invalid
-    ));
-    assert_eq!(
-        store
-            .rotate_refresh_token(&hash("unknown"), "c1", &newest, now)
-            .await
-            .expect("rotate"),
-        RotateOutcome::Invalid
+            .expect("rotate")
+            .is_none(),
+        "a revoked grant does not rotate"
     );
-    // expired tokens do not rotate
+    // expired grants do not rotate
     store
-        .create_grant_with_code(&grant("g3", "c1", Some("u1")), &code("code-3", "g3", "c1"))
+        .create_grant(&grant("g3", "c1", Some("u1")))
         .await
         .expect("grant");
     assert!(
         store
-            .consume_code(&hash("code-3"), now, Some(&refresh("rt-3", "g3")))
+            .consume_code(&hash("code-g3"), now, Some(&hash("rt-3")))
             .await
             .expect("consume")
     );
     let late = t0() + Duration::days(2);
-    assert_eq!(
+    assert!(
         store
-            .rotate_refresh_token(&hash("rt-3"), "c1", &newest, late)
+            .rotate_refresh_token("g3", &hash("rt-3"), "c1", &hash("rt-3b"), late)
             .await
-            .expect("rotate"),
-        RotateOutcome::Invalid
+            .expect("rotate")
+            .is_none()
     );
 }
 
@@ -735,6 +692,23 @@ async fn throttles_and_links(store: &dyn Store) {
             .map(|s| s.failures),
         Some(4)
     );
+    store
+        .put_throttle(
+            "ip:1",
+            &ThrottleState {
+                failures: 1,
+                last_failure: t0(),
+            },
+        )
+        .await
+        .expect("put");
+    let (a, b) = store.throttle_pair("acct:x", "ip:1").await.expect("pair");
+    assert_eq!(
+        (a.map(|s| s.failures), b.map(|s| s.failures)),
+        (Some(4), Some(1))
+    );
+    let (a, b) = store.throttle_pair("ip:1", "none").await.expect("pair");
+    assert_eq!((a.map(|s| s.failures), b), (Some(1), None));
     store.clear_throttle("acct:x").await.expect("clear");
     assert!(store.throttle("acct:x").await.expect("read").is_none());
 
@@ -805,19 +779,12 @@ async fn deleting_an_account_leaves_nothing(store: &dyn Store) {
         .await
         .expect("session");
     store
-        .create_grant_with_code(
-            &grant("g-gone", "c1", Some("gone")),
-            &code("code-gone", "g-gone", "c1"),
-        )
+        .create_grant(&grant("g-gone", "c1", Some("gone")))
         .await
         .expect("grant");
     assert!(
         store
-            .consume_code(
-                &hash("code-gone"),
-                t0(),
-                Some(&refresh("rt-gone", "g-gone"))
-            )
+            .consume_code(&hash("code-g-gone"), t0(), Some(&hash("rt-gone")))
             .await
             .expect("consume")
     );
@@ -839,14 +806,7 @@ async fn deleting_an_account_leaves_nothing(store: &dyn Store) {
     assert!(store.grant("g-gone").await.expect("read").is_none());
     assert!(
         store
-            .refresh_token(&hash("rt-gone"))
-            .await
-            .expect("read")
-            .is_none()
-    );
-    assert!(
-        store
-            .code(&hash("code-gone"))
+            .grant_by_code(&hash("code-g-gone"))
             .await
             .expect("read")
             .is_none()
@@ -868,8 +828,12 @@ async fn purge_removes_only_expired_rows(store: &dyn Store) {
         "expired grants go"
     );
     assert!(
-        store.code(&hash("code-1")).await.expect("read").is_none(),
-        "expired codes go"
+        store
+            .grant_by_code(&hash("code-g1"))
+            .await
+            .expect("read")
+            .is_none(),
+        "expired codes go with their grant"
     );
     assert!(
         !store.is_access_token_revoked("jti-1").await.expect("read"),
@@ -897,7 +861,6 @@ async fn purge_removes_only_expired_rows(store: &dyn Store) {
     );
     let counts = store.row_counts().await.expect("counts");
     let n = |t: &str| counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
-    assert_eq!(n("codes"), Some(0));
-    assert_eq!(n("refresh_tokens"), Some(0));
+    assert_eq!(n("grants"), Some(0));
     assert_eq!(n("flows"), Some(0));
 }

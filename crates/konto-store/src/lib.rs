@@ -118,36 +118,33 @@ pub trait FlowRepo: Send + Sync {
 
 #[async_trait]
 pub trait GrantRepo: Send + Sync {
-    /// Stores a grant and the authorization code that will activate it.
-    async fn create_grant_with_code(
-        &self,
-        grant: &GrantRecord,
-        code: &CodeRecord,
-    ) -> StoreResult<()>;
-    async fn code(&self, code_hash: &SecretHash) -> StoreResult<Option<CodeRecord>>;
-    /// Marks the code used and stores the grant's first refresh token, atomically.
-    /// Returns `false` if the code was already used (a replay): then nothing is stored.
+    /// Stores a grant with its (unused) authorization code.
+    async fn create_grant(&self, grant: &GrantRecord) -> StoreResult<()>;
+    /// The grant an authorization code belongs to.
+    async fn grant_by_code(&self, code_hash: &SecretHash) -> StoreResult<Option<GrantRecord>>;
+    /// Marks the code used and sets the first refresh token, atomically. Returns `false` if the
+    /// code was already used (a replay): then nothing changes.
     async fn consume_code(
         &self,
         code_hash: &SecretHash,
         now: OffsetDateTime,
-        refresh: Option<&RefreshTokenRecord>,
+        refresh_hash: Option<&SecretHash>,
     ) -> StoreResult<bool>;
     async fn grant(&self, id: &str) -> StoreResult<Option<GrantRecord>>;
-    /// Revokes the grant and every refresh token of it.
+    /// Revokes the grant: no token of it works any more.
     async fn revoke_grant(&self, id: &str, now: OffsetDateTime) -> StoreResult<()>;
-    async fn refresh_token(&self, hash: &SecretHash) -> StoreResult<Option<RefreshTokenRecord>>;
-    /// Rotates a refresh token of `client_id`'s grant (RFC 9700 §4.14.2): the old one is marked
-    /// used and a token with `new_hash` stored in its place (same grant, same end), or, if the old
-    /// one was already used, the whole grant is revoked. A token of another client's grant is
-    /// `Invalid` and left untouched.
+    /// Rotates the refresh token of `client_id`'s active grant `grant_id` from `old_hash` to
+    /// `new_hash` in one atomic step (RFC 9700 §4.14.2) and returns the grant as it now stands.
+    /// `None` if the grant is not active, belongs to another client, or `old_hash` is not its
+    /// current token; nothing changes then.
     async fn rotate_refresh_token(
         &self,
+        grant_id: &str,
         old_hash: &SecretHash,
         client_id: &str,
         new_hash: &SecretHash,
         now: OffsetDateTime,
-    ) -> StoreResult<RotateOutcome>;
+    ) -> StoreResult<Option<GrantRecord>>;
     /// Adds an access token's `jti` to the deny list until it expires.
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
@@ -186,6 +183,12 @@ pub trait KeyRepo: Send + Sync {
 #[async_trait]
 pub trait ThrottleRepo: Send + Sync {
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+    /// The states of two keys in one query (account name and source address of a login).
+    async fn throttle_pair(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> StoreResult<(Option<ThrottleState>, Option<ThrottleState>)>;
     async fn put_throttle(&self, key: &str, state: &ThrottleState) -> StoreResult<()>;
     async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
 }

@@ -57,7 +57,9 @@ impl fmt::Debug for FlowRecord {
     }
 }
 
-/// What a user granted a client in one login: the basis of all tokens issued from it.
+/// What a user granted a client in one login: the basis of all tokens issued from it. It holds
+/// its authorization code and the hash of its current refresh token, so issuing, redeeming and
+/// rotating each change one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
     pub id: String,
@@ -81,6 +83,12 @@ pub struct GrantRecord {
     /// When the last token of this grant expires; the row may be purged after.
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    pub code: GrantCode,
+    /// Hash of the current refresh token; `None` before the code is redeemed, for grants without
+    /// refresh tokens, and after revocation.
+    pub refresh_hash: Option<SecretHash>,
+    /// How often the refresh token was rotated (part of the token, for reuse detection).
+    pub refresh_generation: i64,
 }
 
 impl GrantRecord {
@@ -89,37 +97,16 @@ impl GrantRecord {
     }
 }
 
-/// An authorization code. Kept after use until it expires, so a replay can be recognised.
+/// The authorization code of a grant and what it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeRecord {
+pub struct GrantCode {
     pub hash: SecretHash,
-    pub grant_id: String,
-    pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub expires_at: OffsetDateTime,
+    /// Set once the code was redeemed; a second redemption is a replay.
     pub used_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenRecord {
-    pub hash: SecretHash,
-    pub grant_id: String,
-    pub created_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    pub used_at: Option<OffsetDateTime>,
-}
-
-/// The result of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// The token was valid; the new one is stored. Carries the (active) grant.
-    Rotated(Box<GrantRecord>),
-    /// The token had been used before: the grant is now revoked (RFC 9700 §4.14.2).
-    Reused { grant_id: String },
-    /// Unknown, expired, or its grant is revoked or gone.
-    Invalid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

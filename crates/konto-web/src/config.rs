@@ -66,6 +66,9 @@ pub struct DatabaseConfig {
     pub sqlite_durability: String,
     /// Seconds between purges of expired rows.
     pub purge_interval_secs: u64,
+    /// Seconds a client registration is reused from memory; changes made on another node take
+    /// effect within this time. 0 reads it from the database for every request.
+    pub client_cache_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -75,6 +78,7 @@ impl Default for DatabaseConfig {
             max_connections: 4,
             sqlite_durability: "normal".into(),
             purge_interval_secs: 300,
+            client_cache_secs: 5,
         }
     }
 }

@@ -83,6 +83,8 @@ impl LoginService {
     }
 
     /// After any successful sign-in in a flow: an identity waiting to be linked is linked now.
+    /// The flow's state changes in memory only: the caller either completes the flow (and it is
+    /// deleted) or saves it ([`LoginService::save_state`]) before showing the next page.
     async fn after_sign_in(
         &self,
         flow: &mut Flow,
@@ -106,7 +108,6 @@ impl LoginService {
                             verified.level,
                         )
                         .await?;
-                    self.save_state(flow).await?;
                     return Ok(raised);
                 }
                 Err(ServiceError::IdentityConflict { .. }) | Err(ServiceError::AlreadyLinked) => {
@@ -115,7 +116,6 @@ impl LoginService {
                 Err(e) => return Err(e),
             }
         }
-        self.save_state(flow).await?;
         Ok(step)
     }
 
@@ -137,7 +137,8 @@ impl LoginService {
         {
             return Err(ServiceError::BadCredentials);
         }
-        if let Some(at) = self.s.throttle.retry_at(username, source, now).await? {
+        let seen = self.s.throttle.check(username, source, now).await?;
+        if let Some(at) = seen.retry_at {
             return Err(ServiceError::Throttled {
                 retry_at: at.unix_timestamp(),
             });
@@ -158,10 +159,10 @@ impl LoginService {
             .verify(password, stored.map(|a| a.data.as_str()))
             .await?;
         let (Some(user), true) = (user, ok) else {
-            self.s.throttle.failed(username, source, now).await?;
+            self.s.throttle.failed(username, source, &seen, now).await?;
             return Err(ServiceError::BadCredentials);
         };
-        self.s.throttle.succeeded(username).await?;
+        self.s.throttle.succeeded(username, &seen).await?;
         if let Some(stored) = stored
             && self.s.passwords.needs_rehash(&stored.data)
         {
@@ -271,13 +272,17 @@ impl LoginService {
         let throttle_key = Passkeys::pending_user(&pending)
             .unwrap_or("passkey-decoy")
             .to_owned();
-        if let Some(at) = self.s.throttle.retry_at(&throttle_key, source, now).await? {
+        let seen = self.s.throttle.check(&throttle_key, source, now).await?;
+        if let Some(at) = seen.retry_at {
             return Err(ServiceError::Throttled {
                 retry_at: at.unix_timestamp(),
             });
         }
         let Some(user_id) = Passkeys::pending_user(&pending).map(str::to_owned) else {
-            self.s.throttle.failed(&throttle_key, source, now).await?;
+            self.s
+                .throttle
+                .failed(&throttle_key, source, &seen, now)
+                .await?;
             return Err(ServiceError::PasskeyRejected);
         };
         let stored = self
@@ -294,7 +299,10 @@ impl LoginService {
             match passkeys.finish_authentication(response, &pending, passkey) {
                 Ok(v) => v,
                 Err(_) => {
-                    self.s.throttle.failed(&throttle_key, source, now).await?;
+                    self.s
+                        .throttle
+                        .failed(&throttle_key, source, &seen, now)
+                        .await?;
                     return Err(ServiceError::PasskeyRejected);
                 }
             };

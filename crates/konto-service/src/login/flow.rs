@@ -73,6 +73,8 @@ pub struct Flow {
     pub record: FlowRecord,
     pub request: LoginRequest,
     pub state: FlowState,
+    /// Whether the flow is in the store yet (a request answered at once never is).
+    pub stored: bool,
 }
 
 impl Flow {
@@ -83,9 +85,56 @@ impl Flow {
 }
 
 impl LoginService {
-    /// Stores a new flow for `request`, bound to the browser's binding cookie; returns the flow id
-    /// the browser carries. `skip_consent` is for konto's own pages (the account), which release
-    /// nothing to anyone.
+    /// A new flow for `request`, in memory only: a request that can be answered at once (single
+    /// sign-on, `prompt=none`) never touches the store. `skip_consent` is for konto's own pages
+    /// (the account), which release nothing to anyone.
+    pub fn prepare_flow(
+        &self,
+        request: &LoginRequest,
+        protocol: String,
+        skip_consent: bool,
+    ) -> Result<Flow, ServiceError> {
+        let now = self.now();
+        let state = FlowState {
+            consented: skip_consent,
+            ..FlowState::default()
+        };
+        let placeholder = self.s.hasher.hash(SecretPurpose::Flow, "");
+        Ok(Flow {
+            record: FlowRecord {
+                id_hash: placeholder.clone(),
+                binding_hash: placeholder,
+                request: serde_json::to_string(request)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                protocol,
+                state: String::new(),
+                created_at: now,
+                expires_at: now + self.s.config.flow_ttl,
+            },
+            request: request.clone(),
+            state,
+            stored: false,
+        })
+    }
+
+    /// Stores a prepared flow, bound to the browser's binding cookie; returns the flow id the
+    /// browser carries.
+    pub async fn persist_flow(
+        &self,
+        flow: &mut Flow,
+        binding: &str,
+    ) -> Result<Secret, ServiceError> {
+        let id = random::secret()?;
+        flow.record.id_hash = self.s.hasher.hash(SecretPurpose::Flow, id.expose());
+        flow.record.binding_hash = self.s.hasher.hash(SecretPurpose::Binding, binding);
+        flow.record.state = serde_json::to_string(&flow.state)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.s.store.create_flow(&flow.record).await?;
+        flow.stored = true;
+        Ok(id)
+    }
+
+    /// Stores a new flow for `request` at once (see [`LoginService::prepare_flow`]).
     pub async fn start_flow(
         &self,
         request: &LoginRequest,
@@ -93,25 +142,8 @@ impl LoginService {
         binding: &str,
         skip_consent: bool,
     ) -> Result<Secret, ServiceError> {
-        let now = self.now();
-        let state = FlowState {
-            consented: skip_consent,
-            ..FlowState::default()
-        };
-        let id = random::secret()?;
-        let record = FlowRecord {
-            id_hash: self.s.hasher.hash(SecretPurpose::Flow, id.expose()),
-            binding_hash: self.s.hasher.hash(SecretPurpose::Binding, binding),
-            request: serde_json::to_string(request)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            protocol,
-            state: serde_json::to_string(&state)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            created_at: now,
-            expires_at: now + self.s.config.flow_ttl,
-        };
-        self.s.store.create_flow(&record).await?;
-        Ok(id)
+        let mut flow = self.prepare_flow(request, protocol, skip_consent)?;
+        self.persist_flow(&mut flow, binding).await
     }
 
     /// Loads a live flow started by this browser.
@@ -166,10 +198,12 @@ impl LoginService {
             record,
             request,
             state,
+            stored: true,
         })
     }
 
-    pub(crate) async fn save_state(&self, flow: &Flow) -> Result<(), ServiceError> {
+    /// Writes the flow's state to the store.
+    pub async fn save_state(&self, flow: &Flow) -> Result<(), ServiceError> {
         let state = serde_json::to_string(&flow.state)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.s
@@ -181,7 +215,9 @@ impl LoginService {
 
     /// Ends a flow (after the protocol answered, or on error).
     pub async fn finish_flow(&self, flow: &Flow) -> Result<(), ServiceError> {
-        self.s.store.delete_flow(&flow.record.id_hash).await?;
+        if flow.stored {
+            self.s.store.delete_flow(&flow.record.id_hash).await?;
+        }
         Ok(())
     }
 

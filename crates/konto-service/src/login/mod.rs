@@ -323,7 +323,6 @@ impl LoginService {
                 .await?;
         }
         flow.state.consented = true;
-        self.save_state(flow).await?;
         Ok(true)
     }
 }

@@ -74,6 +74,9 @@ CREATE TABLE flows (
 );
 CREATE INDEX flows_expires ON flows (expires_at);
 
+-- A grant is what a user granted a client in one login. It carries its authorization code (used
+-- once, kept until the grant ends so a replay is recognised) and the hash of its current refresh
+-- token with the rotation count: issuing, redeeming and rotating each touch one row.
 CREATE TABLE grants (
     id                 TEXT PRIMARY KEY,
     client_id          TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
@@ -88,34 +91,20 @@ CREATE TABLE grants (
     session_id         TEXT,
     created_at         BIGINT NOT NULL,
     expires_at         BIGINT NOT NULL,
-    revoked_at         BIGINT
+    revoked_at         BIGINT,
+    code_hash          TEXT NOT NULL UNIQUE,
+    redirect_uri       TEXT NOT NULL,
+    code_challenge     TEXT,
+    nonce              TEXT,
+    code_expires_at    BIGINT NOT NULL,
+    code_used_at       BIGINT,
+    refresh_hash       TEXT UNIQUE,
+    refresh_generation BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX grants_user ON grants (user_id);
 CREATE INDEX grants_client ON grants (client_id);
 CREATE INDEX grants_expires ON grants (expires_at);
-
-CREATE TABLE codes (
-    hash           TEXT PRIMARY KEY,
-    grant_id       TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
-    client_id      TEXT NOT NULL,
-    redirect_uri   TEXT NOT NULL,
-    code_challenge TEXT,
-    nonce          TEXT,
-    expires_at     BIGINT NOT NULL,
-    used_at        BIGINT
-);
-CREATE INDEX codes_grant ON codes (grant_id);
-CREATE INDEX codes_expires ON codes (expires_at);
-
-CREATE TABLE refresh_tokens (
-    hash       TEXT PRIMARY KEY,
-    grant_id   TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    used_at    BIGINT
-);
-CREATE INDEX refresh_tokens_grant ON refresh_tokens (grant_id);
-CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
+CREATE INDEX grants_code_expires ON grants (code_expires_at);
 
 CREATE TABLE revoked_access_tokens (
     jti        TEXT PRIMARY KEY,

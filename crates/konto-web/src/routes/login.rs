@@ -39,12 +39,12 @@ impl FlowQuery {
 }
 
 /// A flow with everything a page needs.
-struct Ctx {
-    flow: Flow,
-    flow_id: String,
-    session: Option<SessionRecord>,
-    t: &'static Texts,
-    csrf: String,
+pub(crate) struct Ctx {
+    pub(crate) flow: Flow,
+    pub(crate) flow_id: String,
+    pub(crate) session: Option<SessionRecord>,
+    pub(crate) t: &'static Texts,
+    pub(crate) csrf: String,
 }
 
 async fn load(app: &App, browser: &Browser, flow_id: Option<&str>) -> Result<Ctx, WebError> {
@@ -154,16 +154,27 @@ async fn client_name(app: &App, ctx: &Ctx) -> String {
 /// Shows what comes next, or completes the flow.
 async fn render_next(
     app: &Arc<App>,
-    mut ctx: Ctx,
+    ctx: Ctx,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let t = ctx.t;
     let next = app
         .login
         .next(&ctx.flow, ctx.session.as_ref())
         .await
-        .map_err(|e| WebError::service(e, t))?;
+        .map_err(|e| WebError::service(e, ctx.t))?;
+    render(app, ctx, next, error, status).await
+}
+
+/// Shows the page for `next`, or completes the flow.
+pub(crate) async fn render(
+    app: &Arc<App>,
+    mut ctx: Ctx,
+    next: Next,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let t = ctx.t;
     let (notice_error, notice) = match app
         .login
         .take_notice(&mut ctx.flow)
@@ -371,6 +382,40 @@ async fn fail(
     }
 }
 
+/// After an authentication step: answer the client at once when the flow is through, otherwise
+/// keep the flow's new state and show the next page (post/redirect/get).
+async fn after_step(app: &Arc<App>, mut ctx: Ctx, step: AuthStep) -> Result<Response, WebError> {
+    let t = ctx.t;
+    let cookie = step_cookie(&step).cloned();
+    if let AuthStep::SignedIn { session, .. } = step {
+        ctx.session = Some(session);
+    }
+    let next = app
+        .login
+        .next(&ctx.flow, ctx.session.as_ref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let mut r = match next {
+        next @ (Next::Complete(_) | Next::Fail(..)) => {
+            render(app, ctx, next, None, StatusCode::OK).await?
+        }
+        _ => {
+            app.login
+                .save_state(&ctx.flow)
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            see_other(&format!("/login?flow={}", ctx.flow_id))
+        }
+    };
+    if let Some(c) = cookie {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(app, app.cookies.session, c.expose(), 12 * 3600),
+        );
+    }
+    Ok(r)
+}
+
 pub(crate) async fn show(
     State(app): State<Arc<App>>,
     browser: Browser,
@@ -401,7 +446,7 @@ pub(crate) async fn password(
         )
         .await
     {
-        Ok(step) => Ok(back_to_flow(&app, &ctx.flow_id, step_cookie(&step))),
+        Ok(step) => after_step(&app, ctx, step).await,
         Err(e @ (ServiceError::BadCredentials | ServiceError::Throttled { .. })) => {
             let status = if matches!(e, ServiceError::Throttled { .. }) {
                 StatusCode::TOO_MANY_REQUESTS
@@ -484,6 +529,9 @@ pub(crate) async fn passkey_finish(
         .await
     {
         Ok(step) => {
+            if let Err(e) = app.login.save_state(&ctx.flow).await {
+                return WebError::service(e, ctx.t).into_response();
+            }
             let mut r =
                 Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))
                     .into_response();
@@ -570,7 +618,7 @@ pub(crate) async fn eid_return(
         .eid_finish(&mut ctx.flow, ctx.session.as_ref(), Some(&rest))
         .await
     {
-        Ok(step) => Ok(back_to_flow(&app, &ctx.flow_id, step_cookie(&step))),
+        Ok(step) => after_step(&app, ctx, step).await,
         Err(ServiceError::Eid(_)) => Ok(back_to_flow(&app, &ctx.flow_id, None)),
         Err(
             e @ (ServiceError::BelongsToAnotherAccount
@@ -596,7 +644,7 @@ pub(crate) async fn cert_done(
         .take_certificate(&mut ctx.flow, ctx.session.as_ref())
         .await
     {
-        Ok(step) => Ok(back_to_flow(&app, &ctx.flow_id, step_cookie(&step))),
+        Ok(step) => after_step(&app, ctx, step).await,
         Err(
             e @ (ServiceError::BelongsToAnotherAccount
             | ServiceError::IdentityConflict { .. }
@@ -649,7 +697,7 @@ pub(crate) async fn cert_forwarded(
         Err(e) => Err(e),
     };
     match result {
-        Ok(step) => Ok(back_to_flow(&app, &ctx.flow_id, step_cookie(&step))),
+        Ok(step) => after_step(&app, ctx, step).await,
         Err(
             e @ (ServiceError::Certificate(_)
             | ServiceError::BelongsToAnotherAccount
@@ -733,6 +781,9 @@ pub(crate) async fn cert_signed(
         .await
     {
         Ok(step) => {
+            if let Err(e) = app.login.save_state(&ctx.flow).await {
+                return WebError::service(e, ctx.t).into_response();
+            }
             let mut r =
                 Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))
                     .into_response();
@@ -784,7 +835,7 @@ pub(crate) async fn unlinked(
         }
     };
     match result {
-        Ok(step) => Ok(back_to_flow(&app, &ctx.flow_id, step_cookie(&step))),
+        Ok(step) => after_step(&app, ctx, step).await,
         Err(e) => Err(WebError::service(e, ctx.t)),
     }
 }
@@ -804,7 +855,7 @@ pub(crate) async fn consent(
         .await
         .map_err(|e| WebError::service(e, ctx.t))?;
     if approved {
-        Ok(back_to_flow(&app, &ctx.flow_id, None))
+        after_step(&app, ctx, AuthStep::Continue).await
     } else {
         fail(&app, ctx, FailCode::AccessDenied, "the user denied consent").await
     }

@@ -8,11 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_oidc::{AuthorizeError, BearerError, ClientAuthInput, OAuthError, Params};
 
+use super::login::{Ctx, render};
 use super::{Protocol, authorization_response, see_other};
 use crate::app::App;
 use crate::error::{WebError, bearer_error_response, oauth_error_response};
 use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs, set_cookie};
 use crate::pages::{LogoutPage, MessagePage};
+use konto_service::login::Next;
 
 fn json(body: String, cache: &'static str) -> Response {
     let mut r = (
@@ -94,6 +96,7 @@ pub(crate) async fn authorize(
         }
         Err(AuthorizeError::Redirect(resp)) => return Ok(authorization_response(&app, t, &resp)),
     };
+    let t = browser.texts_for(&request.login.ui_locales);
     let (binding, new_binding) = match &browser.binding {
         Some(b) => (b.clone(), false),
         None => (
@@ -107,10 +110,35 @@ pub(crate) async fn authorize(
     let protocol = Protocol::Oidc(request.flow).to_json();
     let flow = app
         .login
-        .start_flow(&request.login, protocol, &binding, false)
+        .prepare_flow(&request.login, protocol, false)
+        .map_err(|e| WebError::service(e, t))?;
+    let session = app
+        .login
+        .session(browser.session.as_deref())
         .await
         .map_err(|e| WebError::service(e, t))?;
-    let mut r = see_other(&format!("/login?flow={}", flow.expose()));
+    let mut ctx = Ctx {
+        flow,
+        flow_id: String::new(),
+        session,
+        t,
+        csrf: csrf_token(&app, &binding),
+    };
+    let next = app
+        .login
+        .next(&ctx.flow, ctx.session.as_ref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    // Single sign-on and prompt=none are answered at once; only a login that shows a page is stored.
+    if !matches!(next, Next::Complete(_) | Next::Fail(..)) {
+        let id = app
+            .login
+            .persist_flow(&mut ctx.flow, &binding)
+            .await
+            .map_err(|e| WebError::service(e, t))?;
+        ctx.flow_id = id.expose().to_owned();
+    }
+    let mut r = render(&app, ctx, next, None, StatusCode::OK).await?;
     if new_binding {
         r.headers_mut().append(
             header::SET_COOKIE,

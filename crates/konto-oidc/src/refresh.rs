@@ -1,0 +1,65 @@
+//! Refresh tokens: `<grant>.<generation>.<nonce>.<tag>`.
+//!
+//! The grant keeps only the keyed hash of its current token, so a database leak yields no usable
+//! token. The tag (a MAC over grant, generation and nonce) lets konto recognise one of its own
+//! older tokens of a grant without remembering it: presenting a token whose generation is below
+//! the grant's is a reuse of a rotated token and revokes the grant (RFC 9700 §4.14.2), while a
+//! forged token (bad tag) is merely invalid and cannot be used to revoke someone's grant.
+
+use konto_core::secret::{Secret, SecretPurpose};
+use konto_keys::random;
+use subtle::ConstantTimeEq;
+
+use crate::error::OAuthError;
+use crate::provider::Provider;
+
+/// Hex characters of the tag kept in the token (128 bits).
+const TAG_LEN: usize = 32;
+
+/// What a well-formed, authentic refresh token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefreshTokenId {
+    pub grant_id: String,
+    pub generation: i64,
+}
+
+impl Provider {
+    /// A new refresh token for `grant_id` at `generation`.
+    pub(crate) fn mint_refresh_token(
+        &self,
+        grant_id: &str,
+        generation: i64,
+    ) -> Result<Secret, OAuthError> {
+        let body = format!("{grant_id}.{generation}.{}", random::id()?);
+        let tag = self.hasher.hash(SecretPurpose::RefreshTag, &body);
+        let tag = tag.as_str().get(..TAG_LEN).unwrap_or(tag.as_str());
+        Ok(Secret::from_client(format!("{body}.{tag}")))
+    }
+
+    /// Parses a refresh token and checks its tag; `None` for anything konto did not issue.
+    pub(crate) fn parse_refresh_token(&self, token: &str) -> Option<RefreshTokenId> {
+        if token.len() > 200 {
+            return None;
+        }
+        let (body, tag) = token.rsplit_once('.')?;
+        let mut parts = body.split('.');
+        let (Some(grant_id), Some(generation), Some(nonce), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        if grant_id.is_empty() || nonce.is_empty() {
+            return None;
+        }
+        let generation: i64 = generation.parse().ok().filter(|g| *g >= 0)?;
+        let expected = self.hasher.hash(SecretPurpose::RefreshTag, body);
+        let expected = expected.as_str().get(..TAG_LEN)?;
+        if !bool::from(expected.as_bytes().ct_eq(tag.as_bytes())) {
+            return None;
+        }
+        Some(RefreshTokenId {
+            grant_id: grant_id.to_owned(),
+            generation,
+        })
+    }
+}
