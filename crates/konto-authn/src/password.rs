@@ -1,19 +1,18 @@
 //! Password hashing with Argon2id.
 //!
-//! OWASP's parameters (19 MiB, t=2, p=1) by default. A hash costs about 16 ms of one core, so
-//! hashing runs on the blocking pool behind a semaphore sized to the cores: a burst of logins
-//! queues instead of starving the async threads or exhausting memory. An unknown account is
+//! OWASP's parameters (19 MiB, t=2, p=1) by default. A hash costs about 11 ms of one core, so
+//! hashing runs on dedicated threads, one per core: a burst of logins queues instead of starving
+//! the async threads or exhausting memory. An unknown account is
 //! verified against a dummy hash with the same parameters, so it costs the same work and gives the
 //! same answer as a wrong password. Stored hashes carry their parameters (PHC string format), so
 //! raising the cost later re-hashes on the next successful login.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -47,41 +46,47 @@ impl Default for PasswordParams {
     }
 }
 
-/// Argon2 working memory, kept between hashes: allocating and faulting in 19 MiB for every
-/// login costs more than a millisecond. At most one buffer per concurrent hash is kept.
-struct MemoryPool {
-    blocks: usize,
-    free: Mutex<Vec<Vec<Block>>>,
-}
-
-impl MemoryPool {
-    fn take(&self, blocks: usize) -> Vec<Block> {
-        if blocks == self.blocks
-            && let Some(buf) = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop()
-        {
-            return buf;
-        }
-        vec![Block::default(); blocks]
-    }
-
-    fn give(&self, buf: Vec<Block>) {
-        if buf.len() == self.blocks {
-            self.free
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(buf);
-        }
-    }
+/// One hash to compute on a hashing thread.
+struct Job {
+    params: Params,
+    password: Vec<u8>,
+    salt: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<u8>, PasswordError>>,
 }
 
 /// Hashes and verifies passwords off the async threads, at most `concurrency` at a time.
+///
+/// `concurrency` long-lived threads compute Argon2id, each keeping its 19 MiB working memory
+/// between hashes (allocating and faulting it in for every login costs more than a millisecond)
+/// and staying on its core instead of sharing the async runtime's threads. Logins beyond that
+/// wait in a bounded queue.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: PasswordParams,
     argon_params: Params,
-    gate: Arc<Semaphore>,
-    memory: Arc<MemoryPool>,
+    jobs: flume::Sender<Job>,
     dummy: Arc<str>,
+}
+
+/// Queued hashes beyond the running ones; more wait for a place in the queue.
+const QUEUE: usize = 256;
+
+fn hashing_thread(jobs: flume::Receiver<Job>) {
+    let mut memory: Vec<Block> = Vec::new();
+    while let Ok(job) = jobs.recv() {
+        let blocks = job.params.block_count();
+        if memory.len() != blocks {
+            memory = vec![Block::default(); blocks];
+        }
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, job.params.clone());
+        let mut out = vec![0u8; job.params.output_len().unwrap_or(32)];
+        let result = argon
+            .hash_password_into_with_memory(&job.password, &job.salt, &mut out, &mut memory)
+            .map(|()| out)
+            .map_err(|_| PasswordError::Hashing);
+        // the caller may have gone away (a dropped request); nothing to do then
+        let _ = job.reply.send(result);
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -112,14 +117,26 @@ impl PasswordHasher {
             STANDARD_NO_PAD.encode(&random[16..]),
         );
         PasswordHash::new(&dummy).map_err(|_| PasswordError::MalformedHash)?;
+        let (jobs, queue) = flume::bounded::<Job>(QUEUE);
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        for i in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            let core = cores.get(i % cores.len().max(1)).copied();
+            std::thread::Builder::new()
+                .name(format!("konto-hash-{i}"))
+                .spawn(move || {
+                    // one hashing thread per core, staying there: its working memory stays warm
+                    if let Some(core) = core {
+                        core_affinity::set_for_current(core);
+                    }
+                    hashing_thread(queue)
+                })
+                .map_err(|e| PasswordError::Params(format!("cannot start a hashing thread: {e}")))?;
+        }
         Ok(PasswordHasher {
-            memory: Arc::new(MemoryPool {
-                blocks: argon_params.block_count(),
-                free: Mutex::new(Vec::new()),
-            }),
             argon_params,
             params,
-            gate: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy: Arc::from(dummy),
         })
     }
@@ -128,23 +145,24 @@ impl PasswordHasher {
         self.params
     }
 
+    /// Runs one Argon2id computation on a hashing thread.
+    async fn compute(&self, params: Params, password: &str, salt: &[u8]) -> Result<Vec<u8>, PasswordError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            params,
+            password: password.as_bytes().to_vec(),
+            salt: salt.to_vec(),
+            reply,
+        };
+        self.jobs.send_async(job).await.map_err(|_| PasswordError::Hashing)?;
+        answer.await.map_err(|_| PasswordError::Hashing)?
+    }
+
     /// A new PHC string for `password`.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| PasswordError::Random)?;
-        let _permit = self
-            .gate
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Hashing)?;
-        let params = self.argon_params.clone();
-        let memory = Arc::clone(&self.memory);
-        let password = password.to_owned();
-        let output = tokio::task::spawn_blocking(move || {
-            compute(&memory, &params, password.as_bytes(), &salt)
-        })
-        .await
-        .map_err(|_| PasswordError::Hashing)??;
+        let output = self.compute(self.argon_params.clone(), password, &salt).await?;
         Ok(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             self.params.m_cost,
@@ -157,46 +175,22 @@ impl PasswordHasher {
 
     /// Whether `password` matches `stored`; with `None` (no such account) the same work is done
     /// against a dummy hash and the answer is `false`.
-    pub async fn verify(
-        &self,
-        password: &str,
-        stored: Option<&str>,
-    ) -> Result<bool, PasswordError> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
         let known = stored.is_some();
-        let phc: Arc<str> = match stored {
-            Some(s) => Arc::from(s),
-            None => Arc::clone(&self.dummy),
-        };
-        let _permit = self
-            .gate
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Hashing)?;
-        let memory = Arc::clone(&self.memory);
-        let password = password.to_owned();
-        let matched = tokio::task::spawn_blocking(move || -> Result<bool, PasswordError> {
-            let hash = PasswordHash::new(&phc).map_err(|_| PasswordError::MalformedHash)?;
-            if hash.algorithm.as_str() != "argon2id" {
-                return Err(PasswordError::MalformedHash);
-            }
-            let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
-            let salt = hash.salt.ok_or(PasswordError::MalformedHash)?;
-            let expected = hash.hash.ok_or(PasswordError::MalformedHash)?;
-            let params = Params::new(
-                params.m_cost(),
-                params.t_cost(),
-                params.p_cost(),
-                Some(expected.len()),
-            )
+        let phc = stored.unwrap_or(&self.dummy);
+        let hash = PasswordHash::new(phc).map_err(|_| PasswordError::MalformedHash)?;
+        if hash.algorithm.as_str() != "argon2id" {
+            return Err(PasswordError::MalformedHash);
+        }
+        let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
+        let salt = hash.salt.ok_or(PasswordError::MalformedHash)?;
+        let expected = hash.hash.ok_or(PasswordError::MalformedHash)?;
+        let params = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len()))
             .map_err(|_| PasswordError::MalformedHash)?;
-            let computed = compute(&memory, &params, password.as_bytes(), salt.as_ref())?;
-            let computed = Output::new(&computed).map_err(|_| PasswordError::Hashing)?;
-            // Output's equality is constant-time
-            Ok(computed == expected)
-        })
-        .await
-        .map_err(|_| PasswordError::Hashing)??;
-        Ok(known && matched)
+        let computed = self.compute(params, password, salt.as_ref()).await?;
+        let computed = Output::new(&computed).map_err(|_| PasswordError::Hashing)?;
+        // Output's equality is constant-time
+        Ok(known && computed == expected)
     }
 
     /// Whether a stored hash was made with other parameters than today's.
@@ -207,22 +201,6 @@ impl PasswordHasher {
         );
         !stored.starts_with(&expected)
     }
-}
-
-/// One Argon2id computation with pooled working memory.
-fn compute(
-    memory: &MemoryPool,
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-) -> Result<Vec<u8>, PasswordError> {
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    let mut out = vec![0u8; params.output_len().unwrap_or(32)];
-    let mut blocks = memory.take(params.block_count());
-    let result = argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks);
-    memory.give(blocks);
-    result.map_err(|_| PasswordError::Hashing)?;
-    Ok(out)
 }
 
 #[cfg(test)]
