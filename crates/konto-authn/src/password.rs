@@ -131,7 +131,9 @@ impl PasswordHasher {
                     }
                     hashing_thread(queue)
                 })
-                .map_err(|e| PasswordError::Params(format!("cannot start a hashing thread: {e}")))?;
+                .map_err(|e| {
+                    PasswordError::Params(format!("cannot start a hashing thread: {e}"))
+                })?;
         }
         Ok(PasswordHasher {
             argon_params,
@@ -146,7 +148,12 @@ impl PasswordHasher {
     }
 
     /// Runs one Argon2id computation on a hashing thread.
-    async fn compute(&self, params: Params, password: &str, salt: &[u8]) -> Result<Vec<u8>, PasswordError> {
+    async fn compute(
+        &self,
+        params: Params,
+        password: &str,
+        salt: &[u8],
+    ) -> Result<Vec<u8>, PasswordError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Job {
             params,
@@ -154,7 +161,10 @@ impl PasswordHasher {
             salt: salt.to_vec(),
             reply,
         };
-        self.jobs.send_async(job).await.map_err(|_| PasswordError::Hashing)?;
+        self.jobs
+            .send_async(job)
+            .await
+            .map_err(|_| PasswordError::Hashing)?;
         answer.await.map_err(|_| PasswordError::Hashing)?
     }
 
@@ -162,7 +172,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| PasswordError::Random)?;
-        let output = self.compute(self.argon_params.clone(), password, &salt).await?;
+        let output = self
+            .compute(self.argon_params.clone(), password, &salt)
+            .await?;
         Ok(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             self.params.m_cost,
@@ -175,7 +187,11 @@ impl PasswordHasher {
 
     /// Whether `password` matches `stored`; with `None` (no such account) the same work is done
     /// against a dummy hash and the answer is `false`.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<bool, PasswordError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy);
         let hash = PasswordHash::new(phc).map_err(|_| PasswordError::MalformedHash)?;
@@ -185,8 +201,13 @@ impl PasswordHasher {
         let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
         let salt = hash.salt.ok_or(PasswordError::MalformedHash)?;
         let expected = hash.hash.ok_or(PasswordError::MalformedHash)?;
-        let params = Params::new(params.m_cost(), params.t_cost(), params.p_cost(), Some(expected.len()))
-            .map_err(|_| PasswordError::MalformedHash)?;
+        let params = Params::new(
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost(),
+            Some(expected.len()),
+        )
+        .map_err(|_| PasswordError::MalformedHash)?;
         let computed = self.compute(params, password, salt.as_ref()).await?;
         let computed = Output::new(&computed).map_err(|_| PasswordError::Hashing)?;
         // Output's equality is constant-time

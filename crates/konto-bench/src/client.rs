@@ -126,13 +126,28 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
     let mut r = c.request(Method::GET, &authorize, &[], None).await?;
     let mut jar = r.cookies.join("; ");
     if let Some(login) = r.location.clone() {
-        r = c.request(Method::GET, &login, &[("cookie", &jar)], None).await?;
+        r = c
+            .request(Method::GET, &login, &[("cookie", &jar)], None)
+            .await?;
     }
-    let flow = hidden(&r.body, "flow").ok_or_else(|| anyhow!("no login page ({}): {}", r.status, r.body))?;
+    let flow = hidden(&r.body, "flow")
+        .ok_or_else(|| anyhow!("no login page ({}): {}", r.status, r.body))?;
     let csrf = hidden(&r.body, "csrf").context("csrf field")?;
-    let form = format!("flow={flow}&csrf={csrf}&username={}&password={}", k.user, k.password_form());
+    let form = format!(
+        "flow={flow}&csrf={csrf}&username={}&password={}",
+        k.user,
+        k.password_form()
+    );
     let r = c
-        .request(Method::POST, "/login/password", &[("cookie", &jar), ("content-type", "application/x-www-form-urlencoded")], Some(form))
+        .request(
+            Method::POST,
+            "/login/password",
+            &[
+                ("cookie", &jar),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(form),
+        )
         .await?;
     if r.status != 303 {
         bail!("login answered {}", r.status);
@@ -144,8 +159,12 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
     // first-party client without consent: the password answer leads straight back to the client
     let mut callback = r.location.context("no redirect after the password")?;
     if callback.starts_with("/login") {
-        let r = c.request(Method::GET, &callback, &[("cookie", &jar)], None).await?;
-        callback = r.location.ok_or_else(|| anyhow!("no code ({}): {}", r.status, r.body))?;
+        let r = c
+            .request(Method::GET, &callback, &[("cookie", &jar)], None)
+            .await?;
+        callback = r
+            .location
+            .ok_or_else(|| anyhow!("no code ({}): {}", r.status, r.body))?;
     }
     let code = url::Url::parse(&callback)?
         .query_pairs()

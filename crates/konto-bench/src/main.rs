@@ -35,6 +35,10 @@ struct Args {
     /// SQLite durability (`normal` or `full`).
     #[arg(long, default_value = "normal")]
     durability: String,
+    /// Run against this (empty) database instead of a new SQLite file, e.g.
+    /// `postgres://postgres@127.0.0.1:5432/konto_bench`.
+    #[arg(long)]
+    database: Option<String>,
     /// Only these phases (comma-separated: ready,cc,refresh,flow,argon2).
     #[arg(long, default_value = "ready,cc,refresh,argon2,flow")]
     phases: String,
@@ -191,7 +195,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let phases: Vec<&str> = args.phases.split(',').collect();
-    let konto = Konto::prepare(&args.konto, &args.durability)
+    let konto = Konto::prepare(&args.konto, &args.durability, args.database.as_deref())
         .await
         .context("preparing konto")?;
 
@@ -199,9 +203,13 @@ async fn main() -> Result<()> {
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1);
+    let store = match &args.database {
+        Some(url) if url.starts_with("postgres") => "PostgreSQL (local)".to_owned(),
+        _ => format!("SQLite ({})", args.durability),
+    };
     lines.push(format!(
-        "machine: {cores} cores; konto: release, SQLite ({}), ES256 client; {} s per phase",
-        args.durability, args.seconds
+        "machine: {cores} cores; konto: release, {store}, ES256 client; {} s per phase",
+        args.seconds
     ));
 
     let mut running = konto.start().await?;

@@ -59,7 +59,7 @@ fn run(bin: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Result<
 }
 
 impl Konto {
-    pub(crate) async fn prepare(bin: &Path, durability: &str) -> Result<Konto> {
+    pub(crate) async fn prepare(bin: &Path, durability: &str, database: Option<&str>) -> Result<Konto> {
         let dir = std::env::temp_dir().join(format!("konto-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let dir = TempDir(dir);
@@ -75,13 +75,16 @@ impl Konto {
         }
         std::fs::write(dir.0.join("master.key"), STANDARD.encode(key))?;
         let config = dir.0.join("konto.toml");
+        let db = match database {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.0.join("konto.db").display()),
+        };
         std::fs::write(
             &config,
             format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
-                 [database]\nurl = \"sqlite://{db}\"\nsqlite_durability = \"{durability}\"\n\
+                 [database]\nurl = \"{db}\"\nsqlite_durability = \"{durability}\"\n\
                  [secrets]\nmaster_key_file = \"{key}\"\n[login]\nregistration = false\n",
-                db = dir.0.join("konto.db").display(),
                 key = dir.0.join("master.key").display(),
             ),
         )?;

@@ -289,12 +289,20 @@ pub async fn build(
         }
     };
 
-    let passkeys = match Passkeys::new(&issuer, "konto", hasher.clone()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(error = %e, "passkeys are off (WebAuthn needs a domain name, not an IP address, as issuer host)");
-            None
+    // WebAuthn relying-party ids are domain names; an IP-address issuer has no passkeys
+    let passkeys = if matches!(issuer.host(), Some(url::Host::Domain(_))) {
+        match Passkeys::new(&issuer, "konto", hasher.clone()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "passkeys are off");
+                None
+            }
         }
+    } else {
+        tracing::info!(
+            "passkeys are off: WebAuthn needs a domain name, not an IP address, as issuer host"
+        );
+        None
     };
 
     let e = &config.elster;

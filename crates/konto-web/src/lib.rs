@@ -44,7 +44,8 @@ pub enum BootError {
 const MAX_URI: usize = 16 * 1024;
 
 async fn limit_uri(request: Request, next: Next) -> Response {
-    if request.uri().to_string().len() > MAX_URI {
+    let uri = request.uri();
+    if uri.path().len() + uri.query().map_or(0, str::len) > MAX_URI {
         return (StatusCode::URI_TOO_LONG, "request target too long").into_response();
     }
     next.run(request).await

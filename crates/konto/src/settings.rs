@@ -64,9 +64,10 @@ pub(crate) fn load(file: Option<&Path>, base: Config) -> Result<(Config, Vec<Str
             warnings.push(format!("ignoring unknown environment variable {name}"));
         }
     }
+    // figment hands the filter the key with its original case
     let env = Env::prefixed("KONTO_")
         .split("__")
-        .filter(move |k| known.contains(k.as_str()));
+        .filter(move |k| known.contains(&k.as_str().to_lowercase()));
     figment = figment.merge(env);
     let config: Config = figment.extract().context("invalid configuration")?;
     Ok((config, warnings))
@@ -112,6 +113,25 @@ mod tests {
         assert!(keys.contains("server.listen"));
         assert!(keys.contains("secrets.master_key_file"));
         assert!(keys.contains("elster.crl_url"));
+    }
+
+    /// Defaults < file < environment, with `__` between section and key.
+    #[test]
+    fn the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("konto.toml", "[server]\nlisten = \"127.0.0.1:9999\"\n[login]\nargon2_iterations = 3\n")?;
+            jail.set_env("KONTO_LOGIN__ARGON2_ITERATIONS", "4");
+            jail.set_env("KONTO_SECRETS__MASTER_KEY_FILE", "/run/secrets/key");
+            jail.set_env("KONTO_NO__SUCH_KEY", "1");
+            let (c, warnings) = load(Some(Path::new("konto.toml")), Config::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen.port(), 9999, "from the file");
+            assert_eq!(c.login.argon2_iterations, 4, "the environment wins");
+            assert_eq!(c.secrets.master_key_file.as_deref(), Some(Path::new("/run/secrets/key")));
+            assert!(warnings.iter().any(|w| w.contains("KONTO_NO__SUCH_KEY")));
+            jail.set_env("KONTO_LOGIN__ARGON2_ITERATIONS", "many");
+            assert!(load(Some(Path::new("konto.toml")), Config::default()).is_err(), "a bad value is an error");
+            Ok(())
+        });
     }
 
     #[test]
