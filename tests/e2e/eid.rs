@@ -1,11 +1,15 @@
 //! eID card login through the eID-Server simulator (BSI TR-03130 over mutual TLS, TR-03124 tcToken):
 //! every failure, temporary login without traces, account linking conflicts, accounts from the card.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use konto_core::pkce::s256;
 use konto_tests::*;
 use serde_json::Value;
+
+/// An authorization request that also asks for the address.
+fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
+    let mut all = vec![("scope", "openid profile address")];
+    all.extend_from_slice(extra);
+    authorize_url(server, client, redirect, &all)
+}
 
 on_both_backends!(
     every_eid_failure_gives_a_clear_page,
@@ -15,7 +19,6 @@ on_both_backends!(
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 fn options(backend: Backend) -> Options {
@@ -23,56 +26,6 @@ fn options(backend: Backend) -> Options {
     o.eid = true;
     o.eid_timeout_secs = 1;
     o
-}
-
-fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", client)
-            .append_pair("redirect_uri", redirect)
-            .append_pair("response_type", "code")
-            .append_pair("scope", "openid profile address")
-            .append_pair("code_challenge", &s256(VERIFIER))
-            .append_pair("code_challenge_method", "S256");
-        for (k, v) in extra {
-            q.append_pair(k, v);
-        }
-    }
-    url.to_string()
-}
-
-async fn tokens(
-    server: &TestServer,
-    client: &str,
-    secret: &str,
-    redirect: &str,
-    code: &str,
-) -> Value {
-    reqwest::Client::new()
-        .post(server.url("/token"))
-        .basic_auth(client, Some(secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn payload(jwt: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 /// User cancelled, card expired, card revoked, eID-Server error, eID-Server too slow: the user sees
@@ -152,7 +105,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         "no consent is stored for a temporary login"
     );
     let out = browser.consent(&consent, true).await;
-    let t = tokens(
+    let t = redeem_code(
         &server,
         "rp",
         &secret,
@@ -164,7 +117,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         t.get("refresh_token").is_none(),
         "no refresh token outlives a temporary login"
     );
-    let id = payload(t["id_token"].as_str().unwrap());
+    let id = jwt_claims(t["id_token"].as_str().unwrap());
     assert_eq!(id["acr"], HIGH);
     let info: Value = reqwest::Client::new()
         .get(server.url("/userinfo"))
@@ -208,7 +161,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         )
         .await;
     let out = browser.consent(&browser.follow(r).await.page(), true).await;
-    let t2 = tokens(
+    let t2 = redeem_code(
         &server,
         "rp",
         &secret,
@@ -216,7 +169,10 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         &out.param("code").unwrap(),
     )
     .await;
-    assert_ne!(payload(t2["id_token"].as_str().unwrap())["sub"], id["sub"]);
+    assert_ne!(
+        jwt_claims(t2["id_token"].as_str().unwrap())["sub"],
+        id["sub"]
+    );
     // once the tokens have expired, housekeeping leaves nothing
     server.clock.advance(time::Duration::minutes(70));
     konto_store::Maintenance::purge_expired(server.store.as_ref(), server.clock_now())
@@ -346,8 +302,8 @@ async fn an_account_from_the_card(backend: Backend) {
         )
         .await;
     let out = browser.follow(r).await;
-    let first = payload(
-        tokens(
+    let first = jwt_claims(
+        redeem_code(
             &server,
             "rp",
             &secret,
@@ -378,8 +334,8 @@ async fn an_account_from_the_card(backend: Backend) {
         .await
         .page();
     let out = other.eid(&page, "ayse").await;
-    let second = payload(
-        tokens(
+    let second = jwt_claims(
+        redeem_code(
             &server,
             "rp",
             &secret,

@@ -3,31 +3,28 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use konto_core::pkce::s256;
 use konto_tests::*;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+
+/// An authorization request for level substantial.
+fn authorize(server: &TestServer, client: &str, redirect: &str) -> String {
+    authorize_url(
+        server,
+        client,
+        redirect,
+        &[
+            ("scope", "openid"),
+            ("acr_values", "http://eidas.europa.eu/LoA/substantial"),
+        ],
+    )
+}
 
 on_both_backends!(
     every_certificate_failure_is_refused,
     a_trusted_proxy_may_forward_the_certificate,
     signed_challenge_for_non_browser_clients
 );
-
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn authorize(server: &TestServer, client: &str, redirect: &str) -> String {
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", client)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid")
-        .append_pair("acr_values", "http://eidas.europa.eu/LoA/substantial")
-        .append_pair("code_challenge", &s256(VERIFIER))
-        .append_pair("code_challenge_method", "S256");
-    url.to_string()
-}
 
 /// Expired, revoked, foreign CA, wrong key usage, no certificate: each refused by name, and no
 /// session comes of it.

@@ -2,16 +2,29 @@
 //! eID card (high), `acr`/`amr` in the ID token, session limits per level with a moved clock, and
 //! what happens when no authenticator reaches a level.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_core::Level;
 use konto_core::level::AcrVocabulary;
-use konto_core::pkce::s256;
 use konto_tests::rp::Rp;
 use konto_tests::*;
 use openidconnect::core::{CoreJwsSigningAlgorithm, CoreUserInfoClaims};
 use openidconnect::{OAuth2TokenResponse, TokenIntrospectionResponse};
 use serde_json::Value;
+
+/// The claims of the ID token a code redeems to.
+async fn id_token_claims(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    code: &str,
+) -> Value {
+    let tokens = redeem_code(server, client, secret, redirect, code).await;
+    jwt_claims(
+        tokens["id_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ID token: {tokens}")),
+    )
+}
 
 on_both_backends!(
     step_up_to_substantial_and_high,
@@ -21,7 +34,6 @@ on_both_backends!(
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
@@ -30,66 +42,6 @@ fn options(backend: Backend) -> Options {
     o.elster = true;
     o.eid = true;
     o
-}
-
-fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", client)
-            .append_pair("redirect_uri", redirect)
-            .append_pair("response_type", "code")
-            .append_pair("scope", "openid profile")
-            .append_pair("code_challenge", &s256(VERIFIER))
-            .append_pair("code_challenge_method", "S256");
-        for (k, v) in extra {
-            q.append_pair(k, v);
-        }
-    }
-    url.to_string()
-}
-
-/// The claims of an ID token (signature checked by konto's own tests elsewhere).
-async fn id_token_claims(
-    server: &TestServer,
-    client: &str,
-    secret: &str,
-    redirect: &str,
-    code: &str,
-) -> Value {
-    let tokens: Value = reqwest::Client::new()
-        .post(server.url("/token"))
-        .basic_auth(client, Some(secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = tokens["id_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no ID token: {tokens}"));
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(id.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn amr(claims: &Value) -> Vec<String> {
-    claims["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// A basic session steps up with the ELSTER certificate to substantial and with the eID card to
@@ -246,7 +198,7 @@ async fn session_limits_per_level(backend: Backend) {
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
     let page = browser
-        .visit(&authorize(&server, "rp", &redirect, &[]))
+        .visit(&authorize_url(&server, "rp", &redirect, &[]))
         .await
         .page();
     assert!(
@@ -257,7 +209,7 @@ async fn session_limits_per_level(backend: Backend) {
             .is_some()
     );
     let page = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -275,7 +227,7 @@ async fn session_limits_per_level(backend: Backend) {
     // four idle minutes: still high, without a page
     server.clock.advance(time::Duration::minutes(4));
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -289,7 +241,7 @@ async fn session_limits_per_level(backend: Backend) {
     // six idle minutes: no longer high, still substantial
     server.clock.advance(time::Duration::minutes(6));
     let page = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -302,7 +254,7 @@ async fn session_limits_per_level(backend: Backend) {
         "asked to authenticate again for high"
     );
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -324,20 +276,30 @@ async fn session_limits_per_level(backend: Backend) {
     // 61 idle minutes: the session is over
     server.clock.advance(time::Duration::minutes(61));
     let out = browser
-        .visit(&authorize(&server, "rp", &redirect, &[("prompt", "none")]))
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("prompt", "none")],
+        ))
         .await;
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
 
     // max_age forces a fresh authentication (OIDC Core §3.1.2.1)
     let page = browser
-        .visit(&authorize(&server, "rp", &redirect, &[]))
+        .visit(&authorize_url(&server, "rp", &redirect, &[]))
         .await
         .page();
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
     server.clock.advance(time::Duration::minutes(2));
     let page = browser
-        .visit(&authorize(&server, "rp", &redirect, &[("max_age", "60")]))
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("max_age", "60")],
+        ))
         .await
         .page();
     assert!(
@@ -347,7 +309,12 @@ async fn session_limits_per_level(backend: Backend) {
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
     let page = browser
-        .visit(&authorize(&server, "rp", &redirect, &[("prompt", "login")]))
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("prompt", "login")],
+        ))
         .await
         .page();
     assert!(page.has("name=\"password\""), "prompt=login asks again");
@@ -368,7 +335,7 @@ async fn unmet_requirements_and_passive_requests(backend: Backend) {
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -380,11 +347,11 @@ async fn unmet_requirements_and_passive_requests(backend: Backend) {
         Some("unmet_authentication_requirements")
     );
     let out = browser
-        .login_and_consent(&authorize(&server, "rp", &redirect, &[]), "erika", PW)
+        .login_and_consent(&authorize_url(&server, "rp", &redirect, &[]), "erika", PW)
         .await;
     assert!(out.param("code").is_some());
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -394,7 +361,7 @@ async fn unmet_requirements_and_passive_requests(backend: Backend) {
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
     // acr_values lists acceptable values: the lowest is the minimum
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "rp",
             &redirect,
@@ -425,7 +392,7 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     let redirect = client.redirect_uris[0].clone();
     let browser = elster_browser(&server.base, Some("erika"));
     let page = browser
-        .visit(&authorize(&server, "tax", &redirect, &[]))
+        .visit(&authorize_url(&server, "tax", &redirect, &[]))
         .await
         .page();
     assert!(
@@ -457,7 +424,7 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     assert_eq!(amr(&claims), vec!["swk"]);
     // STORK names are accepted in requests
     let out = browser
-        .visit(&authorize(
+        .visit(&authorize_url(
             &server,
             "tax",
             &redirect,

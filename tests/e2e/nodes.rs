@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_core::client::SigningAlg;
-use konto_core::pkce::s256;
 use konto_keys::{KeyEncryptionKey, Keyring};
 use konto_tests::*;
 use serde_json::Value;
@@ -14,19 +13,6 @@ on_both_backends!(
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn authorize(server: &TestServer, client: &str, redirect: &str) -> String {
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", client)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile")
-        .append_pair("code_challenge", &s256(VERIFIER))
-        .append_pair("code_challenge_method", "S256");
-    url.to_string()
-}
 
 fn kid(token: &str) -> String {
     let header: Value = serde_json::from_slice(
@@ -52,7 +38,7 @@ async fn two_nodes_share_one_database(backend: Backend) {
 
     let browser = a.browser();
     let login_page = browser
-        .visit(&authorize(&a, "rp", &client.redirect_uris[0]))
+        .visit(&authorize_url(&a, "rp", &client.redirect_uris[0], &[]))
         .await
         .page();
     let flow = login_page.hidden("flow").unwrap();
@@ -152,7 +138,7 @@ async fn key_rotation_keeps_issued_tokens_valid(backend: Backend) {
     let browser = server.browser();
     let out = browser
         .login_and_consent(
-            &authorize(&server, "rp", &client.redirect_uris[0]),
+            &authorize_url(&server, "rp", &client.redirect_uris[0], &[]),
             "erika",
             PW,
         )
@@ -213,7 +199,7 @@ async fn key_rotation_keeps_issued_tokens_valid(backend: Backend) {
     assert!(server.app.oidc.keys().reload(now).await.unwrap());
 
     let out = browser
-        .visit(&authorize(&server, "rp", &client.redirect_uris[0]))
+        .visit(&authorize_url(&server, "rp", &client.redirect_uris[0], &[]))
         .await;
     let after = token(out.param("code").unwrap()).await;
     let new_kid = kid(after["access_token"].as_str().unwrap());

@@ -1,63 +1,22 @@
 //! Passkeys (WebAuthn, with a software authenticator standing in for the browser's): registered
 //! from the account page, then as second factor after the password and for login without one.
 
-use konto_core::pkce::s256;
 use konto_tests::*;
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
 
+async fn amr_of(server: &TestServer, secret: &str, redirect: &str, code: &str) -> Vec<String> {
+    let tokens = redeem_code(server, "rp", secret, redirect, code).await;
+    amr(&jwt_claims(
+        tokens["id_token"].as_str().expect("an ID token"),
+    ))
+}
+
 on_both_backends!(passkey_as_second_factor_and_without_password);
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn authorize(server: &TestServer, redirect: &str) -> String {
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", "rp")
-        .append_pair("redirect_uri", redirect)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid")
-        .append_pair("prompt", "login")
-        .append_pair("code_challenge", &s256(VERIFIER))
-        .append_pair("code_challenge_method", "S256");
-    url.to_string()
-}
-
-async fn amr_of(server: &TestServer, secret: &str, redirect: &str, code: &str) -> Vec<String> {
-    let t: Value = reqwest::Client::new()
-        .post(server.url("/token"))
-        .basic_auth("rp", Some(secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = t["id_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            id.split('.').nth(1).unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    claims["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
 
 async fn passkey_login(
     browser: &Browser,
@@ -107,7 +66,15 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let origin = url::Url::parse(&server.issuer).unwrap();
     let browser = server.browser();
-    let page = browser.visit(&authorize(&server, &redirect)).await.page();
+    let page = browser
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("scope", "openid"), ("prompt", "login")],
+        ))
+        .await
+        .page();
     assert!(
         browser
             .password(&page, "erika", PW)
@@ -140,7 +107,15 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
     assert!(browser.visit("/account").await.page().has("Passkey"));
 
     // password, then the passkey: two factors
-    let page = browser.visit(&authorize(&server, &redirect)).await.page();
+    let page = browser
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("scope", "openid"), ("prompt", "login")],
+        ))
+        .await
+        .page();
     let second = browser.password(&page, "erika", PW).await.page();
     assert!(
         second.has("data-passkey=\"second-factor\""),
@@ -160,7 +135,15 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
 
     // without a password: the user name, then the passkey
     let other = server.browser();
-    let page = other.visit(&authorize(&server, &redirect)).await.page();
+    let page = other
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("scope", "openid"), ("prompt", "login")],
+        ))
+        .await
+        .page();
     let after = passkey_login(&other, &mut authenticator, &origin, &page, Some("erika")).await;
     let code = other
         .follow(after)
@@ -174,7 +157,15 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
 
     // a name without a passkey gets a challenge that looks the same and leads nowhere
     let third = server.browser();
-    let page = third.visit(&authorize(&server, &redirect)).await.page();
+    let page = third
+        .visit(&authorize_url(
+            &server,
+            "rp",
+            &redirect,
+            &[("scope", "openid"), ("prompt", "login")],
+        ))
+        .await
+        .page();
     let flow = page.hidden("flow").unwrap();
     let csrf = page.hidden("csrf").unwrap();
     let r = third

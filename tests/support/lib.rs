@@ -392,3 +392,87 @@ pub fn link_in(text: &str, prefix: &str) -> Option<String> {
     let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
     Some(rest[..end].to_owned())
 }
+
+/// The PKCE verifier the scenarios use (RFC 7636 Appendix B).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// An authorization request with PKCE (S256 over [`VERIFIER`]) and `scope=openid profile`;
+/// `extra` adds parameters or replaces these defaults.
+pub fn authorize_url(
+    server: &TestServer,
+    client: &str,
+    redirect: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let challenge = konto_core::pkce::s256(VERIFIER);
+    let defaults = [
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let mut url = url::Url::parse(&server.url("/authorize")).expect("url");
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in defaults {
+            if !extra.iter().any(|(e, _)| *e == k) {
+                q.append_pair(k, v);
+            }
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+/// Redeems a code (client_secret_basic, [`VERIFIER`]); the token endpoint's JSON answer.
+pub async fn redeem_code(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    code: &str,
+) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(client, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token response")
+}
+
+/// The claims of a JWT, without checking its signature (the relying-party tests check those).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
+}
+
+/// The `amr` values of a JWT's claims.
+pub fn amr(claims: &serde_json::Value) -> Vec<String> {
+    claims["amr"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -59,7 +59,11 @@ fn run(bin: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Result<
 }
 
 impl Konto {
-    pub(crate) async fn prepare(bin: &Path, durability: &str, database: Option<&str>) -> Result<Konto> {
+    pub(crate) async fn prepare(
+        bin: &Path,
+        durability: &str,
+        database: Option<&str>,
+    ) -> Result<Konto> {
         let dir = std::env::temp_dir().join(format!("konto-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let dir = TempDir(dir);

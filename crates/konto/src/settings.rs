@@ -117,33 +117,54 @@ mod tests {
 
     /// Defaults < file < environment, with `__` between section and key.
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail closure returns figment::Error"
+    )]
     fn the_environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("konto.toml", "[server]\nlisten = \"127.0.0.1:9999\"\n[login]\nargon2_iterations = 3\n")?;
+            jail.create_file(
+                "konto.toml",
+                "[server]\nlisten = \"127.0.0.1:9999\"\n[login]\nargon2_iterations = 3\n",
+            )?;
             jail.set_env("KONTO_LOGIN__ARGON2_ITERATIONS", "4");
             jail.set_env("KONTO_SECRETS__MASTER_KEY_FILE", "/run/secrets/key");
             jail.set_env("KONTO_NO__SUCH_KEY", "1");
-            let (c, warnings) = load(Some(Path::new("konto.toml")), Config::default()).map_err(|e| e.to_string())?;
+            let (c, warnings) = load(Some(Path::new("konto.toml")), Config::default())
+                .map_err(|e| e.to_string())?;
             assert_eq!(c.server.listen.port(), 9999, "from the file");
             assert_eq!(c.login.argon2_iterations, 4, "the environment wins");
-            assert_eq!(c.secrets.master_key_file.as_deref(), Some(Path::new("/run/secrets/key")));
+            assert_eq!(
+                c.secrets.master_key_file.as_deref(),
+                Some(Path::new("/run/secrets/key"))
+            );
             assert!(warnings.iter().any(|w| w.contains("KONTO_NO__SUCH_KEY")));
             jail.set_env("KONTO_LOGIN__ARGON2_ITERATIONS", "many");
-            assert!(load(Some(Path::new("konto.toml")), Config::default()).is_err(), "a bad value is an error");
+            assert!(
+                load(Some(Path::new("konto.toml")), Config::default()).is_err(),
+                "a bad value is an error"
+            );
             Ok(())
         });
     }
 
+    /// Runs in a `Jail` too: the jail's lock keeps the environment test's
+    /// variables from leaking into this one.
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail closure returns figment::Error"
+    )]
     fn unknown_file_keys_are_errors() {
-        let dir = std::env::temp_dir().join(format!("konto-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("bad.toml");
-        std::fs::write(&file, "[server]\nlisen = \"127.0.0.1:1\"\n").unwrap();
-        let err = load(Some(&file), Config::default()).unwrap_err();
-        assert!(format!("{err:#}").contains("lisen"), "{err:#}");
-        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
-        let (c, _) = load(Some(&file), Config::default()).unwrap();
-        assert_eq!(c.server.listen.port(), 9999);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")?;
+            let err = load(Some(Path::new("bad.toml")), Config::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+            jail.create_file("good.toml", "[server]\nlisten = \"127.0.0.1:9999\"\n")?;
+            let (c, _) =
+                load(Some(Path::new("good.toml")), Config::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen.port(), 9999);
+            Ok(())
+        });
     }
 }
