@@ -95,20 +95,26 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/logout", get(oidc::logout).post(oidc::logout))
         .route("/logout/confirm", post(oidc::logout_confirm))
         .route("/loa/basic", get(misc::loa_basic))
-        .route("/login", get(login::show))
-        .route("/login/password", post(login::password))
-        .route("/login/passkey/start", post(login::passkey_start))
-        .route("/login/passkey/finish", post(login::passkey_finish))
-        .route("/login/eid", post(login::eid_start))
-        .route("/login/eid/tctoken", get(login::eid_tc_token))
-        .route("/login/eid/return", get(login::eid_return))
-        .route("/login/cert/done", get(login::cert_done))
-        .route("/login/cert/forwarded", get(login::cert_forwarded))
-        .route("/login/cert/challenge", post(login::cert_challenge))
-        .route("/login/cert/signed", post(login::cert_signed))
-        .route("/login/unlinked", post(login::unlinked))
-        .route("/login/consent", post(login::consent))
-        .route("/login/cancel", post(login::cancel))
+        .route("/login", get(login::page::show))
+        .route("/login/password", post(login::page::password))
+        .route("/login/passkey/start", post(login::passkey::start))
+        .route("/login/passkey/finish", post(login::passkey::finish))
+        .route("/login/eid", post(login::external::eid_start))
+        .route("/login/eid/tctoken", get(login::external::eid_tc_token))
+        .route("/login/eid/return", get(login::external::eid_return))
+        .route("/login/cert/done", get(login::external::cert_done))
+        .route(
+            "/login/cert/forwarded",
+            get(login::external::cert_forwarded),
+        )
+        .route(
+            "/login/cert/challenge",
+            post(login::external::cert_challenge),
+        )
+        .route("/login/cert/signed", post(login::external::cert_signed))
+        .route("/login/unlinked", post(login::page::unlinked))
+        .route("/login/consent", post(login::page::consent))
+        .route("/login/cancel", post(login::page::cancel))
         .route(
             "/register",
             get(account::register_form).post(account::register),

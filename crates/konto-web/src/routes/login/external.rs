@@ -1,0 +1,216 @@
+//! Authenticators that leave the login page and come back: the eID card (through the eID
+//! client, BSI TR-03124-1) and the ELSTER certificate (through the certificate listener, a
+//! TLS-terminating proxy, or a signed challenge for non-browser clients).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use konto_service::ServiceError;
+use serde::Deserialize;
+
+use super::render::render_next;
+use super::{
+    FlowQuery, back_to_flow, csrf_ok, error_text, is_link_conflict, json_continue, json_error,
+    json_link_conflict, json_step, load, step_result,
+};
+use crate::app::App;
+use crate::error::WebError;
+use crate::http::{Browser, field, form_pairs};
+use crate::routes::see_other;
+
+pub(crate) async fn eid_start(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body);
+    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
+    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let tc_url = url::Url::parse(&app.url(&format!("/login/eid/tctoken?flow={}", ctx.flow_id)))
+        .map_err(|e| WebError::internal(e, ctx.t))?;
+    match app.login.eid_start(&mut ctx.flow, &tc_url).await {
+        Ok(client) => Ok(see_other(client.as_str())),
+        Err(e @ (ServiceError::Eid(_) | ServiceError::NotAvailable)) => {
+            let text = error_text(&app, ctx.t, &e);
+            render_next(&app, ctx, Some(text), StatusCode::BAD_GATEWAY).await
+        }
+        Err(e) => Err(WebError::service(e, ctx.t)),
+    }
+}
+
+/// The TCToken (BSI TR-03124-1), fetched by the eID client without the browser's cookies.
+pub(crate) async fn eid_tc_token(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Query(q): Query<FlowQuery>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    let flow_id = q
+        .flow()
+        .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t))?;
+    let refresh = url::Url::parse(&app.url(&format!("/login/eid/return?flow={flow_id}")))
+        .map_err(|e| WebError::internal(e, t))?;
+    let xml = app
+        .login
+        .eid_tc_token(flow_id, &refresh, None)
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        xml,
+    )
+        .into_response())
+}
+
+/// The browser is back from the eID client (TR-03124-1 refresh address).
+pub(crate) async fn eid_return(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let params = konto_oidc::Params::parse(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut ctx = load(&app, &browser, params.get("flow")).await?;
+    let rest: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+                .filter(|(k, _)| k != "flow"),
+        )
+        .finish();
+    let result = app
+        .login
+        .eid_finish(&mut ctx.flow, ctx.session.as_ref(), Some(&rest))
+        .await;
+    // the eID error is parked in the flow as a notice; the login page shows it
+    if let Err(ServiceError::Eid(_)) = result {
+        return Ok(back_to_flow(&ctx.flow_id));
+    }
+    step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
+}
+
+/// The browser is back from the certificate listener.
+pub(crate) async fn cert_done(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Query(q): Query<FlowQuery>,
+) -> Result<Response, WebError> {
+    let mut ctx = load(&app, &browser, q.flow()).await?;
+    let result = app
+        .login
+        .take_certificate(&mut ctx.flow, ctx.session.as_ref())
+        .await;
+    step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
+}
+
+/// Certificate login behind a TLS-terminating proxy that forwards the certificate in a header
+/// (accepted only from `server.trusted_proxies`).
+pub(crate) async fn cert_forwarded(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    headers: HeaderMap,
+    Query(q): Query<FlowQuery>,
+) -> Result<Response, WebError> {
+    let mut ctx = load(&app, &browser, q.flow()).await?;
+    let t = ctx.t;
+    let peer_trusted = browser
+        .conn
+        .as_ref()
+        .is_some_and(|c| app.is_trusted_proxy(c.peer.ip()));
+    let header_name = app.config.elster.proxy_header.as_deref();
+    let chain = match (peer_trusted, header_name) {
+        (true, Some(name)) => match headers.get(name).and_then(|v| v.to_str().ok()) {
+            Some(v) => match konto_authn::cert::parse_forwarded_certificate(v) {
+                Ok(chain) => chain,
+                Err(e) => {
+                    let e = ServiceError::Certificate(e.code().to_owned());
+                    let text = error_text(&app, t, &e);
+                    return render_next(&app, ctx, Some(text), StatusCode::FORBIDDEN).await;
+                }
+            },
+            None => Vec::new(),
+        },
+        _ => {
+            tracing::warn!("a forwarded certificate came from a peer that is not a trusted proxy");
+            return Err(WebError::page(StatusCode::FORBIDDEN, t.err_unavailable, t));
+        }
+    };
+    let result = match app.login.certificate(&chain) {
+        Ok(verified) => {
+            app.login
+                .verified_login(&mut ctx.flow, ctx.session.as_ref(), verified)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let shown = |e: &ServiceError| matches!(e, ServiceError::Certificate(_)) || is_link_conflict(e);
+    step_result(&app, ctx, result, shown, StatusCode::FORBIDDEN).await
+}
+
+/// Signed-challenge certificate login for non-browser clients: get a challenge…
+pub(crate) async fn cert_challenge(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    body: Bytes,
+) -> Response {
+    let (mut ctx, NoFields {}) = match json_step(&app, &browser, &body).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match app.login.certificate_challenge(&mut ctx.flow).await {
+        Ok(challenge) => Json(serde_json::json!({ "challenge": challenge })).into_response(),
+        Err(ServiceError::NotAvailable) => json_error(StatusCode::BAD_REQUEST, "not_available"),
+        Err(e) => WebError::service(e, ctx.t).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct NoFields {}
+
+#[derive(Deserialize)]
+struct CertSigned {
+    /// DER certificates, leaf first, standard base64.
+    certificates: Vec<String>,
+    /// Signature over the challenge's ASCII bytes, standard base64.
+    signature: String,
+}
+
+/// …and answer it with the certificate chain and a signature over the challenge.
+pub(crate) async fn cert_signed(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    body: Bytes,
+) -> Response {
+    let (mut ctx, req) = match json_step::<CertSigned>(&app, &browser, &body).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if req.certificates.len() > 4 {
+        return json_error(StatusCode::BAD_REQUEST, "chain_too_long");
+    }
+    let chain: Result<Vec<Vec<u8>>, _> = req
+        .certificates
+        .iter()
+        .map(|c| STANDARD.decode(c))
+        .collect();
+    let (Ok(chain), Ok(signature)) = (chain, STANDARD.decode(&req.signature)) else {
+        return json_error(StatusCode::BAD_REQUEST, "malformed");
+    };
+    match app
+        .login
+        .certificate_signed(&mut ctx.flow, ctx.session.as_ref(), &chain, &signature)
+        .await
+    {
+        Ok(step) => json_continue(&app, &ctx, &step).await,
+        Err(ServiceError::Certificate(code)) => json_error(StatusCode::UNAUTHORIZED, &code),
+        Err(ServiceError::Invalid(_)) => json_error(StatusCode::BAD_REQUEST, "no_challenge"),
+        Err(e) => {
+            json_link_conflict(&e).unwrap_or_else(|| WebError::service(e, ctx.t).into_response())
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The login pages of a flow. Every handler loads the flow (bound to this browser), checks the
+//! CSRF token, does one service call, and either answers the client (the flow is through) or
+//! shows the next page (post/redirect/get).
+//!
+//! - [`page`]: the login page itself, password, the unlinked-identity choice, consent, cancel;
+//! - [`passkey`]: WebAuthn ceremonies (JSON, driven by `konto.js`);
+//! - [`external`]: the eID card and the ELSTER certificate, which leave the page and come back;
+//! - [`render`]: what a flow's next step looks like, and how a finished flow answers.
+
+pub(crate) mod external;
+pub(crate) mod page;
+pub(crate) mod passkey;
+mod render;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use konto_core::secret::Secret;
+use konto_service::ServiceError;
+use konto_service::login::{AuthStep, Flow, Next};
+use konto_store::SessionRecord;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::see_other;
+use crate::app::App;
+use crate::error::WebError;
+use crate::http::{Browser, check_csrf, csrf_token, set_cookie};
+use crate::i18n::Texts;
+pub(crate) use render::render;
+use render::render_next;
+
+#[derive(Deserialize)]
+pub(crate) struct FlowQuery {
+    flow: Option<String>,
+}
+
+impl FlowQuery {
+    pub(crate) fn flow(&self) -> Option<&str> {
+        self.flow.as_deref()
+    }
+}
+
+/// A flow with everything a page needs.
+pub(crate) struct Ctx {
+    pub(crate) flow: Flow,
+    pub(crate) flow_id: String,
+    pub(crate) session: Option<SessionRecord>,
+    pub(crate) t: &'static Texts,
+    pub(crate) csrf: String,
+}
+
+async fn load(app: &App, browser: &Browser, flow_id: Option<&str>) -> Result<Ctx, WebError> {
+    let t0 = browser.texts();
+    let flow_id =
+        flow_id.ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t0.error_flow, t0))?;
+    let flow = app
+        .login
+        .load_flow(flow_id, browser.binding.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t0))?;
+    let t = browser.texts_for(&flow.request.ui_locales);
+    let session = app
+        .login
+        .session(browser.session.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let csrf = browser
+        .binding
+        .as_deref()
+        .map(|b| csrf_token(app, b))
+        .unwrap_or_default();
+    Ok(Ctx {
+        flow,
+        flow_id: flow_id.to_owned(),
+        session,
+        t,
+        csrf,
+    })
+}
+
+fn csrf_ok(
+    app: &App,
+    browser: &Browser,
+    token: Option<&str>,
+    t: &'static Texts,
+) -> Result<(), WebError> {
+    if check_csrf(app, browser, token) {
+        Ok(())
+    } else {
+        Err(WebError::page(StatusCode::FORBIDDEN, t.error_csrf, t))
+    }
+}
+
+/// Sets the session cookie a step created or renewed.
+fn with_session_cookie(app: &App, mut r: Response, cookie: Option<&Secret>) -> Response {
+    if let Some(c) = cookie {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(app, app.cookies.session, c.expose(), 12 * 3600),
+        );
+    }
+    r
+}
+
+fn back_to_flow(flow_id: &str) -> Response {
+    see_other(&format!("/login?flow={flow_id}"))
+}
+
+fn step_cookie(step: &AuthStep) -> Option<&Secret> {
+    match step {
+        AuthStep::SignedIn { new_cookie, .. } => new_cookie.as_ref(),
+        AuthStep::Continue => None,
+    }
+}
+
+/// The text for a service error on the login page.
+fn error_text(app: &App, t: &'static Texts, e: &ServiceError) -> String {
+    match e {
+        ServiceError::BadCredentials => t.err_credentials.to_owned(),
+        ServiceError::Throttled { retry_at } => {
+            let wait = (*retry_at - app.clock.now().unix_timestamp()).max(1);
+            format!("{} {wait}", t.err_throttled)
+        }
+        ServiceError::PasskeyRejected => t.err_passkey.to_owned(),
+        ServiceError::BelongsToAnotherAccount => t.err_other_account.to_owned(),
+        ServiceError::IdentityConflict { attributes } => {
+            let names: Vec<&str> = attributes.iter().map(|a| t.attribute(*a)).collect();
+            format!("{} {}", t.err_conflict, names.join(", "))
+        }
+        ServiceError::AlreadyLinked => t.err_already_linked.to_owned(),
+        ServiceError::NotAvailable => t.err_unavailable.to_owned(),
+        ServiceError::Certificate(code) => format!("{} {code}", t.err_cert_prefix),
+        ServiceError::Eid(code) => format!("{} {code}", t.err_eid_prefix),
+        ServiceError::RegistrationClosed => t.err_registration_closed.to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Linking an identity can collide with another account or with the account's own data; the
+/// login page says so.
+fn is_link_conflict(e: &ServiceError) -> bool {
+    matches!(
+        e,
+        ServiceError::BelongsToAnotherAccount
+            | ServiceError::IdentityConflict { .. }
+            | ServiceError::AlreadyLinked
+    )
+}
+
+/// The result of an authentication step: on success as [`after_step`]; an error `shown` on the
+/// login page with `status`; any other error as an error page.
+async fn step_result(
+    app: &Arc<App>,
+    ctx: Ctx,
+    result: Result<AuthStep, ServiceError>,
+    shown: fn(&ServiceError) -> bool,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    match result {
+        Ok(step) => after_step(app, ctx, step).await,
+        Err(e) if shown(&e) => {
+            let text = error_text(app, ctx.t, &e);
+            render_next(app, ctx, Some(text), status).await
+        }
+        Err(e) => Err(WebError::service(e, ctx.t)),
+    }
+}
+
+/// After an authentication step: answer the client at once when the flow is through, otherwise
+/// keep the flow's new state and show the next page (post/redirect/get).
+async fn after_step(app: &Arc<App>, mut ctx: Ctx, step: AuthStep) -> Result<Response, WebError> {
+    let t = ctx.t;
+    let cookie = step_cookie(&step).cloned();
+    if let AuthStep::SignedIn { session, .. } = step {
+        ctx.session = Some(session);
+    }
+    let next = app
+        .login
+        .next(&ctx.flow, ctx.session.as_ref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let r = match next {
+        next @ (Next::Complete(_) | Next::Fail(..)) => {
+            render(app, ctx, next, None, StatusCode::OK).await?
+        }
+        _ => {
+            app.login
+                .save_state(&ctx.flow)
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            back_to_flow(&ctx.flow_id)
+        }
+    };
+    Ok(with_session_cookie(app, r, cookie.as_ref()))
+}
+
+/// The JSON endpoints' error: `{"error": code}`.
+fn json_error(status: StatusCode, code: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": code }))).into_response()
+}
+
+/// A JSON step of a flow: the flow, its CSRF token, and the step's own fields.
+#[derive(Deserialize)]
+struct JsonStep<T> {
+    flow: String,
+    csrf: String,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// Parses a JSON step, loads its flow and checks its CSRF token; the error is the response.
+async fn json_step<T: DeserializeOwned>(
+    app: &App,
+    browser: &Browser,
+    body: &[u8],
+) -> Result<(Ctx, T), Response> {
+    let Ok(req) = serde_json::from_slice::<JsonStep<T>>(body) else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
+    };
+    let Ok(ctx) = load(app, browser, Some(&req.flow)).await else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "flow_not_found"));
+    };
+    if !check_csrf(app, browser, Some(&req.csrf)) {
+        return Err(json_error(StatusCode::FORBIDDEN, "csrf"));
+    }
+    Ok((ctx, req.body))
+}
+
+/// A JSON step succeeded: keep the flow's state and send the script back to the login page,
+/// which answers the client or shows what comes next.
+async fn json_continue(app: &App, ctx: &Ctx, step: &AuthStep) -> Response {
+    if let Err(e) = app.login.save_state(&ctx.flow).await {
+        return WebError::service(e, ctx.t).into_response();
+    }
+    let r = Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))
+        .into_response();
+    with_session_cookie(app, r, step_cookie(step))
+}
+
+/// The JSON answer to a linking conflict.
+fn json_link_conflict(e: &ServiceError) -> Option<Response> {
+    let code = match e {
+        ServiceError::BelongsToAnotherAccount => "belongs_to_another_account",
+        ServiceError::IdentityConflict { .. } => "identity_conflict",
+        ServiceError::AlreadyLinked => "already_linked",
+        _ => return None,
+    };
+    Some(json_error(StatusCode::CONFLICT, code))
+}

@@ -1,0 +1,270 @@
+//! What the next step of a flow looks like, and how a finished or failed flow answers.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use konto_core::amr::AuthenticatorKind;
+use konto_core::login::{Authentication, Principal};
+use konto_core::scope::Scopes;
+use konto_oidc::ErrorCode;
+use konto_service::login::{FailCode, LoginReason, Next};
+
+use super::Ctx;
+use crate::app::App;
+use crate::error::WebError;
+use crate::i18n::Texts;
+use crate::pages::{ConsentPage, LoginPage, SecondFactorPage, UnlinkedPage};
+use crate::routes::{Protocol, authorization_response, see_other};
+
+/// A notice parked in the flow (`linked:elster`, `cert_error:expired`, …) as text.
+fn notice_text(t: &'static Texts, notice: &str) -> (Option<String>, Option<String>) {
+    match notice.split_once(':') {
+        Some(("linked", _)) => (None, Some(t.notice_linked.to_owned())),
+        Some(("conflict", _)) => (Some(t.notice_conflict.to_owned()), None),
+        Some(("cert_error", code)) => (Some(format!("{} {code}", t.err_cert_prefix)), None),
+        Some(("eid_error", code)) => (Some(format!("{} {code}", t.err_eid_prefix)), None),
+        _ => (None, None),
+    }
+}
+
+async fn client_name(app: &App, ctx: &Ctx) -> String {
+    match Protocol::from_json(ctx.flow.protocol()) {
+        Some(Protocol::Oidc(f)) => match app.services.store.client(&f.client_id).await {
+            Ok(Some(c)) => c.name,
+            _ => f.client_id,
+        },
+        _ => "konto".to_owned(),
+    }
+}
+
+/// Shows what comes next, or completes the flow.
+pub(super) async fn render_next(
+    app: &Arc<App>,
+    ctx: Ctx,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let next = app
+        .login
+        .next(&ctx.flow, ctx.session.as_ref())
+        .await
+        .map_err(|e| WebError::service(e, ctx.t))?;
+    render(app, ctx, next, error, status).await
+}
+
+/// Shows the page for `next`, or completes the flow.
+pub(crate) async fn render(
+    app: &Arc<App>,
+    mut ctx: Ctx,
+    next: Next,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let t = ctx.t;
+    let (notice_error, notice) = match app
+        .login
+        .take_notice(&mut ctx.flow)
+        .await
+        .map_err(|e| WebError::service(e, t))?
+    {
+        Some(n) => notice_text(t, &n),
+        None => (None, None),
+    };
+    let error = error.or(notice_error);
+    let dev = app.config.development;
+    let page = match next {
+        Next::Complete(auth) => return complete(app, ctx, auth).await,
+        Next::Fail(code, description) => return fail(app, ctx, code, description).await,
+        Next::Login {
+            reason,
+            min_level,
+            options,
+        } => {
+            let name = client_name(app, &ctx).await;
+            let reason_text = match reason {
+                LoginReason::SignIn => t.login_reason_sign_in,
+                LoginReason::StepUp { .. } => t.login_reason_step_up,
+                LoginReason::Reauthenticate => t.login_reason_reauth,
+            };
+            let levels = match reason {
+                LoginReason::StepUp { current } => Some((t.level(current), t.level(min_level))),
+                _ => None,
+            };
+            let elster_url = if options.contains(&AuthenticatorKind::Elster) {
+                match (&app.cert_base_url, &app.config.elster.proxy_header) {
+                    (Some(base), _) => Some(format!(
+                        "{}/cert/login?flow={}",
+                        base.as_str().trim_end_matches('/'),
+                        ctx.flow_id
+                    )),
+                    (None, Some(_)) => Some(format!("/login/cert/forwarded?flow={}", ctx.flow_id)),
+                    (None, None) => None,
+                }
+            } else {
+                None
+            };
+            let is_oidc = matches!(
+                Protocol::from_json(ctx.flow.protocol()),
+                Some(Protocol::Oidc(_))
+            );
+            LoginPage {
+                t,
+                dev,
+                flow: &ctx.flow_id,
+                csrf: &ctx.csrf,
+                client_name: &name,
+                reason: reason_text,
+                levels,
+                password: options.contains(&AuthenticatorKind::Password),
+                passkey: options.contains(&AuthenticatorKind::Passkey),
+                elster_url,
+                eid: options.contains(&AuthenticatorKind::Eid),
+                error,
+                notice: notice.as_deref(),
+                username: ctx.flow.request.login_hint.as_deref().unwrap_or(""),
+                registration: app.config.login.registration,
+                cancel: is_oidc,
+            }
+            .html()
+        }
+        Next::SecondFactor => SecondFactorPage {
+            t,
+            dev,
+            flow: &ctx.flow_id,
+            csrf: &ctx.csrf,
+        }
+        .html(),
+        Next::Unlinked {
+            attributes,
+            temporary_allowed,
+            ..
+        } => {
+            let rows = attributes
+                .iter()
+                .map(|a| (t.attribute(a.name), a.value.clone(), t.level(a.level)))
+                .collect();
+            UnlinkedPage {
+                t,
+                dev,
+                flow: &ctx.flow_id,
+                csrf: &ctx.csrf,
+                rows,
+                registration: app.config.login.registration,
+                temporary: temporary_allowed,
+            }
+            .html()
+        }
+        Next::Consent { scopes, claims } => {
+            let name = client_name(app, &ctx).await;
+            let mut items: Vec<String> = scopes
+                .iter()
+                .map(|s| t.scope(s).to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            items.extend(claims.iter().cloned());
+            ConsentPage {
+                t,
+                dev,
+                flow: &ctx.flow_id,
+                csrf: &ctx.csrf,
+                client_name: &name,
+                items,
+                remember: ctx.flow.state.temporary.is_none(),
+            }
+            .html()
+        }
+    };
+    Ok((status, page).into_response())
+}
+
+/// The flow is through: the protocol answers.
+async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Response, WebError> {
+    let t = ctx.t;
+    let now = app.clock.now();
+    match Protocol::from_json(ctx.flow.protocol()) {
+        Some(Protocol::Oidc(f)) => {
+            let client = app
+                .services
+                .store
+                .client(&f.client_id)
+                .await
+                .map_err(|e| WebError::internal(e, t))?
+                .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t))?;
+            // OIDC Core §3.1.2.1: with prompt=none the session must be the hinted user's
+            if let Some(hint) = &f.id_token_hint_sub
+                && ctx.flow.request.passive
+            {
+                let sub = app
+                    .oidc
+                    .subject_for(&client, &auth.principal)
+                    .map_err(|e| WebError::internal(e, t))?;
+                if sub != *hint {
+                    return fail(
+                        app,
+                        ctx,
+                        FailCode::LoginRequired,
+                        "the signed-in user is not the hinted one",
+                    )
+                    .await;
+                }
+            }
+            let scopes = Scopes::parse(&f.scope).unwrap_or_default();
+            let resp = app
+                .oidc
+                .issue_code(&f, &client, &auth, &scopes, now)
+                .await
+                .map_err(|e| WebError::internal(e, t))?;
+            app.login
+                .finish_flow(&ctx.flow)
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            if let (Some(mut s), Principal::Account { .. }) = (ctx.session, &auth.principal) {
+                app.login
+                    .touch(&mut s)
+                    .await
+                    .map_err(|e| WebError::service(e, t))?;
+            }
+            Ok(authorization_response(app, t, &resp))
+        }
+        Some(Protocol::Account) => {
+            app.login
+                .finish_flow(&ctx.flow)
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            Ok(see_other("/account"))
+        }
+        _ => Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t)),
+    }
+}
+
+pub(super) async fn fail(
+    app: &Arc<App>,
+    ctx: Ctx,
+    code: FailCode,
+    description: &str,
+) -> Result<Response, WebError> {
+    let t = ctx.t;
+    app.login
+        .finish_flow(&ctx.flow)
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    match Protocol::from_json(ctx.flow.protocol()) {
+        Some(Protocol::Oidc(f)) => {
+            let code = match code {
+                FailCode::LoginRequired => ErrorCode::LoginRequired,
+                FailCode::ConsentRequired => ErrorCode::ConsentRequired,
+                FailCode::UnmetAuthenticationRequirements => {
+                    ErrorCode::UnmetAuthenticationRequirements
+                }
+                FailCode::AccessDenied => ErrorCode::AccessDenied,
+            };
+            Ok(authorization_response(
+                app,
+                t,
+                &app.oidc.flow_error(&f, code, description),
+            ))
+        }
+        _ => Ok(see_other("/account")),
+    }
+}

@@ -1,0 +1,360 @@
+//! The HTTP layer in process (`tower::ServiceExt::oneshot` on the full router with every layer):
+//! each route's contract — status, content type, the error's form, caching — without sockets.
+//! The end-to-end suites in `tests/e2e` drive the same routes over real sockets with real clients.
+#![expect(clippy::expect_used, reason = "test helpers should fail loudly")]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use konto_core::Level;
+use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::clock::{Clock, ManualClock};
+use konto_core::level::AcrVocabulary;
+use konto_store::ClientRepo;
+use konto_web::{App, Config};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const ISSUER: &str = "http://localhost:8080";
+const REDIRECT: &str = "https://rp.example/callback";
+// RFC 7636 Appendix B
+const CHALLENGE: &str = "E9Melhoe2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct Harness {
+    app: Arc<App>,
+    _dir: tempfile::TempDir,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// `name=value` of every cookie set, for the next request's `Cookie` header.
+    fn cookies(&self) -> String {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The value of a hidden form field on the page.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).expect("field on the page") + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        self.body[start..start + end].to_owned()
+    }
+}
+
+async fn harness() -> Harness {
+    let (store, dir) = konto_store_sql::testing::sqlite_store().await;
+    let store = Arc::new(store);
+    let mut config = Config::default();
+    config.server.issuer = ISSUER.into();
+    config.secrets.master_key = Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    config.mail.file_dir = Some(dir.path().join("mail"));
+    config.login.argon2_memory_kib = 256;
+    config.login.argon2_iterations = 1;
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let now = clock.now();
+    let app = konto_web::build(config, store.clone(), clock)
+        .await
+        .expect("konto builds");
+    store
+        .create_client(&Client {
+            id: "rp".into(),
+            name: "Test service".into(),
+            auth_method: TokenEndpointAuthMethod::None,
+            secret_hash: None,
+            jwks: None,
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into()],
+            id_token_alg: SigningAlg::ES256,
+            subject_type: SubjectType::Pairwise,
+            sector_identifier_uri: None,
+            first_party: false,
+            require_pkce: true,
+            min_level: Level::Basic,
+            acr_vocabulary: AcrVocabulary::Eidas,
+            allow_temporary_login: false,
+            created_at: now,
+        })
+        .await
+        .expect("client");
+    Harness { app, _dir: dir }
+}
+
+impl Harness {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = konto_web::router(Arc::clone(&self.app))
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Answer {
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    async fn post(&self, uri: &str, content_type: &str, cookie: &str, body: &str) -> Answer {
+        let mut r = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, content_type);
+        if !cookie.is_empty() {
+            r = r.header(header::COOKIE, cookie);
+        }
+        self.send(r.body(Body::from(body.to_owned())).expect("request"))
+            .await
+    }
+
+    /// A login page for the client: the browser's cookies, the flow id and the CSRF token.
+    async fn login_page(&self) -> (String, String, String) {
+        let page = self
+            .get(&format!(
+                "/authorize?response_type=code&client_id=rp&redirect_uri={REDIRECT}\
+                 &scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            ))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        (page.cookies(), page.field("flow"), page.field("csrf"))
+    }
+}
+
+/// OpenID Connect Discovery 1.0 §4: the configuration is JSON; the keys are a JWK Set (RFC 7517 §5).
+#[tokio::test]
+async fn discovery_and_keys_are_json() {
+    let h = harness().await;
+    let d = h.get("/.well-known/openid-configuration").await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(
+        d.header(header::CONTENT_TYPE)
+            .starts_with("application/json")
+    );
+    assert_eq!(d.json()["issuer"], ISSUER);
+    let k = h.get("/jwks").await;
+    assert_eq!(k.status, StatusCode::OK);
+    assert!(k.json()["keys"].as_array().is_some_and(|k| !k.is_empty()));
+}
+
+/// OIDC Core §3.1.2.6 / RFC 6749 §4.1.2.1: an unknown client is told to the user, never
+/// redirected anywhere.
+#[tokio::test]
+async fn authorize_with_an_unknown_client_is_a_page() {
+    let h = harness().await;
+    let a = h
+        .get(&format!(
+            "/authorize?response_type=code&client_id=nobody&redirect_uri={REDIRECT}&scope=openid"
+        ))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.header(header::LOCATION).is_empty());
+    assert!(a.header(header::CONTENT_TYPE).starts_with("text/html"));
+}
+
+/// The login page is the answer to `/authorize`; it sets the binding cookie (HttpOnly,
+/// SameSite=Lax) and may not be framed (RFC 9700 §4.16).
+#[tokio::test]
+async fn authorize_answers_with_the_login_page() {
+    let h = harness().await;
+    let (cookies, flow, csrf) = h.login_page().await;
+    assert!(!cookies.is_empty() && !flow.is_empty() && !csrf.is_empty());
+    let page = h
+        .get(&format!(
+            "/authorize?response_type=code&client_id=rp&redirect_uri={REDIRECT}\
+             &scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
+        .await;
+    let set = page.header(header::SET_COOKIE).to_ascii_lowercase();
+    assert!(
+        set.contains("httponly") && set.contains("samesite=lax"),
+        "{set}"
+    );
+    assert!(
+        page.header(header::CONTENT_SECURITY_POLICY)
+            .contains("frame-ancestors 'none'")
+    );
+}
+
+/// RFC 6749 §5.2: token errors are JSON with `error`, never cached (§5.1).
+#[tokio::test]
+async fn token_errors_are_json_and_not_cached() {
+    let h = harness().await;
+    let wrong_type = h.post("/token", "application/json", "", "{}").await;
+    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong_type.json()["error"], "invalid_request");
+    assert!(
+        wrong_type
+            .header(header::CACHE_CONTROL)
+            .contains("no-store")
+    );
+
+    let form = "application/x-www-form-urlencoded";
+    let grant = h
+        .post("/token", form, "", "grant_type=password&client_id=rp")
+        .await;
+    assert_eq!(grant.status, StatusCode::BAD_REQUEST);
+    assert_eq!(grant.json()["error"], "unsupported_grant_type");
+
+    let twice = h
+        .post(
+            "/token",
+            form,
+            "",
+            "grant_type=authorization_code&code=a&code=b&client_id=rp",
+        )
+        .await;
+    assert_eq!(
+        twice.json()["error"],
+        "invalid_request",
+        "RFC 6749 §3.2: no repeats"
+    );
+
+    let get = h.get("/token").await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// RFC 6750 §3: without a token the resource answers 401 with a `Bearer` challenge.
+#[tokio::test]
+async fn userinfo_without_a_token_is_a_bearer_challenge() {
+    let h = harness().await;
+    let u = h.get("/userinfo").await;
+    assert_eq!(u.status, StatusCode::UNAUTHORIZED);
+    assert!(u.header(header::WWW_AUTHENTICATE).starts_with("Bearer"));
+}
+
+/// The JSON steps of a login (passkey, signed certificate challenge) answer `{"error": …}` for a
+/// malformed body, an unknown flow and a missing CSRF token — in that order of checking.
+#[tokio::test]
+async fn json_steps_refuse_malformed_foreign_and_forged_requests() {
+    let h = harness().await;
+    let (cookies, flow, csrf) = h.login_page().await;
+    let json = "application/json";
+    for path in [
+        "/login/passkey/start",
+        "/login/passkey/finish",
+        "/login/cert/challenge",
+        "/login/cert/signed",
+    ] {
+        let malformed = h.post(path, json, &cookies, "{not json").await;
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(malformed.json()["error"], "invalid_request", "{path}");
+
+        let body = |flow: &str, csrf: &str| {
+            let mut v = serde_json::json!({ "flow": flow, "csrf": csrf });
+            if path.ends_with("/finish") {
+                v["credential"] = serde_json::json!({
+                    "id": "AA", "rawId": "AA", "type": "public-key",
+                    "response": { "authenticatorData": "AA", "clientDataJSON": "AA", "signature": "AA" }
+                });
+            }
+            if path.ends_with("/signed") {
+                v["certificates"] = serde_json::json!([]);
+                v["signature"] = serde_json::json!("");
+            }
+            v.to_string()
+        };
+        let unknown = h
+            .post(path, json, &cookies, &body("no-such-flow", &csrf))
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(unknown.json()["error"], "flow_not_found", "{path}");
+
+        let forged = h.post(path, json, &cookies, &body(&flow, "forged")).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(forged.json()["error"], "csrf", "{path}");
+
+        // the flow is bound to the browser: without its cookies the flow is not found
+        let stranger = h.post(path, json, "", &body(&flow, &csrf)).await;
+        assert_eq!(stranger.json()["error"], "flow_not_found", "{path}");
+    }
+}
+
+/// Certificate login is off in this configuration: the challenge says so rather than failing.
+#[tokio::test]
+async fn a_disabled_authenticator_is_not_available() {
+    let h = harness().await;
+    let (cookies, flow, csrf) = h.login_page().await;
+    let body = serde_json::json!({ "flow": flow, "csrf": csrf }).to_string();
+    let r = h
+        .post("/login/cert/challenge", "application/json", &cookies, &body)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"], "not_available");
+}
+
+/// A wrong password is 401 on the login page, which is shown again with the flow intact.
+#[tokio::test]
+async fn a_wrong_password_shows_the_page_again() {
+    let h = harness().await;
+    let (cookies, flow, csrf) = h.login_page().await;
+    let form = format!("flow={flow}&csrf={csrf}&username=nobody&password=wrong");
+    let r = h
+        .post(
+            "/login/password",
+            "application/x-www-form-urlencoded",
+            &cookies,
+            &form,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.field("flow"), flow);
+    let no_csrf = h
+        .post(
+            "/login/password",
+            "application/x-www-form-urlencoded",
+            &cookies,
+            &format!("flow={flow}&username=nobody&password=wrong"),
+        )
+        .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+}
+
+/// Liveness and readiness for the operator; an unknown path is a 404 page, not a stack trace.
+#[tokio::test]
+async fn health_and_not_found() {
+    let h = harness().await;
+    assert_eq!(h.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(h.get("/readyz").await.status, StatusCode::OK);
+    let missing = h.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing
+            .header(header::CONTENT_TYPE)
+            .starts_with("text/html")
+    );
+}
