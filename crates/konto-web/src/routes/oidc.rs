@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_oidc::{AuthorizeError, BearerError, ClientAuthInput, OAuthError, Params};
@@ -154,31 +154,48 @@ fn authorization_header(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn back_channel_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    Params::parse(text)
+/// A client's back-channel request (token, introspection, revocation): a form body (RFC 6749
+/// §3.2) and the client's credentials; anything else is answered with the OAuth error.
+pub(crate) struct BackChannel {
+    params: Params,
+    authorization: Option<String>,
 }
 
-pub(crate) async fn token(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match back_channel_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error_response(&e),
-    };
-    let input = ClientAuthInput {
-        authorization: authorization_header(&headers),
-        params: &params,
-    };
-    match app.oidc.token(input, app.clock.now()).await {
+impl BackChannel {
+    fn input(&self) -> ClientAuthInput<'_> {
+        ClientAuthInput {
+            authorization: self.authorization.as_deref(),
+            params: &self.params,
+        }
+    }
+}
+
+impl FromRequest<Arc<App>> for BackChannel {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !is_form(&headers) {
+            return Err(oauth_error_response(&OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            )));
+        }
+        let params = std::str::from_utf8(&body)
+            .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))
+            .and_then(Params::parse)
+            .map_err(|e| oauth_error_response(&e))?;
+        Ok(BackChannel {
+            params,
+            authorization: authorization_header(&headers).map(str::to_owned),
+        })
+    }
+}
+
+pub(crate) async fn token(State(app): State<Arc<App>>, request: BackChannel) -> Response {
+    match app.oidc.token(request.input(), app.clock.now()).await {
         Ok(resp) => {
             let body = serde_json::to_string(&resp).unwrap_or_default();
             let mut r = json(body, "no-store");
@@ -238,39 +255,15 @@ pub(crate) async fn userinfo(
     }
 }
 
-pub(crate) async fn introspect(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match back_channel_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error_response(&e),
-    };
-    let input = ClientAuthInput {
-        authorization: authorization_header(&headers),
-        params: &params,
-    };
-    match app.oidc.introspect(input, app.clock.now()).await {
+pub(crate) async fn introspect(State(app): State<Arc<App>>, request: BackChannel) -> Response {
+    match app.oidc.introspect(request.input(), app.clock.now()).await {
         Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
         Err(e) => oauth_error_response(&e),
     }
 }
 
-pub(crate) async fn revoke(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = match back_channel_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error_response(&e),
-    };
-    let input = ClientAuthInput {
-        authorization: authorization_header(&headers),
-        params: &params,
-    };
-    match app.oidc.revoke(input, app.clock.now()).await {
+pub(crate) async fn revoke(State(app): State<Arc<App>>, request: BackChannel) -> Response {
+    match app.oidc.revoke(request.input(), app.clock.now()).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
         Err(e) => oauth_error_response(&e),
     }
