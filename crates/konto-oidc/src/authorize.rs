@@ -273,9 +273,15 @@ impl Provider {
         }
         let max_age = match params.get("max_age") {
             None => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                OAuthError::invalid_request("max_age must be a non-negative integer")
-            })?),
+            // digits only: Rust's parser would also take a leading `+`
+            Some(v) if !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                v.parse::<u64>().ok()
+            }
+            Some(_) => {
+                return Err(OAuthError::invalid_request(
+                    "max_age must be a non-negative integer",
+                ));
+            }
         };
 
         // The minimum level: the client's own, raised by acr_values and an essential acr claim.

@@ -33,11 +33,17 @@ pub struct ClaimsRequest {
 
 impl ClaimsRequest {
     pub fn parse(json: &str) -> Result<ClaimsRequest, OAuthError> {
-        serde_json::from_str(json).map_err(|_| {
+        let bad = || {
             OAuthError::invalid_request(
                 "claims is not a valid claims request (OIDC Core section 5.5)",
             )
-        })
+        };
+        let value: Value = serde_json::from_str(json).map_err(|_| bad())?;
+        // §5.5 and §5.5.1 ask for objects; serde alone would also read a struct from a JSON array
+        if !is_claims_object(&value) {
+            return Err(bad());
+        }
+        serde_json::from_value(value).map_err(|_| bad())
     }
 
     /// The minimum level an `acr` request asks for (§5.5.1.1): the lowest of the values the client
@@ -84,6 +90,21 @@ impl ClaimsRequest {
         names.dedup();
         names
     }
+}
+
+/// An object whose `userinfo` and `id_token` members, if present, map names to `null` or objects.
+fn is_claims_object(value: &Value) -> bool {
+    let Some(request) = value.as_object() else {
+        return false;
+    };
+    ["userinfo", "id_token"]
+        .iter()
+        .filter_map(|place| request.get(*place))
+        .all(|place| {
+            place
+                .as_object()
+                .is_some_and(|claims| claims.values().all(|c| c.is_null() || c.is_object()))
+        })
 }
 
 /// OIDC claims about a person that konto may release.
@@ -251,6 +272,11 @@ mod tests {
                 .unwrap();
         assert!(unknown.essential_acr(&codec).is_err());
         assert!(ClaimsRequest::parse("not json").is_err());
+        assert!(
+            ClaimsRequest::parse("[]").is_err(),
+            "an array is no claims request"
+        );
+        assert!(ClaimsRequest::parse(r#"{"userinfo":{"email":[]}}"#).is_err());
         assert!(ClaimsRequest::parse(r#"{"userinfo":{"email":null}}"#).is_ok());
     }
 

@@ -47,16 +47,19 @@ enum AssertionAudience {
     Many(Vec<String>),
 }
 
+/// The credentials after the `Basic` scheme, whose name is case-insensitive (RFC 7235 §2.1).
+fn basic_token(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("basic").then_some(rest)
+}
+
 fn basic_credentials(header: &str) -> Result<(String, String), OAuthError> {
     let bad = || {
         let mut e = OAuthError::invalid_client("malformed Basic credentials");
         e.basic_challenge = true;
         e
     };
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))
-        .ok_or_else(bad)?;
+    let encoded = basic_token(header).ok_or_else(bad)?;
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
@@ -82,9 +85,7 @@ impl Provider {
             Some(h) if h.len() > 4096 => {
                 return Err(OAuthError::invalid_client("Authorization header too long"));
             }
-            Some(h) if h.starts_with("Basic ") || h.starts_with("basic ") => {
-                Some(basic_credentials(h)?)
-            }
+            Some(h) if basic_token(h).is_some() => Some(basic_credentials(h)?),
             _ => None,
         };
         let post_secret = p.get("client_secret");
@@ -249,6 +250,9 @@ mod tests {
             ("my client".into(), "s:cret x".into())
         );
         assert!(basic_credentials("Basic !!!").is_err());
+        // RFC 7235 §2.1: the scheme name is case-insensitive
+        let upper = format!("BASIC {}", STANDARD.encode("a:b"));
+        assert_eq!(basic_credentials(&upper).unwrap(), ("a".into(), "b".into()));
         assert!(basic_credentials(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
         assert!(basic_credentials("Bearer x").is_err());
     }
