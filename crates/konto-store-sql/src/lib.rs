@@ -24,7 +24,14 @@ macro_rules! on_read {
 macro_rules! on_write {
     ($self:ident, $pool:ident => $body:expr) => {
         match &$self.backend {
-            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Sqlite {
+                write: $pool, wal, ..
+            } => {
+                let in_flight = wal.as_ref().map(|w| w.enter());
+                let result = $body;
+                drop(in_flight);
+                $crate::wal::settle(wal.as_ref(), result).await
+            }
             $crate::Backend::Postgres { pool: $pool } => $body,
         }
     };
@@ -37,15 +44,18 @@ mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod users;
+mod wal;
 
-/// How durable a SQLite commit is (`PRAGMA synchronous`).
+/// How durable a SQLite write is when the store acknowledges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SqliteDurability {
-    /// fsync on every commit: nothing acknowledged is lost, even on power loss.
-    Full,
-    /// WAL with `synchronous=NORMAL`: survives a crash of konto; the last commits may be lost
-    /// on power loss. SQLite's recommended setting for WAL.
+    /// Nothing acknowledged is lost, even on power loss: a write returns after an `fsync` of
+    /// the WAL that started after its commit, shared by all writes committed meanwhile (group
+    /// commit, see the `wal` module).
     #[default]
+    Full,
+    /// WAL with `synchronous=NORMAL` and no `fsync` before answering: survives a crash of
+    /// konto; the last writes may be lost on power loss of the machine.
     Normal,
 }
 
@@ -68,6 +78,9 @@ pub struct StoreOptions {
     /// Connections (PostgreSQL) or read connections (SQLite).
     pub max_connections: u32,
     pub sqlite_durability: SqliteDurability,
+    /// With `Full` durability: how long one `fsync` may wait for writes still running, so it
+    /// covers them too (group commit). A lone write never waits.
+    pub sqlite_commit_window: Duration,
     /// How long an operation waits for a free connection.
     pub acquire_timeout: Duration,
     /// How long a client registration read from the database is reused without asking again
@@ -81,6 +94,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 8,
             sqlite_durability: SqliteDurability::default(),
+            sqlite_commit_window: Duration::from_millis(2),
             acquire_timeout: Duration::from_secs(10),
             client_cache_ttl: Duration::from_secs(5),
         }
@@ -88,8 +102,15 @@ impl Default for StoreOptions {
 }
 
 pub(crate) enum Backend {
-    Sqlite { read: SqlitePool, write: SqlitePool },
-    Postgres { pool: PgPool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        /// Group commit, when writes must be durable before they are acknowledged.
+        wal: Option<wal::WalSync>,
+    },
+    Postgres {
+        pool: PgPool,
+    },
 }
 
 /// konto's store on SQLite or PostgreSQL.
@@ -132,13 +153,17 @@ impl SqlStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match options.sqlite_durability {
-                SqliteDurability::Full => SqliteSynchronous::Full,
-                SqliteDurability::Normal => SqliteSynchronous::Normal,
-            })
+            // commits append to the WAL without fsync; `wal::WalSync` syncs before answering
+            .synchronous(SqliteSynchronous::Normal)
             // a small page cache per connection keeps the idle footprint low
             .pragma("cache_size", "-1024");
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let wal = if options.sqlite_durability == SqliteDurability::Full && !memory {
+            let db = base.get_filename().to_path_buf();
+            Some(wal::WalSync::new(db, options.sqlite_commit_window).map_err(StoreError::from)?)
+        } else {
+            None
+        };
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -160,8 +185,12 @@ impl SqlStore {
                 .await
                 .map_err(map_err)?
         };
+        if let Some(w) = &wal {
+            // the database and WAL files exist now; make their names durable too
+            w.sync_directory().map_err(StoreError::from)?;
+        }
         Ok(SqlStore {
-            backend: Backend::Sqlite { read, write },
+            backend: Backend::Sqlite { read, write, wal },
             clients: clients::ClientCache::new(options.client_cache_ttl),
         })
     }
@@ -225,7 +254,7 @@ impl SqlStore {
     /// Closes all connections (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

@@ -62,7 +62,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Pool size (PostgreSQL) or read connections (SQLite).
     pub max_connections: u32,
-    /// SQLite: `normal` (WAL, survives a crash of konto) or `full` (fsync every commit).
+    /// SQLite: `full` (the default: a write is acknowledged only once it is on disk; concurrent
+    /// writes share one fsync) or `normal` (survives a crash of konto, but the last writes may be
+    /// lost on power loss).
     pub sqlite_durability: String,
     /// Seconds between purges of expired rows.
     pub purge_interval_secs: u64,
@@ -76,7 +78,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://data/konto.db".into(),
             max_connections: 4,
-            sqlite_durability: "normal".into(),
+            sqlite_durability: "full".into(),
             purge_interval_secs: 300,
             client_cache_secs: 5,
         }
