@@ -32,8 +32,9 @@ struct Args {
     /// Start-ups to take the median ready time of.
     #[arg(long, default_value_t = 5)]
     starts: usize,
-    /// SQLite durability (`normal` or `full`).
-    #[arg(long, default_value = "normal")]
+    /// SQLite durability: `full` (konto's default: every acknowledged write on disk, group
+    /// commit) or `normal`.
+    #[arg(long, default_value = "full")]
     durability: String,
     /// Run against this (empty) database instead of a new SQLite file, e.g.
     /// `postgres://postgres@127.0.0.1:5432/konto_bench`.
