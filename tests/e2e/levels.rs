@@ -197,8 +197,8 @@ async fn session_limits_per_level(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize_url(&server, "rp", &redirect, &[]))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[])
         .await
         .page();
     assert!(
@@ -208,13 +208,8 @@ async fn session_limits_per_level(backend: Backend) {
             .param("code")
             .is_some()
     );
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let out = browser.eid(&page, "erika").await;
@@ -226,13 +221,8 @@ async fn session_limits_per_level(backend: Backend) {
 
     // four idle minutes: still high, without a page
     server.clock.advance(time::Duration::minutes(4));
-    let out = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let out = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await;
     assert!(
         out.param("code").is_some(),
@@ -240,26 +230,16 @@ async fn session_limits_per_level(backend: Backend) {
     );
     // six idle minutes: no longer high, still substantial
     server.clock.advance(time::Duration::minutes(6));
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     assert!(
         page.has("action=\"/login/eid\""),
         "asked to authenticate again for high"
     );
-    let out = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", SUBSTANTIAL)],
-        ))
+    let out = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", SUBSTANTIAL)])
         .await;
     let claims = id_token_claims(
         &server,
@@ -275,31 +255,21 @@ async fn session_limits_per_level(backend: Backend) {
     );
     // 61 idle minutes: the session is over
     server.clock.advance(time::Duration::minutes(61));
-    let out = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("prompt", "none")],
-        ))
+    let out = server
+        .authorize(&browser, "rp", &redirect, &[("prompt", "none")])
         .await;
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
 
     // max_age forces a fresh authentication (OIDC Core §3.1.2.1)
-    let page = browser
-        .visit(&authorize_url(&server, "rp", &redirect, &[]))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[])
         .await
         .page();
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
     server.clock.advance(time::Duration::minutes(2));
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("max_age", "60")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("max_age", "60")])
         .await
         .page();
     assert!(
@@ -308,13 +278,8 @@ async fn session_limits_per_level(backend: Backend) {
     );
     let out = browser.password(&page, "erika", PW).await;
     assert!(out.param("code").is_some());
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("prompt", "login")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("prompt", "login")])
         .await
         .page();
     assert!(page.has("name=\"password\""), "prompt=login asks again");
@@ -334,13 +299,8 @@ async fn unmet_requirements_and_passive_requests(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let out = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let out = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await;
     assert_eq!(
         out.param("error").as_deref(),
@@ -350,26 +310,26 @@ async fn unmet_requirements_and_passive_requests(backend: Backend) {
         .login_and_consent(&authorize_url(&server, "rp", &redirect, &[]), "erika", PW)
         .await;
     assert!(out.param("code").is_some());
-    let out = browser
-        .visit(&authorize_url(
-            &server,
+    let out = server
+        .authorize(
+            &browser,
             "rp",
             &redirect,
             &[("acr_values", SUBSTANTIAL), ("prompt", "none")],
-        ))
+        )
         .await;
     assert_eq!(out.param("error").as_deref(), Some("login_required"));
     // acr_values lists acceptable values: the lowest is the minimum
-    let out = browser
-        .visit(&authorize_url(
-            &server,
+    let out = server
+        .authorize(
+            &browser,
             "rp",
             &redirect,
             &[
                 ("acr_values", &format!("{HIGH} {}/loa/basic", server.issuer)),
                 ("prompt", "none"),
             ],
-        ))
+        )
         .await;
     assert!(
         out.param("code").is_some(),
@@ -391,8 +351,8 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = elster_browser(&server.base, Some("erika"));
-    let page = browser
-        .visit(&authorize_url(&server, "tax", &redirect, &[]))
+    let page = server
+        .authorize(&browser, "tax", &redirect, &[])
         .await
         .page();
     assert!(
@@ -423,13 +383,13 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     assert_eq!(claims["acr"], "STORK-QAA-Level-3");
     assert_eq!(amr(&claims), vec!["swk"]);
     // STORK names are accepted in requests
-    let out = browser
-        .visit(&authorize_url(
-            &server,
+    let out = server
+        .authorize(
+            &browser,
             "tax",
             &redirect,
             &[("acr_values", "STORK-QAA-Level-3")],
-        ))
+        )
         .await;
     assert!(out.param("code").is_some());
     server.stop().await;

@@ -37,8 +37,8 @@ async fn two_nodes_share_one_database(backend: Backend) {
     a.add_user("erika", PW, "Erika", "Mustermann").await;
 
     let browser = a.browser();
-    let login_page = browser
-        .visit(&authorize_url(&a, "rp", &client.redirect_uris[0], &[]))
+    let login_page = a
+        .authorize(&browser, "rp", &client.redirect_uris[0], &[])
         .await
         .page();
     let flow = login_page.hidden("flow").unwrap();
@@ -198,8 +198,8 @@ async fn key_rotation_keeps_issued_tokens_valid(backend: Backend) {
     .unwrap();
     assert!(server.app.oidc.keys().reload(now).await.unwrap());
 
-    let out = browser
-        .visit(&authorize_url(&server, "rp", &client.redirect_uris[0], &[]))
+    let out = server
+        .authorize(&browser, "rp", &client.redirect_uris[0], &[])
         .await;
     let after = token(out.param("code").unwrap()).await;
     let new_kid = kid(after["access_token"].as_str().unwrap());

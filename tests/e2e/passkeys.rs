@@ -66,13 +66,13 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let origin = url::Url::parse(&server.issuer).unwrap();
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize_url(
-            &server,
+    let page = server
+        .authorize(
+            &browser,
             "rp",
             &redirect,
             &[("scope", "openid"), ("prompt", "login")],
-        ))
+        )
         .await
         .page();
     assert!(
@@ -107,13 +107,13 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
     assert!(browser.visit("/account").await.page().has("Passkey"));
 
     // password, then the passkey: two factors
-    let page = browser
-        .visit(&authorize_url(
-            &server,
+    let page = server
+        .authorize(
+            &browser,
             "rp",
             &redirect,
             &[("scope", "openid"), ("prompt", "login")],
-        ))
+        )
         .await
         .page();
     let second = browser.password(&page, "erika", PW).await.page();
@@ -135,13 +135,13 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
 
     // without a password: the user name, then the passkey
     let other = server.browser();
-    let page = other
-        .visit(&authorize_url(
-            &server,
+    let page = server
+        .authorize(
+            &other,
             "rp",
             &redirect,
             &[("scope", "openid"), ("prompt", "login")],
-        ))
+        )
         .await
         .page();
     let after = passkey_login(&other, &mut authenticator, &origin, &page, Some("erika")).await;
@@ -157,13 +157,13 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
 
     // a name without a passkey gets a challenge that looks the same and leads nowhere
     let third = server.browser();
-    let page = third
-        .visit(&authorize_url(
-            &server,
+    let page = server
+        .authorize(
+            &third,
             "rp",
             &redirect,
             &[("scope", "openid"), ("prompt", "login")],
-        ))
+        )
         .await
         .page();
     let flow = page.hidden("flow").unwrap();

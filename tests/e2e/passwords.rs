@@ -29,13 +29,8 @@ async fn throttling_grows_without_lockout(backend: Backend) {
     };
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     for i in 0..5 {
@@ -61,13 +56,8 @@ async fn throttling_grows_without_lockout(backend: Backend) {
     // the delay is per account name: another account from the same address is not slowed
     server.add_user("max", PW, "Max", "Mustermann").await;
     let other = server.browser();
-    let page = other
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let page = server
+        .authorize(&other, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     assert!(
@@ -88,13 +78,8 @@ async fn unknown_names_get_the_same_answer(backend: Backend) {
     };
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     let strip = |body: &str| {
@@ -207,13 +192,8 @@ async fn registration_with_email_verification(backend: Backend) {
         StatusCode::BAD_REQUEST,
         "links work once"
     );
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     assert!(
@@ -248,13 +228,8 @@ async fn password_reset_by_email_link(backend: Backend) {
     };
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     assert!(
@@ -302,13 +277,8 @@ async fn password_reset_by_email_link(backend: Backend) {
         .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "links work once");
     assert_eq!(server.rows("sessions").await, 0, "all sessions ended");
-    let out = browser
-        .visit(&authorize_url(
-            &server,
-            "rp",
-            &redirect,
-            &[("scope", "openid")],
-        ))
+    let out = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
         .await
         .page();
     assert_eq!(

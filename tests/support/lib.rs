@@ -272,6 +272,19 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `browser` follows an authorization request of `client` (PKCE, see [`authorize_url`]).
+    pub async fn authorize(
+        &self,
+        browser: &Browser,
+        client: &str,
+        redirect: &str,
+        extra: &[(&str, &str)],
+    ) -> Outcome {
+        browser
+            .visit(&authorize_url(self, client, redirect, extra))
+            .await
+    }
+
     /// A browser-like client (cookies, no automatic redirects).
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)
