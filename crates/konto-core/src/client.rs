@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::Level;
 use crate::level::AcrVocabulary;
 use crate::secret::SecretHash;
+use crate::subject::{SectorError, sector_of};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,6 +182,27 @@ pub struct Client {
 }
 
 impl Client {
+    /// The sector of this client's pairwise subjects (OIDC Core §8.1): the host of its redirect
+    /// URIs, or of its `sector_identifier_uri`; a client without redirect URIs (client
+    /// credentials only) is a sector of its own. A registration whose redirect URIs span several
+    /// hosts without a sector identifier is an error — checked when a client is registered.
+    pub fn sector(&self) -> Result<String, SectorError> {
+        let uris: Vec<url::Url> = self
+            .redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .collect();
+        let sector_uri = self
+            .sector_identifier_uri
+            .as_deref()
+            .map(|u| url::Url::parse(u).map_err(|_| SectorError::BadSectorUri))
+            .transpose()?;
+        match sector_of(&uris, sector_uri.as_ref()) {
+            Err(SectorError::NoRedirectUri) => Ok(format!("client:{}", self.id)),
+            other => other,
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.auth_method == TokenEndpointAuthMethod::None
     }

@@ -8,10 +8,9 @@ use konto_core::client::SubjectType;
 use konto_core::level::AcrCodec;
 use konto_core::login::Principal;
 use konto_core::secret::SecretHasher;
-use konto_core::subject::{pairwise, sector_of};
+use konto_core::subject::pairwise;
 use konto_keys::Keyring;
 use konto_store::Store;
-use url::Url;
 
 use crate::discovery;
 use crate::error::OAuthError;
@@ -127,22 +126,6 @@ impl Provider {
     }
 
     pub(crate) fn sector_of(&self, client: &Client) -> Result<String, OAuthError> {
-        let uris: Vec<Url> = client
-            .redirect_uris
-            .iter()
-            .filter_map(|u| Url::parse(u).ok())
-            .collect();
-        let sector_uri = client
-            .sector_identifier_uri
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok());
-        match sector_of(&uris, sector_uri.as_ref()) {
-            Ok(s) => Ok(s),
-            // a client without redirect URIs (client credentials only) is its own sector
-            Err(konto_core::subject::SectorError::NoRedirectUri) => {
-                Ok(format!("client:{}", client.id))
-            }
-            Err(e) => Err(OAuthError::server_error(&e)),
-        }
+        client.sector().map_err(|e| OAuthError::server_error(&e))
     }
 }

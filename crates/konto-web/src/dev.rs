@@ -30,14 +30,9 @@ pub fn demo_client(app: &App) -> Client {
                 .hash(SecretPurpose::ClientSecret, DEMO_CLIENT_SECRET),
         ),
         jwks: None,
-        redirect_uris: vec![
-            "http://localhost:8081/callback".into(),
-            "http://127.0.0.1:8081/callback".into(),
-        ],
-        post_logout_redirect_uris: vec![
-            "http://localhost:8081/".into(),
-            "http://127.0.0.1:8081/".into(),
-        ],
+        // one host: pairwise subjects need one sector (OIDC Core §8.1)
+        redirect_uris: vec!["http://localhost:8081/callback".into()],
+        post_logout_redirect_uris: vec!["http://localhost:8081/".into()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
         id_token_alg: SigningAlg::RS256,
@@ -60,10 +55,7 @@ pub fn demo_public_client(app: &App) -> Client {
         auth_method: TokenEndpointAuthMethod::None,
         secret_hash: None,
         jwks: None,
-        redirect_uris: vec![
-            "http://127.0.0.1:8082/callback".into(),
-            "http://localhost:8082/callback".into(),
-        ],
+        redirect_uris: vec!["http://127.0.0.1:8082/callback".into()],
         post_logout_redirect_uris: Vec::new(),
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
@@ -103,8 +95,17 @@ pub async fn seed(app: &App) -> Result<(), BootError> {
             .map_err(|e| BootError::Config(format!("demo user: {e}")))?;
     }
     for client in [demo_client(app), demo_public_client(app)] {
-        if store.client(&client.id).await?.is_none() {
-            store.create_client(&client).await?;
+        client
+            .sector()
+            .map_err(|e| BootError::Config(format!("demo client {}: {e}", client.id)))?;
+        match store.client(&client.id).await? {
+            Some(old) if old.redirect_uris == client.redirect_uris => {}
+            Some(_) => {
+                // registered by an older build with other addresses: register it anew
+                store.delete_client(&client.id).await?;
+                store.create_client(&client).await?;
+            }
+            None => store.create_client(&client).await?,
         }
     }
     Ok(())

@@ -51,6 +51,54 @@ async fn limit_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Bodies announced up to this size are read and discarded before a 413 (see [`drain_oversized`]).
+const DRAIN_MAX: u64 = 1024 * 1024;
+/// How long draining an oversized body may take.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A body announced larger than `server.max_body_bytes` is refused with 413 (RFC 9110 §15.5.14).
+/// A server that answers and closes while the client is still sending makes the client's
+/// kernel see a reset, and the client loses the answer; so a body of moderate size (up to
+/// [`DRAIN_MAX`], within [`DRAIN_TIME`]) is read and thrown away first, and only larger or slower
+/// ones get the answer with the connection closed. Bodies without a length are cut by
+/// `RequestBodyLimitLayer` inside.
+async fn drain_oversized(
+    axum::extract::State(max): axum::extract::State<u64>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = announced.filter(|n| *n > max) else {
+        return next.run(request).await;
+    };
+    let mut close = true;
+    if length <= DRAIN_MAX {
+        let drained = tokio::time::timeout(DRAIN_TIME, async {
+            let mut body = request.into_body().into_data_stream();
+            while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+                if chunk.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+        close = !matches!(drained, Ok(true));
+    }
+    let mut r = (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    if close {
+        r.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    r
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -64,6 +112,10 @@ fn layered(app: &Arc<App>, router: axum::Router) -> axum::Router {
         ))
         .layer(middleware::from_fn(limit_uri))
         .layer(RequestBodyLimitLayer::new(app.config.server.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            app.config.server.max_body_bytes as u64,
+            drain_oversized,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 

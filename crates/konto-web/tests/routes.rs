@@ -20,7 +20,7 @@ use tower::ServiceExt;
 const ISSUER: &str = "http://localhost:8080";
 const REDIRECT: &str = "https://rp.example/callback";
 // RFC 7636 Appendix B
-const CHALLENGE: &str = "E9Melhoe2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 struct Harness {
     app: Arc<App>,
@@ -65,6 +65,10 @@ impl Answer {
 }
 
 async fn harness() -> Harness {
+    harness_with(false).await
+}
+
+async fn harness_with(development: bool) -> Harness {
     let (store, dir) = konto_store_sql::testing::sqlite_store().await;
     let store = Arc::new(store);
     let mut config = Config::default();
@@ -73,6 +77,7 @@ async fn harness() -> Harness {
     config.mail.file_dir = Some(dir.path().join("mail"));
     config.login.argon2_memory_kib = 256;
     config.login.argon2_iterations = 1;
+    config.development = development;
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let now = clock.now();
     let app = konto_web::build(config, store.clone(), clock)
@@ -126,15 +131,24 @@ impl Harness {
     }
 
     async fn get(&self, uri: &str) -> Answer {
-        self.send(Request::get(uri).body(Body::empty()).expect("request"))
-            .await
+        self.get_with(uri, "").await
+    }
+
+    async fn get_with(&self, uri: &str, cookie: &str) -> Answer {
+        let mut r = Request::get(uri);
+        if !cookie.is_empty() {
+            r = r.header(header::COOKIE, cookie);
+        }
+        self.send(r.body(Body::empty()).expect("request")).await
     }
 
     async fn post(&self, uri: &str, content_type: &str, cookie: &str, body: &str) -> Answer {
         let mut r = Request::builder()
             .method(Method::POST)
             .uri(uri)
-            .header(header::CONTENT_TYPE, content_type);
+            .header(header::CONTENT_TYPE, content_type)
+            // as an HTTP client would send it
+            .header(header::CONTENT_LENGTH, body.len());
         if !cookie.is_empty() {
             r = r.header(header::COOKIE, cookie);
         }
@@ -357,4 +371,80 @@ async fn health_and_not_found() {
             .header(header::CONTENT_TYPE)
             .starts_with("text/html")
     );
+}
+
+/// The README's login by hand: `konto dev`'s demo user and public client complete a code flow
+/// with PKCE (RFC 7636 Appendix B's verifier), consent included.
+#[tokio::test]
+async fn the_demo_public_client_logs_in_as_the_readme_says() {
+    use konto_web::dev::{DEMO_PASSWORD, DEMO_PUBLIC_CLIENT_ID, DEMO_USER, seed};
+    let h = harness_with(true).await;
+    seed(&h.app).await.expect("demo data");
+    seed(&h.app).await.expect("seeding twice changes nothing");
+    let redirect = "http://127.0.0.1:8082/callback";
+    let page = h
+        .get(&format!(
+            "/authorize?response_type=code&client_id={DEMO_PUBLIC_CLIENT_ID}&redirect_uri={redirect}\
+             &scope=openid%20profile&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let cookies = page.cookies();
+    let (flow, csrf) = (page.field("flow"), page.field("csrf"));
+    let form = "application/x-www-form-urlencoded";
+    let login = format!("flow={flow}&csrf={csrf}&username={DEMO_USER}&password={DEMO_PASSWORD}");
+    let signed_in = h.post("/login/password", form, &cookies, &login).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let cookies = format!("{cookies}; {}", signed_in.cookies());
+    let consent_page = h
+        .get_with(signed_in.header(header::LOCATION), &cookies)
+        .await;
+    assert_eq!(consent_page.status, StatusCode::OK, "{}", consent_page.body);
+    let allow = format!("flow={flow}&csrf={csrf}&decision=allow");
+    let back = h.post("/login/consent", form, &cookies, &allow).await;
+    let location = url::Url::parse(back.header(header::LOCATION)).expect("redirect to the client");
+    assert!(location.as_str().starts_with(redirect), "{location}");
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let tokens = h
+        .post(
+            "/token",
+            form,
+            "",
+            &format!(
+                "grant_type=authorization_code&client_id={DEMO_PUBLIC_CLIENT_ID}&code={code}\
+                 &redirect_uri={redirect}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+            ),
+        )
+        .await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert!(tokens.json()["id_token"].is_string());
+}
+
+/// RFC 9110 §15.5.14: a body over `server.max_body_bytes` is 413. A moderate one is read to the
+/// end first, so the connection stays usable and the client sees the answer; a huge one is
+/// answered at once and the connection closed.
+#[tokio::test]
+async fn oversized_bodies_are_413_and_moderate_ones_are_drained() {
+    let h = harness().await;
+    let form = "application/x-www-form-urlencoded";
+    let moderate = format!("grant_type=client_credentials&x={}", "a".repeat(200_000));
+    let r = h.post("/token", form, "", &moderate).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.header(header::CONNECTION).is_empty(),
+        "drained: keep-alive"
+    );
+    let huge = format!("x={}", "a".repeat(2 * 1024 * 1024));
+    let r = h.post("/token", form, "", &huge).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.header(header::CONNECTION), "close");
 }

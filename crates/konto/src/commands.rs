@@ -59,7 +59,13 @@ async fn open_store(config: &Config) -> Result<SqlStore> {
 async fn ready_store(config: &Config) -> Result<Arc<SqlStore>> {
     let store = open_store(config).await?;
     if config.development {
-        store.migrate().await.context("migrating the database")?;
+        store.migrate().await.with_context(|| {
+            format!(
+                "migrating the development database {} (made by an older build? \
+                 it holds only demo data: delete it and start again)",
+                config.database.url
+            )
+        })?;
     } else if store.migrations_pending().await {
         bail!("the database schema is not up to date: run `konto migrate`");
     }
@@ -380,19 +386,8 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                 created_at: SystemClock.now(),
             };
             // OIDC Core §8.1: several redirect hosts need a sector identifier
-            let uris: Vec<url::Url> = client
-                .redirect_uris
-                .iter()
-                .filter_map(|u| url::Url::parse(u).ok())
-                .collect();
-            let sector = client
-                .sector_identifier_uri
-                .as_deref()
-                .map(url::Url::parse)
-                .transpose()?;
-            if client.subject_type == SubjectType::Pairwise && !uris.is_empty() {
-                konto_core::subject::sector_of(&uris, sector.as_ref())
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if client.subject_type == SubjectType::Pairwise {
+                client.sector().map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             store
                 .create_client(&client)
