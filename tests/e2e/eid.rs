@@ -4,11 +4,17 @@
 use konto_tests::*;
 use serde_json::Value;
 
-/// An authorization request that also asks for the address.
-fn authorize(server: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
+/// `browser` follows an authorization request that also asks for the address.
+async fn authorize(
+    server: &TestServer,
+    browser: &Browser,
+    client: &str,
+    redirect: &str,
+    extra: &[(&str, &str)],
+) -> Outcome {
     let mut all = vec![("scope", "openid profile address")];
     all.extend_from_slice(extra);
-    authorize_url(server, client, redirect, &all)
+    server.authorize(browser, client, redirect, &all).await
 }
 
 on_both_backends!(
@@ -37,15 +43,15 @@ async fn every_eid_failure_gives_a_clear_page(backend: Backend) {
     let client = server.client("rp");
     server.add_client(client.clone()).await;
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &client.redirect_uris[0],
-            &[("acr_values", HIGH)],
-        ))
-        .await
-        .page();
+    let page = authorize(
+        &server,
+        &browser,
+        "rp",
+        &client.redirect_uris[0],
+        &[("acr_values", HIGH)],
+    )
+    .await
+    .page();
     let mut page = page;
     for (choice, code) in [
         ("cancel", "cancelled"),
@@ -80,26 +86,11 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
     let secret = server.add_client(client.clone()).await.unwrap();
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let page = browser.eid(&page, "erika").await.page();
-    assert!(page.has("value=\"temporary\""), "{}", page.body);
-    let flow = page.hidden("flow").unwrap();
-    let csrf = page.hidden("csrf").unwrap();
-    let r = browser
-        .post(
-            "/login/unlinked",
-            &[("flow", &flow), ("csrf", &csrf), ("action", "temporary")],
-        )
-        .await;
-    let consent = browser.follow(r).await.page();
+    let consent = browser.unlinked(&page, "temporary").await.page();
     assert!(
         !consent.has("gespeichert"),
         "no consent is stored for a temporary login"
@@ -140,27 +131,12 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         assert_eq!(server.rows(table).await, 0, "{table}");
     }
     // a second temporary login is not linkable to the first
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let page = browser.eid(&page, "erika").await.page();
-    let r = browser
-        .post(
-            "/login/unlinked",
-            &[
-                ("flow", &page.hidden("flow").unwrap()),
-                ("csrf", &page.hidden("csrf").unwrap()),
-                ("action", "temporary"),
-            ],
-        )
-        .await;
-    let out = browser.consent(&browser.follow(r).await.page(), true).await;
+    let r = browser.unlinked(&page, "temporary").await;
+    let out = browser.consent(&r.page(), true).await;
     let t2 = redeem_code(
         &server,
         "rp",
@@ -196,8 +172,7 @@ async fn a_different_person_is_never_linked(backend: Backend) {
     let user = server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize(&server, "rp", &redirect, &[]))
+    let page = authorize(&server, &browser, "rp", &redirect, &[])
         .await
         .page();
     assert!(
@@ -207,13 +182,7 @@ async fn a_different_person_is_never_linked(backend: Backend) {
             .param("code")
             .is_some()
     );
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let page = browser.eid(&page, "lukas").await.page();
@@ -235,27 +204,21 @@ async fn a_different_person_is_never_linked(backend: Backend) {
             .iter()
             .all(|a| a.value != "LUKAS" && a.value != "WEBER")
     );
-    let out = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH), ("prompt", "none")],
-        ))
-        .await;
+    let out = authorize(
+        &server,
+        &browser,
+        "rp",
+        &redirect,
+        &[("acr_values", HIGH), ("prompt", "none")],
+    )
+    .await;
     assert_eq!(
         out.param("error").as_deref(),
         Some("login_required"),
         "no step-up happened"
     );
     // the right card links and raises the data's level
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     assert!(browser.eid(&page, "erika").await.param("code").is_some());
@@ -281,27 +244,11 @@ async fn an_account_from_the_card(backend: Backend) {
     let secret = server.add_client(client.clone()).await.unwrap();
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let page = browser
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &browser, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let page = browser.eid(&page, "ayse").await.page();
-    let r = browser
-        .post(
-            "/login/unlinked",
-            &[
-                ("flow", &page.hidden("flow").unwrap()),
-                ("csrf", &page.hidden("csrf").unwrap()),
-                ("action", "create"),
-            ],
-        )
-        .await;
-    let out = browser.follow(r).await;
+    let out = browser.unlinked(&page, "create").await;
     let first = jwt_claims(
         redeem_code(
             &server,
@@ -324,13 +271,7 @@ async fn an_account_from_the_card(backend: Backend) {
     assert!(account.has("1979"), "a partial date of birth");
     // a new browser, the same card: the same account
     let other = server.browser();
-    let page = other
-        .visit(&authorize(
-            &server,
-            "rp",
-            &redirect,
-            &[("acr_values", HIGH)],
-        ))
+    let page = authorize(&server, &other, "rp", &redirect, &[("acr_values", HIGH)])
         .await
         .page();
     let out = other.eid(&page, "ayse").await;

@@ -362,16 +362,7 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
     let out = browser.elster(&page).await;
     // no account holds the certificate yet: create one from it
     let page = out.page();
-    assert!(page.has("value=\"create\""), "{}", page.body);
-    let flow = page.hidden("flow").unwrap();
-    let csrf = page.hidden("csrf").unwrap();
-    let r = browser
-        .post(
-            "/login/unlinked",
-            &[("flow", &flow), ("csrf", &csrf), ("action", "create")],
-        )
-        .await;
-    let out = browser.follow(r).await;
+    let out = browser.unlinked(&page, "create").await;
     let claims = id_token_claims(
         &server,
         "tax",

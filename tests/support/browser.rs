@@ -266,6 +266,25 @@ impl Browser {
         self.follow(resp).await
     }
 
+    /// Chooses what to do with an identity no account holds yet (`create` an account from it,
+    /// or a `temporary` login); returns where konto sent the browser.
+    pub async fn unlinked(&self, page: &Page, action: &str) -> Outcome {
+        assert!(
+            page.has(&format!("value=\"{action}\"")),
+            "no {action} choice on the page:\n{}",
+            page.body
+        );
+        let flow = page.hidden("flow").expect("flow field");
+        let csrf = page.hidden("csrf").expect("csrf field");
+        let resp = self
+            .post(
+                "/login/unlinked",
+                &[("flow", &flow), ("csrf", &csrf), ("action", action)],
+            )
+            .await;
+        self.follow(resp).await
+    }
+
     /// Logs in with a password and consents if asked; returns where konto sent the browser.
     pub async fn login_and_consent(
         &self,
