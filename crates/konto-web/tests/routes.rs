@@ -434,17 +434,36 @@ async fn the_demo_public_client_logs_in_as_the_readme_says() {
 /// answered at once and the connection closed.
 #[tokio::test]
 async fn oversized_bodies_are_413_and_moderate_ones_are_drained() {
+    use std::sync::Arc as StdArc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let h = harness().await;
-    let form = "application/x-www-form-urlencoded";
-    let moderate = format!("grant_type=client_credentials&x={}", "a".repeat(200_000));
-    let r = h.post("/token", form, "", &moderate).await;
+    // a body sent in 16 KiB chunks that counts how much of it konto read
+    let send = |len: usize| {
+        let read = StdArc::new(AtomicUsize::new(0));
+        let counter = StdArc::clone(&read);
+        let chunks = (0..len.div_ceil(16 * 1024)).map(move |i| {
+            let n = (len - i * 16 * 1024).min(16 * 1024);
+            counter.fetch_add(n, Ordering::SeqCst);
+            Ok::<_, std::io::Error>(vec![b'a'; n])
+        });
+        let request = Request::post("/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::CONTENT_LENGTH, len)
+            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .expect("request");
+        (request, read)
+    };
+    let (request, read) = send(200_000);
+    let r = h.send(request).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read.load(Ordering::SeqCst), 200_000, "read to the end");
     assert!(
         r.header(header::CONNECTION).is_empty(),
-        "drained: keep-alive"
+        "the connection stays usable"
     );
-    let huge = format!("x={}", "a".repeat(2 * 1024 * 1024));
-    let r = h.post("/token", form, "", &huge).await;
+    let (request, read) = send(2 * 1024 * 1024);
+    let r = h.send(request).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read.load(Ordering::SeqCst), 0, "not read at all");
     assert_eq!(r.header(header::CONNECTION), "close");
 }
