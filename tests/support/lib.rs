@@ -366,6 +366,15 @@ impl TestServer {
             .expect("account")
     }
 
+    /// On PostgreSQL, an exclusive lock on `table` held until released (writes to it wait,
+    /// reads go on); `None` on SQLite, whose one writer connection serialises all writes.
+    pub async fn hold_table_lock(&self, table: &str) -> Option<konto_store_sql::testing::HeldLock> {
+        match &self.guard {
+            Guard::Postgres(schema) => Some(schema.hold_table_lock(table).await),
+            _ => None,
+        }
+    }
+
     /// Rows per table.
     pub async fn rows(&self, table: &str) -> i64 {
         self.store
