@@ -2,6 +2,10 @@
 //!
 //! Account names are stored only as keyed hashes: people type passwords into the name field.
 //! IPv6 sources are throttled per /64, the smallest block one subscriber usually holds.
+//!
+//! A password login calls [`Throttle::begin`], which looks and takes the attempt's place in the
+//! account's count before the hash; then [`Throttle::failed`] or [`Throttle::succeeded`]. Other
+//! authenticators look with [`Throttle::check`] and count with [`Throttle::failed`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,6 +21,10 @@ pub struct Throttle {
     account: ThrottlePolicy,
     source: ThrottlePolicy,
 }
+
+/// How often an attempt looks again after others took the place it wanted; each time it lost,
+/// another attempt got through, so this is only reached under a flood (which then waits).
+const MAX_TRIES: usize = 32;
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,10 +72,12 @@ impl Throttle {
         source: IpAddr,
         now: OffsetDateTime,
     ) -> StoreResult<Check> {
-        let (a, s) = self
-            .store
-            .throttle_pair(&self.account_key(account), &Self::source_key(source))
-            .await?;
+        self.look(&self.account_key(account), &Self::source_key(source), now)
+            .await
+    }
+
+    async fn look(&self, account: &str, source: &str, now: OffsetDateTime) -> StoreResult<Check> {
+        let (a, s) = self.store.throttle_pair(account, source).await?;
         let retry_at = a
             .and_then(|st| st.retry_at(&self.account, now))
             .max(s.and_then(|st| st.retry_at(&self.source, now)));
@@ -75,10 +85,52 @@ impl Throttle {
             retry_at,
             account: a,
             source: s,
+            reserved: false,
         })
     }
 
-    /// Records a failed attempt (with the states `check` saw).
+    /// Looks at both throttles of a password attempt and, if it may go on, counts it against
+    /// the account before the password is hashed — only while nobody else counted since it
+    /// looked. Attempts that looked at the same moment thus go on one after the other: no more
+    /// of them than the account's free failures are hashed, the others wait (uncounted).
+    /// A right password then clears the count ([`Throttle::succeeded`]); a wrong one stays
+    /// counted and [`Throttle::failed`] adds the source's.
+    pub async fn begin(
+        &self,
+        account: &str,
+        source: IpAddr,
+        now: OffsetDateTime,
+    ) -> StoreResult<Check> {
+        let key = self.account_key(account);
+        let source = Self::source_key(source);
+        for _ in 0..MAX_TRIES {
+            let mut seen = self.look(&key, &source, now).await?;
+            if seen.retry_at.is_some() {
+                return Ok(seen);
+            }
+            let failures = seen
+                .account
+                .map_or(0, |st| st.effective_failures(&self.account, now));
+            if self
+                .store
+                .count_failure_if(&key, failures, now, self.account.forget_after)
+                .await?
+                .is_some()
+            {
+                seen.reserved = true;
+                return Ok(seen);
+            }
+        }
+        Ok(Check {
+            retry_at: Some(now + self.account.base_delay),
+            account: None,
+            source: None,
+            reserved: false,
+        })
+    }
+
+    /// Records a failed attempt: one more failure for the account (unless [`Throttle::begin`]
+    /// counted it already) and for the source, each counted atomically.
     pub async fn failed(
         &self,
         account: &str,
@@ -86,17 +138,20 @@ impl Throttle {
         seen: &Check,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let a = ThrottleState::after_failure(seen.account, &self.account, now);
+        if !seen.reserved {
+            self.store
+                .count_failure(&self.account_key(account), now, self.account.forget_after)
+                .await?;
+        }
         self.store
-            .put_throttle(&self.account_key(account), &a)
+            .count_failure(&Self::source_key(source), now, self.source.forget_after)
             .await?;
-        let s = ThrottleState::after_failure(seen.source, &self.source, now);
-        self.store.put_throttle(&Self::source_key(source), &s).await
+        Ok(())
     }
 
     /// A successful login forgets the account's failures (the source's decay on their own).
     pub async fn succeeded(&self, account: &str, seen: &Check) -> StoreResult<()> {
-        if seen.account.is_none() {
+        if seen.account.is_none() && !seen.reserved {
             return Ok(());
         }
         self.store.clear_throttle(&self.account_key(account)).await
@@ -108,13 +163,15 @@ impl Throttle {
     }
 }
 
-/// What `Throttle::check` found.
+/// What `Throttle::check` or `Throttle::begin` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Check {
     /// The attempt must wait until then.
     pub retry_at: Option<OffsetDateTime>,
     pub account: Option<ThrottleState>,
     pub source: Option<ThrottleState>,
+    /// [`Throttle::begin`] counted this attempt against the account already.
+    pub reserved: bool,
 }
 
 #[cfg(test)]

@@ -5,6 +5,14 @@
 //! tries at most, barely notices (NIST SP 800-63B §5.2.2 "rate limiting"). konto throttles per
 //! account name and per source address, each with its own free attempts and cap. The account key is
 //! throttled whether the account exists or not, so the delay reveals nothing.
+//!
+//! Counting is atomic: the store adds each failure in one statement, so parallel failures all
+//! count. An attempt also takes its place in the account's count before the password is hashed,
+//! and only if nobody counted since it looked ([`ThrottleState::effective_failures`]): of many
+//! attempts that all looked at once, no more than the free failures are tried; the others wait as
+//! if they had come one after the other. An attempt that has to wait is never counted, so a flood
+//! of refused attempts does not lengthen the owner's wait beyond the cap; a successful login
+//! clears the account's count.
 
 use std::time::Duration;
 
@@ -69,19 +77,25 @@ impl ThrottleState {
         (at > now).then_some(at)
     }
 
+    /// The failures that still count at `now` (none once they are forgotten).
+    pub fn effective_failures(&self, policy: &ThrottlePolicy, now: OffsetDateTime) -> u32 {
+        if now - self.last_failure > policy.forget_after {
+            0
+        } else {
+            self.failures
+        }
+    }
+
     /// The state after one more failure at `now`.
     pub fn after_failure(
         prev: Option<ThrottleState>,
         policy: &ThrottlePolicy,
         now: OffsetDateTime,
     ) -> ThrottleState {
-        let failures = match prev {
-            Some(p) if now - p.last_failure <= policy.forget_after => p.failures.saturating_add(1),
-            _ => 1,
-        };
+        let failures = prev.map_or(0, |p| p.effective_failures(policy, now));
         ThrottleState {
-            failures,
-            last_failure: now,
+            failures: failures.saturating_add(1),
+            last_failure: prev.map_or(now, |p| p.last_failure.max(now)),
         }
     }
 }
