@@ -1,7 +1,9 @@
-//! Login throttling per account name and per source address (see `konto_core::throttle`).
+//! Login throttling per account name and per source address, and request throttling for
+//! registration and reset mails (see `konto_core::throttle` for the policy).
 //!
-//! Account names are stored only as keyed hashes: people type passwords into the name field.
-//! IPv6 sources are throttled per /64, the smallest block one subscriber usually holds.
+//! Account names and e-mail addresses are stored only as keyed hashes: people type passwords
+//! into the name field. IPv6 sources are throttled per /64, the smallest block one subscriber
+//! usually holds.
 //!
 //! A password login calls [`Throttle::begin`], which looks and takes the attempt's place in the
 //! account's count before the hash; then [`Throttle::failed`] or [`Throttle::succeeded`]. Other
@@ -20,11 +22,31 @@ pub struct Throttle {
     hasher: SecretHasher,
     account: ThrottlePolicy,
     source: ThrottlePolicy,
+    request_source: ThrottlePolicy,
+    mail_target: ThrottlePolicy,
 }
 
 /// How often an attempt looks again after others took the place it wanted; each time it lost,
 /// another attempt got through, so this is only reached under a flood (which then waits).
 const MAX_TRIES: usize = 32;
+
+/// Requests that cost konto a hash or a mail to any address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// A registration: a password hash and a mail.
+    Registration,
+    /// A password reset: a mail.
+    Reset,
+}
+
+impl Request {
+    fn as_str(self) -> &'static str {
+        match self {
+            Request::Registration => "register",
+            Request::Reset => "reset",
+        }
+    }
+}
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,6 +61,8 @@ impl Throttle {
             hasher,
             account: ThrottlePolicy::ACCOUNT,
             source: ThrottlePolicy::SOURCE,
+            request_source: ThrottlePolicy::REQUEST_SOURCE,
+            mail_target: ThrottlePolicy::MAIL_TARGET,
         }
     }
 
@@ -63,6 +87,16 @@ impl Throttle {
                 format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         }
+    }
+
+    fn mail_key(&self, address: &str) -> String {
+        let normalised = address.trim().to_lowercase();
+        format!(
+            "mail:{}",
+            self.hasher
+                .hash(SecretPurpose::Throttle, &normalised)
+                .as_str()
+        )
     }
 
     /// Looks at both throttles of a login attempt (one query).
@@ -155,6 +189,55 @@ impl Throttle {
             return Ok(());
         }
         self.store.clear_throttle(&self.account_key(account)).await
+    }
+
+    /// Lets a registration or reset request through, counting it per source address and (if it
+    /// mails someone) per target address; otherwise returns when it may come again. Both are
+    /// counted as [`Throttle::begin`] counts, so parallel requests cannot slip past the count.
+    /// The target is counted whether or not an account has that address.
+    pub async fn request(
+        &self,
+        kind: Request,
+        source: IpAddr,
+        mail_to: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        let source = format!("{}-{}", kind.as_str(), Self::source_key(source));
+        if let Some(at) = self.take(&source, &self.request_source, now).await? {
+            return Ok(Some(at));
+        }
+        match mail_to {
+            Some(to) => {
+                let target = self.mail_key(to);
+                self.take(&target, &self.mail_target, now).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Counts a request against `key` if `policy` lets it through now; otherwise when it may.
+    async fn take(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        for _ in 0..MAX_TRIES {
+            let state = self.store.throttle(key).await?;
+            if let Some(at) = state.and_then(|st| st.retry_at(policy, now)) {
+                return Ok(Some(at));
+            }
+            let seen = state.map_or(0, |st| st.effective_failures(policy, now));
+            if self
+                .store
+                .count_failure_if(key, seen, now, policy.forget_after)
+                .await?
+                .is_some()
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(now + policy.base_delay))
     }
 
     /// Forgets an account's failures (after a password reset).

@@ -13,6 +13,11 @@
 //! if they had come one after the other. An attempt that has to wait is never counted, so a flood
 //! of refused attempts does not lengthen the owner's wait beyond the cap; a successful login
 //! clears the account's count.
+//!
+//! Requests that cost a hash or send a mail to any address (registration, password reset) are
+//! throttled the same way, per source address and per target address: every request that gets
+//! through counts. An attacker who keeps a victim's address at its cap has each of his own
+//! requests mail the victim a working link, so the victim is delayed, never shut out.
 
 use std::time::Duration;
 
@@ -44,6 +49,24 @@ impl ThrottlePolicy {
     pub const SOURCE: ThrottlePolicy = ThrottlePolicy {
         free_failures: 20,
         base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(24 * 3600),
+    };
+
+    /// Per source address, for registrations and reset requests (each costs a password hash or
+    /// a mail): 20 free requests, then up to 15 minutes; forgotten after a quiet hour.
+    pub const REQUEST_SOURCE: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 20,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(3600),
+    };
+
+    /// Per e-mail address that konto is asked to write to: 3 mails, then 30 s, 1 min … up to
+    /// 15 minutes.
+    pub const MAIL_TARGET: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 3,
+        base_delay: Duration::from_secs(30),
         max_delay: Duration::from_secs(900),
         forget_after: Duration::from_secs(24 * 3600),
     };

@@ -4,11 +4,17 @@
 //! Registration and reset never tell whether an address has an account: the answer and the work
 //! are the same (a password is hashed either way), and the e-mail is sent in the background so its
 //! delivery time does not show. The mailbox owner learns the truth from the mail.
+//!
+//! Both are throttled per source address and per target address before any account is looked
+//! up (`konto_authn::throttle::Request`): a throttled request is refused the same way for known
+//! and unknown addresses.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use konto_authn::Verified;
 use konto_authn::passkey::{PendingRegistration, encode_passkey};
+use konto_authn::throttle::Request;
 use konto_core::Level;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
@@ -323,13 +329,31 @@ impl AccountService {
         Ok(())
     }
 
+    /// Refuses a request the throttle holds back (see [`Request`]).
+    async fn throttle(
+        &self,
+        kind: Request,
+        source: IpAddr,
+        mail_to: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let now = self.s.clock.now();
+        match self.s.throttle.request(kind, source, mail_to, now).await? {
+            Some(at) => Err(ServiceError::Throttled {
+                retry_at: at.unix_timestamp(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Starts a self-registration: the same answer whether or not the address has an account.
+    /// Throttled per `source` and per address once the input is valid (before any hashing).
     pub async fn register(
         &self,
         email: &str,
         password: &str,
         given_name: Option<String>,
         family_name: Option<String>,
+        source: IpAddr,
     ) -> Result<(), ServiceError> {
         if !self.s.config.registration {
             return Err(ServiceError::RegistrationClosed);
@@ -338,6 +362,8 @@ impl AccountService {
         password_policy::check(password, &[&email])?;
         let given_name = check_name(&given_name)?;
         let family_name = check_name(&family_name)?;
+        self.throttle(Request::Registration, source, Some(&email))
+            .await?;
         // the work is the same for new and known addresses
         let password_hash = self.s.passwords.hash(password).await?;
         let existing = self.s.store.user_by_email(&email).await?;
@@ -459,10 +485,12 @@ impl AccountService {
     }
 
     /// Sends a reset link if the address has an account; the same answer either way.
-    pub async fn request_reset(&self, email: &str) -> Result<(), ServiceError> {
+    /// Throttled per `source` and per address (before the account is looked up).
+    pub async fn request_reset(&self, email: &str, source: IpAddr) -> Result<(), ServiceError> {
         let Ok(email) = normalise_email(email) else {
             return Ok(());
         };
+        self.throttle(Request::Reset, source, Some(&email)).await?;
         let Some(user) = self.s.store.user_by_email(&email).await? else {
             return Ok(());
         };
