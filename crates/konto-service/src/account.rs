@@ -8,6 +8,11 @@
 //! Both are throttled per source address and per target address before any account is looked
 //! up (`konto_authn::throttle::Request`): a throttled request is refused the same way for known
 //! and unknown addresses.
+//!
+//! A reset link is spent only by a password that is accepted: the link is looked at, the password
+//! checked against the account and hashed, and then link and password change in one transaction
+//! ([`konto_store::EmailLinkRepo::reset_password_with_link`]), so a refused password leaves the
+//! link working and two parallel submissions of one link set one password.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -296,11 +301,7 @@ impl AccountService {
             .user(user_id)
             .await?
             .ok_or(ServiceError::Invalid("no such account".into()))?;
-        let context: Vec<&str> = [Some(user.username.as_str()), user.email.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        password_policy::check(password, &context)?;
+        check_password(&user, password)?;
         let hash = self.s.passwords.hash(password).await?;
         match self
             .s
@@ -518,24 +519,37 @@ impl AccountService {
         Ok(())
     }
 
-    /// Sets a new password with a reset link. The policy is checked before the link is spent.
+    /// Sets a new password with a reset link and ends the account's sessions. The link is spent
+    /// only with a password the policy accepts for this account, in one transaction with it.
     pub async fn reset_password(&self, token: &str, password: &str) -> Result<(), ServiceError> {
         if token.len() > 64 {
             return Err(ServiceError::BadLink);
         }
         password_policy::check(password, &[])?;
+        let hash = self.s.hasher.hash(SecretPurpose::EmailLink, token);
         let link = self
             .s
             .store
-            .take_email_link(
-                &self.s.hasher.hash(SecretPurpose::EmailLink, token),
-                self.s.clock.now(),
-            )
+            .email_link(&hash, self.s.clock.now())
             .await?
             .filter(|l| l.purpose == EmailLinkPurpose::PasswordReset)
             .ok_or(ServiceError::BadLink)?;
         let user_id = link.user_id.ok_or(ServiceError::BadLink)?;
-        self.set_password(&user_id, password).await
+        let user = self
+            .s
+            .store
+            .user(&user_id)
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        check_password(&user, password)?;
+        let data = self.s.passwords.hash(password).await?;
+        self.s
+            .store
+            .reset_password_with_link(&hash, &data, self.s.clock.now())
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        self.s.throttle.forget(&user.username).await?;
+        Ok(())
     }
 
     pub async fn overview(&self, user_id: &str) -> Result<AccountOverview, ServiceError> {
@@ -679,6 +693,16 @@ impl AccountService {
     pub async fn find_by_username(&self, username: &str) -> Result<Option<User>, ServiceError> {
         Ok(self.s.store.user_by_username(username).await?)
     }
+}
+
+/// The password policy for a new password of `user` (its name and address are context words).
+fn check_password(user: &User, password: &str) -> Result<(), ServiceError> {
+    let context: Vec<&str> = [Some(user.username.as_str()), user.email.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    password_policy::check(password, &context)?;
+    Ok(())
 }
 
 #[cfg(test)]
