@@ -165,6 +165,10 @@ impl Provider {
         if grant.client_id != client.id || !current || !grant.is_active(now) {
             return Ok(inactive());
         }
+        // what a refresh would vouch for now (see `refresh`)
+        let Some(level) = self.grant_level(&grant, &client, now)? else {
+            return Ok(inactive());
+        };
         let mut m = Map::new();
         m.insert("active".into(), json!(true));
         m.insert("client_id".into(), json!(grant.client_id));
@@ -173,7 +177,7 @@ impl Provider {
         m.insert("exp".into(), json!(grant.expires_at.unix_timestamp()));
         m.insert("iat".into(), json!(grant.created_at.unix_timestamp()));
         m.insert("iss".into(), json!(self.config.issuer));
-        m.insert("acr".into(), json!(self.acr_of(grant.level, &client)));
+        m.insert("acr".into(), json!(self.acr_of(level, &client)));
         m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
         Ok(m)
     }
