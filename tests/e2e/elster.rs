@@ -1,11 +1,7 @@
 //! ELSTER certificate login: every failure is refused with a clear page and no session; a
 //! trusted proxy may forward the certificate; non-browser clients sign a challenge.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use konto_tests::*;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 /// An authorization request for level substantial.
 fn authorize(server: &TestServer, client: &str, redirect: &str) -> String {
@@ -193,28 +189,15 @@ async fn signed_challenge_for_non_browser_clients(backend: Backend) {
         .page();
     let flow = page.hidden("flow").unwrap();
     let csrf = page.hidden("csrf").unwrap();
-    let cert = CertificateDer::from_pem_file(keys_dev("elster/erika.crt.pem")).unwrap();
-    let sign = |name: &str, message: &[u8]| {
-        let key =
-            PrivatePkcs8KeyDer::from_pem_file(keys_dev(&format!("elster/{name}.key.pem"))).unwrap();
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).unwrap();
-        let mut sig = vec![0; pair.public().modulus_len()];
-        pair.sign(
-            &ring::signature::RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            message,
-            &mut sig,
-        )
-        .unwrap();
-        STANDARD.encode(sig)
-    };
+    let cert = elster_certificate("erika");
+    let sign = elster_signature;
     let body = serde_json::json!({ "flow": flow, "csrf": csrf });
     let challenge = async || {
         let r = browser.post_json("/login/cert/challenge", &body).await;
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         v["challenge"].as_str().unwrap().to_owned()
     };
-    let answer = |sig: String| serde_json::json!({ "flow": flow, "csrf": csrf, "certificates": [STANDARD.encode(cert.as_ref())], "signature": sig });
+    let answer = |sig: String| serde_json::json!({ "flow": flow, "csrf": csrf, "certificates": [cert], "signature": sig });
 
     let c = challenge().await;
     let r = browser

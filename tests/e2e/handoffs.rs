@@ -33,17 +33,6 @@ async fn first_party(server: &TestServer) -> (String, String) {
     (client.redirect_uris[0].clone(), secret)
 }
 
-/// The ELSTER link (to the certificate listener) of a login page.
-fn elster_link(page: &Page) -> String {
-    page.body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .find(|h| h.contains("/cert/login?flow="))
-        .map(konto_tests::browser::unescape)
-        .expect("an ELSTER link")
-}
-
 /// Whether `browser` is signed in to konto (its account page shows the account, not a login).
 async fn signed_in_as(browser: &Browser, username: &str) -> bool {
     match browser.visit("/account").await {

@@ -271,11 +271,6 @@ async fn a_verified_name_is_never_overwritten_by_a_concurrent_edit(backend: Back
 /// pass on their own, but only one may be written: the other is compared again and refused,
 /// never merging two people into one account.
 async fn two_people_are_never_linked_at_once(backend: Backend) {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-
     let mut o = Options::new(backend);
     o.eid = true;
     o.elster = true;
@@ -318,22 +313,11 @@ async fn two_people_are_never_linked_at_once(backend: Backend) {
         .await;
     let challenge: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     let challenge = challenge["challenge"].as_str().unwrap().to_owned();
-    let key = PrivatePkcs8KeyDer::from_pem_file(keys_dev("elster/max.key.pem")).unwrap();
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).unwrap();
-    let mut signature = vec![0; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        challenge.as_bytes(),
-        &mut signature,
-    )
-    .unwrap();
-    let cert = CertificateDer::from_pem_file(keys_dev("elster/max.crt.pem")).unwrap();
     let signed = json!({
         "flow": flow,
         "csrf": csrf,
-        "certificates": [STANDARD.encode(cert.as_ref())],
-        "signature": STANDARD.encode(signature),
+        "certificates": [elster_certificate("max")],
+        "signature": elster_signature("max", challenge.as_bytes()),
     });
     // Erika's card, up to the eID client's answer
     let page = add("eid").await;

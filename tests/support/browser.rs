@@ -373,15 +373,7 @@ impl Browser {
     /// Follows the ELSTER link of a login page (the certificate-login listener) with this
     /// browser's client certificate, if any, and back.
     pub async fn elster(&self, page: &Page) -> Outcome {
-        let start = page
-            .body
-            .split("href=\"")
-            .skip(1)
-            .filter_map(|s| s.split('"').next())
-            .find(|h| h.contains("/cert/login?flow="))
-            .map(unescape)
-            .expect("an ELSTER link");
-        self.visit(&start).await
+        self.visit(&elster_link(page)).await
     }
 }
 
@@ -421,6 +413,17 @@ pub async fn eid_client(client_url: &str, choice: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("the eID client did not redirect ({})", answer.status()))
+}
+
+/// The ELSTER link of a login page: the certificate-login listener with the flow.
+pub fn elster_link(page: &Page) -> String {
+    page.body
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.contains("/cert/login?flow="))
+        .map(unescape)
+        .expect("an ELSTER link")
 }
 
 /// A browser whose TLS client offers an ELSTER test certificate (`erika`, `expired`, …) and trusts

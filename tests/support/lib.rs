@@ -23,7 +23,7 @@ use konto_web::run::Running;
 use konto_web::{App, Config};
 use tokio::net::TcpListener;
 
-pub use browser::{Browser, Outcome, Page, eid_client, elster_browser, query_pairs};
+pub use browser::{Browser, Outcome, Page, eid_client, elster_browser, elster_link, query_pairs};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -516,4 +516,32 @@ pub fn amr(claims: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A signature (RSASSA-PKCS1-v1_5 with SHA-256, standard base64) by the key of the ELSTER test
+/// certificate `name`, as a non-browser client answers konto's certificate challenge.
+pub fn elster_signature(name: &str, message: &[u8]) -> String {
+    use rustls_pki_types::PrivatePkcs8KeyDer;
+    use rustls_pki_types::pem::PemObject;
+    let key = PrivatePkcs8KeyDer::from_pem_file(keys_dev(&format!("elster/{name}.key.pem")))
+        .expect("test key");
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).expect("RSA key");
+    let mut sig = vec![0; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        message,
+        &mut sig,
+    )
+    .expect("signature");
+    STANDARD.encode(sig)
+}
+
+/// The ELSTER test certificate `name` (DER, standard base64), as a challenge answer carries it.
+pub fn elster_certificate(name: &str) -> String {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let cert = CertificateDer::from_pem_file(keys_dev(&format!("elster/{name}.crt.pem")))
+        .expect("test certificate");
+    STANDARD.encode(cert.as_ref())
 }
