@@ -14,7 +14,12 @@
 )]
 
 mod accounts;
+mod errors;
+mod external;
+mod https;
 mod login;
+mod logout;
+mod passkeys;
 
 use konto_tests::chromium::{Chromium, Lang, Tab, chromium, js_str};
 use konto_tests::site::ClientSite;
@@ -22,6 +27,8 @@ use konto_tests::{Backend, Options, TestServer};
 use konto_web::i18n::{self, Texts};
 
 pub(crate) const PW: &str = "Fahrradklingel-Nordsee-42";
+pub(crate) const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+pub(crate) const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// One test per variant: `variants!(scenario: de_js => (Lang::De, Js::On), …)` calls
 /// `scenario(name, lang, js)`; the name also names the screenshot folder.

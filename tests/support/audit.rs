@@ -64,6 +64,17 @@ const FOCUS: &str = r#"(() => {
 })()"#;
 
 impl Tab {
+    /// Saves a screenshot of a page that is not konto's (and so not checked), like the eID
+    /// client simulator's.
+    pub async fn screenshot(&self, page: &str) {
+        let n = {
+            let mut shots = self.shots.lock().expect("lock");
+            *shots += 1;
+            *shots
+        };
+        self.save(&format!("{n:02}-{page}-1280")).await;
+    }
+
     /// Checks the page against the rules above and takes its screenshots; `page` names them.
     pub async fn check(&self, page: &str) {
         let n = {
