@@ -22,7 +22,12 @@ fn eid_options() -> Options {
 /// From a login page: the eID button, the simulated eID client (choose `card`, identify), and
 /// back at konto.
 async fn eid(tab: &Tab, server: &TestServer, card: &str) {
-    let client = server.simulator.as_ref().expect("the simulator").client_url.clone();
+    let client = server
+        .simulator
+        .as_ref()
+        .expect("the simulator")
+        .client_url
+        .clone();
     let sim_origin = client.origin().ascii_serialization();
     tab.click_until("form[action='/login/eid'] button", &at(&sim_origin))
         .await;
@@ -53,7 +58,8 @@ async fn step_up_to_high_with_the_eid_card(test: &str, lang: Lang, js: Js) {
     let t = texts(lang);
     let tab = chromium.tab(test, lang, js).await;
 
-    tab.goto(&site.authorize_url(&server, &[("state", "basic")])).await;
+    tab.goto(&site.authorize_url(&server, &[("state", "basic")]))
+        .await;
     sign_in(&tab, "erika", PW).await;
     allow(&tab, &site).await;
     code_at_client(&server, &site, Some("basic")).await;
@@ -71,7 +77,10 @@ async fn step_up_to_high_with_the_eid_card(test: &str, lang: Lang, js: Js) {
     let claims = id_claims(&tokens);
     assert_eq!(claims["acr"], HIGH);
     let amr = konto_tests::amr(&claims);
-    assert!(amr.contains(&"sc".to_owned()) && amr.contains(&"pin".to_owned()), "{amr:?}");
+    assert!(
+        amr.contains(&"sc".to_owned()) && amr.contains(&"pin".to_owned()),
+        "{amr:?}"
+    );
 
     // the account now shows the card's verified data
     tab.goto(&server.url("/account")).await;
@@ -133,9 +142,15 @@ async fn elster_certificate_in_chromium(test: &str, lang: Lang, js: Js) {
     let request = [("acr_values", SUBSTANTIAL), ("state", "first")];
     tab.goto(&site.authorize_url(&server, &request)).await;
     shows(&tab, t.elster_hint).await;
-    assert!(!tab.has("#password").await, "a password cannot reach substantial");
+    assert!(
+        !tab.has("#password").await,
+        "a password cannot reach substantial"
+    );
     tab.check("login-substantial").await;
-    let link = tab.attr("a[href*='/cert/login']", "href").await.expect("the ELSTER link");
+    let link = tab
+        .attr("a[href*='/cert/login']", "href")
+        .await
+        .expect("the ELSTER link");
     assert!(link.starts_with(&cert_base), "{link}");
 
     // no account holds the certificate yet: create one from it
@@ -152,7 +167,11 @@ async fn elster_certificate_in_chromium(test: &str, lang: Lang, js: Js) {
     assert_eq!(konto_tests::amr(&claims), vec!["swk"]);
 
     // and the next login is the certificate alone, at substantial
-    let again = [("acr_values", SUBSTANTIAL), ("state", "again"), ("prompt", "login")];
+    let again = [
+        ("acr_values", SUBSTANTIAL),
+        ("state", "again"),
+        ("prompt", "login"),
+    ];
     tab.goto(&site.authorize_url(&server, &again)).await;
     tab.click_until("a[href*='/cert/login']", &at(&site.origin))
         .await;

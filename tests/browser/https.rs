@@ -18,7 +18,8 @@ async fn https_issuer(test: &str, lang: Lang, js: Js) {
     let site = ClientSite::start(&server, "shop", |_| {}).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let tab = chromium.tab(test, lang, js).await;
-    tab.goto(&site.authorize_url(&server, &[("state", "tls")])).await;
+    tab.goto(&site.authorize_url(&server, &[("state", "tls")]))
+        .await;
     tab.check("login").await;
     sign_in(&tab, "erika", PW).await;
     allow(&tab, &site).await;

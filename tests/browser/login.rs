@@ -21,8 +21,11 @@ async fn password_login_and_consent(test: &str, lang: Lang, js: Js) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let t = texts(lang);
     let tab = chromium.tab(test, lang, js).await;
-    tab.goto(&site.authorize_url(&server, &[("state", "s-1"), ("scope", "openid profile email")]))
-        .await;
+    tab.goto(&site.authorize_url(
+        &server,
+        &[("state", "s-1"), ("scope", "openid profile email")],
+    ))
+    .await;
     shows(&tab, t.login_title).await;
     shows(&tab, "Test service shop").await;
     tab.check("login").await;
@@ -36,7 +39,10 @@ async fn password_login_and_consent(test: &str, lang: Lang, js: Js) {
 
     // single sign-on and remembered consent: the next request comes straight back
     tab.goto_until(
-        &site.authorize_url(&server, &[("state", "s-2"), ("scope", "openid profile email")]),
+        &site.authorize_url(
+            &server,
+            &[("state", "s-2"), ("scope", "openid profile email")],
+        ),
         &at(&site.origin),
     )
     .await;
@@ -52,11 +58,8 @@ async fn form_post_response(test: &str, lang: Lang, js: Js) {
     let site = ClientSite::start(&server, "forms", |c| c.first_party = true).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let tab = chromium.tab(test, lang, js).await;
-    tab.goto(&site.authorize_url(
-        &server,
-        &[("response_mode", "form_post"), ("state", "fp")],
-    ))
-    .await;
+    tab.goto(&site.authorize_url(&server, &[("response_mode", "form_post"), ("state", "fp")]))
+        .await;
     tab.check("login").await;
     sign_in(&tab, "erika", PW).await;
     if js == Js::Off {
@@ -111,14 +114,19 @@ async fn wrong_password_then_cancel(test: &str, lang: Lang, js: Js) {
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let t = texts(lang);
     let tab = chromium.tab(test, lang, js).await;
-    tab.goto(&site.authorize_url(&server, &[("state", "c")])).await;
+    tab.goto(&site.authorize_url(&server, &[("state", "c")]))
+        .await;
     sign_in(&tab, "erika", "not the password").await;
     shows(&tab, t.err_credentials).await;
     tab.check("login-wrong-password").await;
     tab.click_until("form.cancel button", &at(&site.origin))
         .await;
     let hit = site.next_hit().await;
-    assert_eq!(hit.param("error").as_deref(), Some("access_denied"), "{hit:?}");
+    assert_eq!(
+        hit.param("error").as_deref(),
+        Some("access_denied"),
+        "{hit:?}"
+    );
     assert_eq!(hit.param("state").as_deref(), Some("c"));
     server.stop().await;
 }

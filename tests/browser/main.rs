@@ -89,7 +89,8 @@ pub(crate) async fn shows(tab: &Tab, text: &str) {
 pub(crate) async fn sign_in(tab: &Tab, username: &str, password: &str) {
     tab.fill("#username", username).await;
     tab.fill("#password", password).await;
-    tab.click_and_wait("#password-form button[type=submit]").await;
+    tab.click_and_wait("#password-form button[type=submit]")
+        .await;
 }
 
 /// On a consent page: checks it and allows; returns once the browser is back at the client.

@@ -45,7 +45,10 @@ async fn passkey_register_and_sign_in(test: &str, lang: Lang, js: Js) {
     tab.click_until("button[data-passkey=second-factor]", &at(&site.origin))
         .await;
     let tokens = code_at_client(&server, &site, Some("2fa")).await;
-    assert_eq!(konto_tests::amr(&id_claims(&tokens)), vec!["mfa", "pop", "pwd"]);
+    assert_eq!(
+        konto_tests::amr(&id_claims(&tokens)),
+        vec!["mfa", "pop", "pwd"]
+    );
 
     // later, signed out: the user name, then the passkey, no password
     tab.goto(&server.url("/account")).await;
@@ -61,9 +64,7 @@ async fn passkey_register_and_sign_in(test: &str, lang: Lang, js: Js) {
     assert_eq!(konto_tests::amr(&id_claims(&tokens)), vec!["mfa", "pop"]);
 
     // another browser without JavaScript: the second-factor page explains and can be left
-    let plain = chromium
-        .tab(&format!("{test}-nojs"), lang, Js::Off)
-        .await;
+    let plain = chromium.tab(&format!("{test}-nojs"), lang, Js::Off).await;
     plain
         .goto(&site.authorize_url(&server, &[("state", "x")]))
         .await;
@@ -78,6 +79,10 @@ async fn passkey_register_and_sign_in(test: &str, lang: Lang, js: Js) {
         .click_until("form.cancel button", &at(&site.origin))
         .await;
     let hit = site.next_hit().await;
-    assert_eq!(hit.param("error").as_deref(), Some("access_denied"), "{hit:?}");
+    assert_eq!(
+        hit.param("error").as_deref(),
+        Some("access_denied"),
+        "{hit:?}"
+    );
     server.stop().await;
 }

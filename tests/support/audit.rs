@@ -21,9 +21,7 @@ pub const PHONE_WIDTH: i64 = 375;
 pub fn screenshot_dir() -> PathBuf {
     std::env::var_os("KONTO_SCREENSHOT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"))
 }
 
 /// Empties a scenario's screenshot folder (a rerun replaces the pictures).
@@ -156,7 +154,9 @@ impl Tab {
         let complaints: Vec<String> = complaints
             .into_iter()
             .filter(|l| !l.starts_with("Network/"))
-            .filter(|l| l.contains("/Error") || l.starts_with("exception") || l.contains("Security"))
+            .filter(|l| {
+                l.contains("/Error") || l.starts_with("exception") || l.contains("Security")
+            })
             .collect();
         problems.extend(complaints);
 
@@ -187,9 +187,7 @@ impl Tab {
     async fn run_axe(&self) -> Vec<String> {
         let loaded: bool = self.eval("typeof window.axe === 'object'").await;
         if !loaded {
-            let _: serde_json::Value = self
-                .eval(&format!("{};\n0", self.axe_source()))
-                .await;
+            let _: serde_json::Value = self.eval(&format!("{};\n0", self.axe_source())).await;
         }
         let result: serde_json::Value = self
             .eval(&format!(

@@ -30,12 +30,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::emulation::{
     SetDeviceMetricsOverrideParams, SetScriptExecutionDisabledParams, SetUserAgentOverrideParams,
 };
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams,
-    DispatchMouseEventType, InsertTextParams, MouseButton,
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
+    InsertTextParams, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::log::{EnableParams as LogEnable, EventEntryAdded};
 use chromiumoxide::cdp::browser_protocol::network::{Cookie, GetCookiesParams};
@@ -43,11 +44,12 @@ use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, EventLoadEventFired, GetLayoutMetricsParams,
     NavigateParams, Viewport,
 };
-use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
+use chromiumoxide::cdp::browser_protocol::target::{
+    CreateBrowserContextParams, CreateTargetParams,
+};
 use chromiumoxide::cdp::browser_protocol::web_authn::{
-    AddVirtualAuthenticatorParams, AuthenticatorProtocol, AuthenticatorTransport,
-    Credential, EnableParams as WebAuthnEnable, GetCredentialsParams, VirtualAuthenticatorOptions,
+    AddVirtualAuthenticatorParams, AuthenticatorProtocol, AuthenticatorTransport, Credential,
+    EnableParams as WebAuthnEnable, GetCredentialsParams, VirtualAuthenticatorOptions,
 };
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, EventExceptionThrown};
 use chromiumoxide::handler::HandlerConfig;
@@ -135,7 +137,9 @@ pub async fn chromium(test: &str) -> Option<&'static Chromium> {
 }
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 fn executable() -> Result<PathBuf, String> {
@@ -215,8 +219,7 @@ fn spawn(dir: &Path) -> Result<(String, std::process::ChildStdin), String> {
         "--password-store=basic".to_owned(),
         "--hide-scrollbars".to_owned(),
         // plain http must stay plain http: the relying parties and the eID client listen on it
-        "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter"
-            .to_owned(),
+        "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter".to_owned(),
         // every name stays on this machine (the relying parties are `<client>.example`)
         "--host-resolver-rules=MAP * 127.0.0.1, EXCLUDE localhost".to_owned(),
         "--remote-debugging-port=0".to_owned(),
@@ -274,7 +277,10 @@ rm -rf "$KONTO_CHROMIUM_DIR""#;
 impl Chromium {
     fn shared() -> Result<&'static Chromium, String> {
         static SHARED: OnceLock<Result<Chromium, String>> = OnceLock::new();
-        SHARED.get_or_init(Chromium::launch).as_ref().map_err(Clone::clone)
+        SHARED
+            .get_or_init(Chromium::launch)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn launch() -> Result<Chromium, String> {
@@ -514,9 +520,7 @@ impl Tab {
             return Err(format!(
                 "{} {}",
                 ex.text,
-                ex.exception
-                    .and_then(|e| e.description)
-                    .unwrap_or_default()
+                ex.exception.and_then(|e| e.description).unwrap_or_default()
             ));
         }
         Ok(r.result.value.unwrap_or(serde_json::Value::Null))
@@ -528,13 +532,17 @@ impl Tab {
 
     /// The visible text of the page.
     pub async fn text(&self) -> String {
-        self.eval("document.body ? document.body.innerText : ''").await
+        self.eval("document.body ? document.body.innerText : ''")
+            .await
     }
 
     /// Whether an element matches `selector`.
     pub async fn has(&self, selector: &str) -> bool {
-        self.eval(&format!("document.querySelector({}) !== null", js_str(selector)))
-            .await
+        self.eval(&format!(
+            "document.querySelector({}) !== null",
+            js_str(selector)
+        ))
+        .await
     }
 
     /// An attribute of the first element matching `selector`.
@@ -555,7 +563,10 @@ impl Tab {
             .await
             .unwrap_or_default();
         let log = self.log.lock().map(|l| l.join("\n")).unwrap_or_default();
-        format!("tab {} at {url}\n--- page:\n{text}\n--- browser log:\n{log}", self.name)
+        format!(
+            "tab {} at {url}\n--- page:\n{text}\n--- browser log:\n{log}",
+            self.name
+        )
     }
 
     /// Marks the current document, so that a new one can be told from it.
@@ -624,15 +635,18 @@ impl Tab {
     pub async fn goto_until(&self, url: &str, ready: &str) {
         self.mark().await;
         let mut loads = self.loads().await;
-        let nav = NavigateParams::builder().url(url).build().expect("navigate");
+        let nav = NavigateParams::builder()
+            .url(url)
+            .build()
+            .expect("navigate");
         // the answer may come only after the load; the load events are what we wait for
         let page = self.page.clone();
         let nav = tokio::spawn(async move { page.execute(nav).await });
         self.settle(&mut loads, ready, url).await;
-        if let Ok(Ok(Ok(r))) = tokio::time::timeout(WAIT, nav).await {
-            if let Some(e) = &r.result.error_text {
-                panic!("{}: {url}: {e}", self.name);
-            }
+        if let Ok(Ok(Ok(r))) = tokio::time::timeout(WAIT, nav).await
+            && let Some(e) = &r.result.error_text
+        {
+            panic!("{}: {url}: {e}", self.name);
         }
     }
 
@@ -705,14 +719,20 @@ impl Tab {
         .await;
         self.cdp(InsertTextParams::new(text)).await;
         let value: String = self
-            .eval(&format!("document.querySelector({}).value", js_str(selector)))
+            .eval(&format!(
+                "document.querySelector({}).value",
+                js_str(selector)
+            ))
             .await;
         assert_eq!(value, text, "{}: typing into {selector}", self.name);
     }
 
     /// Presses a key (`Tab`, `Enter`, …).
     pub async fn key(&self, key: &str, code: i64) {
-        for kind in [DispatchKeyEventType::RawKeyDown, DispatchKeyEventType::KeyUp] {
+        for kind in [
+            DispatchKeyEventType::RawKeyDown,
+            DispatchKeyEventType::KeyUp,
+        ] {
             self.cdp(
                 DispatchKeyEventParams::builder()
                     .r#type(kind)
