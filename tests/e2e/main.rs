@@ -10,8 +10,11 @@
 mod attacks;
 mod eid;
 mod elster;
+mod forms;
+mod handoffs;
 mod levels;
 mod nodes;
 mod oidc;
 mod passkeys;
 mod passwords;
+mod sessions;

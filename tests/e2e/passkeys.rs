@@ -97,6 +97,9 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
     let credential = authenticator
         .do_registration(origin.clone(), options)
         .expect("the authenticator registers");
+    // as konto.js sends it: with the transports the browser reports (`getTransports()`)
+    let mut credential = serde_json::to_value(&credential).unwrap();
+    credential["response"]["transports"] = json!(["internal", "hybrid"]);
     let r = browser
         .post_json(
             "/account/passkey/finish",
@@ -175,6 +178,7 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 200);
+    let decoy_json: Value = serde_json::from_str(&r.body).unwrap();
     let decoy: RequestChallengeResponse = serde_json::from_str(&r.body).unwrap();
     assert_eq!(decoy.public_key.allow_credentials.len(), 1);
     assert!(
@@ -183,5 +187,55 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
             .is_err(),
         "no authenticator holds a decoy"
     );
+
+    // ... and the decoy has the shape of a real answer: the same fields, transports included
+    let fourth = server.browser();
+    let page = server
+        .authorize(
+            &fourth,
+            "rp",
+            &redirect,
+            &[("scope", "openid"), ("prompt", "login")],
+        )
+        .await
+        .page();
+    let r = fourth
+        .post_json(
+            "/login/passkey/start",
+            &json!({
+                "flow": page.hidden("flow").unwrap(),
+                "csrf": page.hidden("csrf").unwrap(),
+                "username": "erika",
+            }),
+        )
+        .await;
+    let real: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(shape(&real), shape(&decoy_json), "{real}\n{decoy_json}");
+    let allowed = &decoy_json["publicKey"]["allowCredentials"][0];
+    assert!(allowed["transports"].is_array(), "{decoy_json}");
+    let id_len = allowed["id"].as_str().unwrap().len();
+    // base64url of 16, 20, 32 or 48 bytes, as real authenticators' ids
+    assert!([22, 27, 43, 64].contains(&id_len), "{id_len}");
     server.stop().await;
+}
+
+/// The structure of a JSON value: object keys and value types, not the values (an array by the
+/// distinct shapes of its elements, not their number).
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => {
+            let mut shapes: Vec<Value> = Vec::new();
+            for s in a.iter().map(shape) {
+                if !shapes.contains(&s) {
+                    shapes.push(s);
+                }
+            }
+            Value::Array(shapes)
+        }
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!(0),
+        Value::Bool(_) => json!(true),
+        Value::Null => Value::Null,
+    }
 }

@@ -169,10 +169,18 @@ impl Browser {
         Self::read(resp).await
     }
 
+    /// The headers a current browser sends with a form post or `fetch` from a konto page
+    /// (Fetch §3.1 `Origin`, Fetch Metadata `Sec-Fetch-Site`): every post of this browser is
+    /// one of konto's forms (another node of the same issuer is the same origin to a browser).
+    fn as_konto_form(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request
+            .header("origin", &self.origin)
+            .header("sec-fetch-site", "same-origin")
+    }
+
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Page {
         let resp = self
-            .http
-            .post(self.absolute(url))
+            .as_konto_form(self.http.post(self.absolute(url)))
             .form(form)
             .send()
             .await
@@ -182,8 +190,7 @@ impl Browser {
 
     pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Page {
         let resp = self
-            .http
-            .post(self.absolute(url))
+            .as_konto_form(self.http.post(self.absolute(url)))
             .json(body)
             .send()
             .await
@@ -345,50 +352,24 @@ impl Browser {
     /// plays the user's choice in the simulated eID client (`erika`, `lukas`, `cancel`, …), and
     /// follows the browser back to konto.
     pub async fn eid(&self, page: &Page, choice: &str) -> Outcome {
+        let client_url = match self.eid_start(page).await {
+            Ok(url) => url,
+            Err(page) => return Outcome::Page(page),
+        };
+        let refresh = eid_client(&client_url, choice).await;
+        self.visit(&refresh).await
+    }
+
+    /// Starts the eID login of a login page: where konto sends the browser (the eID client's
+    /// address with the TCToken URL), or the page konto answered with instead.
+    pub async fn eid_start(&self, page: &Page) -> Result<String, Page> {
         let flow = page.hidden("flow").expect("flow field");
         let csrf = page.hidden("csrf").expect("csrf field");
         let start = self
             .post("/login/eid", &[("flow", &flow), ("csrf", &csrf)])
             .await;
-        let Some(client_url) = start.location() else {
-            return Outcome::Page(start);
-        };
-        let tc_token_url = query_pairs(&client_url)
-            .into_iter()
-            .find(|(k, _)| k == "tcTokenURL")
-            .map(|(_, v)| v)
-            .expect("tcTokenURL");
-        // the eID client: a page to choose, then a form post (cookies play no part here)
-        let eid_client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let choose_page = eid_client
-            .get(&client_url)
-            .send()
-            .await
-            .expect("eID client page");
-        assert!(choose_page.status().is_success());
-        let post_url = client_url
-            .split('?')
-            .next()
-            .unwrap_or(&client_url)
-            .to_owned();
-        let answer = eid_client
-            .post(post_url)
-            .form(&[("tcTokenURL", tc_token_url.as_str()), ("choice", choice)])
-            .send()
-            .await
-            .expect("eID client answer");
-        let refresh = answer
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("the eID client did not redirect ({})", answer.status()));
-        self.visit(&refresh).await
+        start.location().ok_or(start)
     }
-
     /// Follows the ELSTER link of a login page (the certificate-login listener) with this
     /// browser's client certificate, if any, and back.
     pub async fn elster(&self, page: &Page) -> Outcome {
@@ -402,6 +383,44 @@ impl Browser {
             .expect("an ELSTER link");
         self.visit(&start).await
     }
+}
+
+/// The user at the simulated eID client (opened at `client_url`, the address konto sent the
+/// browser to) chooses `choice`; the eID client fetches the TCToken, talks to the eID-Server and
+/// answers with the refresh address it sends the browser back to. Cookies play no part here.
+pub async fn eid_client(client_url: &str, choice: &str) -> String {
+    let tc_token_url = query_pairs(client_url)
+        .into_iter()
+        .find(|(k, _)| k == "tcTokenURL")
+        .map(|(_, v)| v)
+        .expect("tcTokenURL");
+    let eid_client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let choose_page = eid_client
+        .get(client_url)
+        .send()
+        .await
+        .expect("eID client page");
+    assert!(choose_page.status().is_success());
+    let post_url = client_url
+        .split('?')
+        .next()
+        .unwrap_or(client_url)
+        .to_owned();
+    let answer = eid_client
+        .post(post_url)
+        .form(&[("tcTokenURL", tc_token_url.as_str()), ("choice", choice)])
+        .send()
+        .await
+        .expect("eID client answer");
+    answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("the eID client did not redirect ({})", answer.status()))
 }
 
 /// A browser whose TLS client offers an ELSTER test certificate (`erika`, `expired`, …) and trusts

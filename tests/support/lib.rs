@@ -26,7 +26,7 @@ use konto_web::run::Running;
 use konto_web::{App, Config};
 use tokio::net::TcpListener;
 
-pub use browser::{Browser, Outcome, Page, elster_browser};
+pub use browser::{Browser, Outcome, Page, eid_client, elster_browser, query_pairs};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -173,19 +173,45 @@ impl Passkeys {
     }
 
     /// A credential that cannot exist, derived from the name, for the decoy challenge: a fixed
-    /// P-256 public key with a keyed credential id.
+    /// P-256 public key with a keyed credential id. Its id length and transports are chosen per
+    /// name among those real authenticators produce, so that the answer for a name without a
+    /// passkey has the shape of a real one, and the same shape every time it is asked.
     fn decoy(&self, name: &str) -> Result<Passkey, PasskeyError> {
-        let id = self.hasher.hash(
-            SecretPurpose::Throttle,
-            &format!("passkey-decoy:{}", name.to_lowercase()),
-        );
-        let id_b64 = credential_id(&hex_bytes(id.as_str()));
+        let name = name.to_lowercase();
+        let mut bytes = Vec::with_capacity(64);
+        for part in ["a", "b"] {
+            let h = self.hasher.hash(
+                SecretPurpose::Throttle,
+                &format!("passkey-decoy:{part}:{name}"),
+            );
+            bytes.extend(hex_bytes(h.as_str()));
+        }
+        let pick = bytes.first().copied().unwrap_or(0);
+        let length = DECOY_ID_LENGTHS[usize::from(pick) % DECOY_ID_LENGTHS.len()];
+        let transports = DECOY_TRANSPORTS[usize::from(pick >> 4) % DECOY_TRANSPORTS.len()];
+        let id_b64 = credential_id(bytes.get(1..=length).unwrap_or(&bytes));
+        let transports = serde_json::to_string(transports)
+            .map_err(|_| PasskeyError::Config("decoy transports".into()))?;
         let json = format!(
-            r#"{{"cred":{{"cred_id":"{id_b64}","cred":{{"type_":"ES256","key":{{"EC_EC2":{{"curve":"SECP256R1","x":"{DECOY_X}","y":"{DECOY_Y}"}}}}}},"counter":0,"transports":null,"user_verified":true,"backup_eligible":false,"backup_state":false,"registration_policy":"required","extensions":{{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested","appid":"NotRequested","cred_props":"Ignored"}},"attestation":{{"data":"None","metadata":"None"}},"attestation_format":"none"}}}}"#
+            r#"{{"cred":{{"cred_id":"{id_b64}","cred":{{"type_":"ES256","key":{{"EC_EC2":{{"curve":"SECP256R1","x":"{DECOY_X}","y":"{DECOY_Y}"}}}}}},"counter":0,"transports":{transports},"user_verified":true,"backup_eligible":false,"backup_state":false,"registration_policy":"required","extensions":{{"cred_protect":"NotRequested","hmac_create_secret":"NotRequested","appid":"NotRequested","cred_props":"Ignored"}},"attestation":{{"data":"None","metadata":"None"}},"attestation_format":"none"}}}}"#
         );
         serde_json::from_str(&json).map_err(|_| PasskeyError::Config("decoy credential".into()))
     }
 }
+
+/// Credential id lengths of common authenticators (platform passkeys, password managers,
+/// security keys); a decoy takes one of them.
+const DECOY_ID_LENGTHS: [usize; 4] = [16, 20, 32, 48];
+
+/// Transports browsers report for common authenticators (`getTransports()`).
+const DECOY_TRANSPORTS: [&[&str]; 6] = [
+    &["hybrid", "internal"],
+    &["internal"],
+    &["internal", "hybrid"],
+    &["usb"],
+    &["nfc", "usb"],
+    &["hybrid", "internal"],
+];
 
 // The P-256 generator point: a valid public key whose private key is 1 — no authenticator holds it
 // for any credential id konto hands out as a decoy, and a signature by it would still be refused
@@ -228,5 +254,26 @@ mod tests {
         assert_eq!(ids(&c1), ids(&c2), "the same name gets the same decoy");
         assert_eq!(ids(&c1).len(), 1);
         assert!(Passkeys::pending_user(&pending).is_none());
+        // names differ in the shape of their decoys as real accounts differ in authenticators
+        let mut lengths = std::collections::BTreeSet::new();
+        let mut transports = std::collections::BTreeSet::new();
+        for i in 0..64 {
+            let (c, _) = p
+                .start_authentication(None, None, &format!("user{i}"))
+                .unwrap();
+            let allowed = &c.public_key.allow_credentials[0];
+            lengths.insert(allowed.id.len());
+            let t = allowed
+                .transports
+                .clone()
+                .expect("a decoy names transports");
+            assert!(!t.is_empty());
+            transports.insert(format!("{t:?}"));
+        }
+        assert_eq!(
+            lengths.into_iter().collect::<Vec<_>>(),
+            DECOY_ID_LENGTHS.to_vec()
+        );
+        assert!(transports.len() >= 4, "{transports:?}");
     }
 }

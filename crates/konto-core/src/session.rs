@@ -43,6 +43,11 @@ pub struct SessionStanding {
     pub amr: Vec<&'static str>,
 }
 
+/// How recent an authentication must be for account changes that matter — adding or removing
+/// an authenticator, deleting the account (OWASP ASVS 4.0 V3.7.1: re-authenticate before
+/// sensitive changes): a session left open on a shared computer must not be enough.
+pub const RECENT_AUTHENTICATION: Duration = Duration::from_secs(10 * 60);
+
 fn within(now: OffsetDateTime, since: OffsetDateTime, limit: Duration) -> bool {
     let age = now - since;
     age.is_negative() || age.unsigned_abs() <= limit
@@ -121,6 +126,13 @@ impl SessionAuth {
         }
     }
 
+    /// Whether the user authenticated (with any authenticator) within `window` before `now`:
+    /// account changes that matter ask for this, not merely for a live session
+    /// ([`RECENT_AUTHENTICATION`]).
+    pub fn authenticated_within(&self, window: Duration, now: OffsetDateTime) -> bool {
+        self.events.iter().any(|e| within(now, e.at, window))
+    }
+
     /// The last moment at which the session could still hold any level; the row may be purged after.
     pub fn expires_at(&self) -> OffsetDateTime {
         let mut latest = OffsetDateTime::UNIX_EPOCH;
@@ -157,6 +169,23 @@ mod tests {
 
     fn mins(m: i64) -> time::Duration {
         time::Duration::minutes(m)
+    }
+
+    #[test]
+    fn recent_authentication_is_any_authentication_in_the_window() {
+        let mut auth = SessionAuth::new(event(AuthenticatorKind::Password, Level::Basic, T0));
+        assert!(auth.authenticated_within(RECENT_AUTHENTICATION, T0 + mins(10)));
+        assert!(!auth.authenticated_within(RECENT_AUTHENTICATION, T0 + mins(11)));
+        // still signed in at basic, but not recently: the session's use does not count
+        auth.last_active = T0 + mins(30);
+        assert!(auth.holds(Level::Basic, T0 + mins(31)));
+        assert!(!auth.authenticated_within(RECENT_AUTHENTICATION, T0 + mins(31)));
+        auth.record(event(
+            AuthenticatorKind::Password,
+            Level::Basic,
+            T0 + mins(31),
+        ));
+        assert!(auth.authenticated_within(RECENT_AUTHENTICATION, T0 + mins(32)));
     }
 
     #[test]

@@ -311,8 +311,7 @@ impl AccountService {
                     data: hash,
                     created_at: self.s.clock.now(),
                 };
-                let attrs = self.s.store.attributes(user_id).await?;
-                self.s.store.link_authenticator(&a, &attrs).await?;
+                self.s.store.link_authenticator(&a, None).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -555,9 +554,10 @@ impl AccountService {
                     return Err(ServiceError::NotEditable);
                 }
             }
-            self.s
+            let set = self
+                .s
                 .store
-                .put_attribute(
+                .put_self_asserted(
                     user_id,
                     &Attribute::new(
                         name,
@@ -568,6 +568,10 @@ impl AccountService {
                     ),
                 )
                 .await?;
+            if !set {
+                // verified meanwhile (a certificate or card linked in another window)
+                return Err(ServiceError::NotEditable);
+            }
         }
         Ok(())
     }
@@ -615,8 +619,7 @@ impl AccountService {
             data: encode_passkey(&passkey).map_err(|e| ServiceError::Internal(e.to_string()))?,
             created_at: self.s.clock.now(),
         };
-        let attrs = self.s.store.attributes(user_id).await?;
-        match self.s.store.link_authenticator(&a, &attrs).await {
+        match self.s.store.link_authenticator(&a, None).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict(_)) => Err(ServiceError::AlreadyLinked),
             Err(e) => Err(e.into()),

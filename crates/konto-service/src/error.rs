@@ -8,6 +8,13 @@ pub enum ServiceError {
     /// The login flow is unknown, expired, or was started in another browser.
     #[error("the login is unknown or has expired")]
     FlowNotFound,
+    /// Another request took this step of the flow first (a form sent twice, a replay).
+    #[error("this step of the login was already taken")]
+    StepTaken,
+    /// A hand-off from outside (the certificate listener, the eID client) reached a browser
+    /// other than the one that started the login: its result was discarded.
+    #[error("the login was continued in another browser")]
+    ForeignBrowser,
     #[error("the user name or password is wrong")]
     BadCredentials,
     /// Too many failed attempts: wait until the given Unix time.

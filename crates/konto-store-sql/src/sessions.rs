@@ -99,6 +99,31 @@ impl SessionRepo for SqlStore {
         Ok(())
     }
 
+    async fn renew_session(
+        &self,
+        id: &str,
+        secret_hash: &SecretHash,
+        auth: &SessionAuth,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let auth = to_json(auth)?;
+        let done = on_write!(self, pool => sqlx::query(
+            "UPDATE sessions SET secret_hash = $1, auth = $2, expires_at = $3 WHERE id = $4",
+        )
+        .bind(secret_hash.as_str())
+        .bind(&auth)
+        .bind(ts(expires_at))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn delete_session(&self, id: &str) -> StoreResult<()> {
         on_write!(self, pool => sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))
             .map_err(map_err)?;
@@ -187,5 +212,24 @@ impl FlowRepo for SqlStore {
         on_write!(self, pool => sqlx::query("DELETE FROM flows WHERE id_hash = $1").bind(id_hash.as_str()).execute(pool).await.map(|r| r.rows_affected()))
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn replace_flow_state(
+        &self,
+        id_hash: &SecretHash,
+        expected: &str,
+        state: &str,
+    ) -> StoreResult<bool> {
+        let done = on_write!(self, pool => sqlx::query(
+            "UPDATE flows SET state = $1 WHERE id_hash = $2 AND state = $3",
+        )
+        .bind(state)
+        .bind(id_hash.as_str())
+        .bind(expected)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(done == 1)
     }
 }

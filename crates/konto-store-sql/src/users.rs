@@ -5,7 +5,7 @@ use konto_core::Level;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
 use konto_core::user::{Authenticator, User};
-use konto_store::{NewUser, StoreError, StoreResult, UserRepo};
+use konto_store::{AttributeChange, NewUser, StoreError, StoreResult, UserRepo};
 use time::OffsetDateTime;
 
 use crate::{SqlStore, corrupt, from_opt_ts, from_ts, map_err, ts};
@@ -296,10 +296,35 @@ impl UserRepo for SqlStore {
     async fn link_authenticator(
         &self,
         au: &Authenticator,
-        merged: &[Attribute],
+        attributes: Option<AttributeChange<'_>>,
     ) -> StoreResult<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
+            // hold the account: PostgreSQL locks the row until commit (SQLite has one writer)
+            let held = sqlx::query("UPDATE users SET id = id WHERE id = $1")
+                .bind(&au.user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if held.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(change) = attributes {
+                let rows: Vec<AttributeRow> = sqlx::query_as(
+                    "SELECT name, value, source, level, verified_at FROM attributes WHERE user_id = $1 ORDER BY name",
+                )
+                .bind(&au.user_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                let current = rows
+                    .into_iter()
+                    .map(Attribute::try_from)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                if current != change.expected {
+                    return Err(StoreError::Stale);
+                }
+            }
             sqlx::query(INSERT_AUTHENTICATOR)
                 .bind(&au.user_id)
                 .bind(au.kind.as_str())
@@ -309,24 +334,46 @@ impl UserRepo for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            sqlx::query("DELETE FROM attributes WHERE user_id = $1")
-                .bind(&au.user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            for a in merged {
-                sqlx::query(INSERT_ATTRIBUTE)
+            if let Some(change) = attributes {
+                sqlx::query("DELETE FROM attributes WHERE user_id = $1")
                     .bind(&au.user_id)
-                    .bind(a.name.as_str())
-                    .bind(&a.value)
-                    .bind(a.source.to_storage())
-                    .bind(a.level.as_str())
-                    .bind(ts(a.verified_at))
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
+                for a in change.merged {
+                    sqlx::query(INSERT_ATTRIBUTE)
+                        .bind(&au.user_id)
+                        .bind(a.name.as_str())
+                        .bind(&a.value)
+                        .bind(a.source.to_storage())
+                        .bind(a.level.as_str())
+                        .bind(ts(a.verified_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
             }
             tx.commit().await.map_err(map_err)
         })
+    }
+
+    async fn put_self_asserted(&self, user_id: &str, a: &Attribute) -> StoreResult<bool> {
+        let done = on_write!(self, pool => sqlx::query(
+            "INSERT INTO attributes (user_id, name, value, source, level, verified_at) \
+             VALUES ($1, $2, $3, 'self_asserted', $4, $5) \
+             ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, \
+             level = excluded.level, verified_at = excluded.verified_at \
+             WHERE attributes.source = 'self_asserted'",
+        )
+        .bind(user_id)
+        .bind(a.name.as_str())
+        .bind(&a.value)
+        .bind(a.level.as_str())
+        .bind(ts(a.verified_at))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(done == 1)
     }
 }

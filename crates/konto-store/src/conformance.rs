@@ -248,26 +248,86 @@ async fn authenticators_are_unique(store: &dyn Store) {
         AttributeSource::Eid,
         Level::High,
     )];
+    // a link decided on a stale view of the attributes writes nothing
+    let stale = vec![attribute(
+        AttributeName::GivenName,
+        "SOMEONE",
+        AttributeSource::SelfAsserted,
+        Level::Basic,
+    )];
+    assert_eq!(
+        store
+            .link_authenticator(
+                &eid("u2", "card-1"),
+                Some(AttributeChange {
+                    expected: &stale,
+                    merged: &merged,
+                }),
+            )
+            .await,
+        Err(StoreError::Stale)
+    );
+    assert!(
+        store
+            .authenticator_by_external_id(AuthenticatorKind::Eid, "card-1")
+            .await
+            .expect("lookup")
+            .is_none(),
+        "a stale link adds no authenticator"
+    );
     store
-        .link_authenticator(&eid("u2", "card-1"), &merged)
+        .link_authenticator(
+            &eid("u2", "card-1"),
+            Some(AttributeChange {
+                expected: &[],
+                merged: &merged,
+            }),
+        )
         .await
         .expect("link");
-    assert_eq!(store.attributes("u2").await.expect("attrs"), merged);
-    let found = store
-        .authenticator_by_external_id(AuthenticatorKind::Eid, "card-1")
+    // a self-asserted value never replaces a verified one
+    let typed = attribute(
+        AttributeName::GivenName,
+        "Eri",
+        AttributeSource::SelfAsserted,
+        Level::Basic,
+    );
+    assert!(
+        !store
+            .put_self_asserted("u2", &typed)
+            .await
+            .expect("put self-asserted")
+    );
+    store
+        .create_user(&sample_user("u4"), &[], &[])
         .await
-        .expect("lookup")
-        .expect("linked");
-    assert_eq!(found.user_id, "u2");
+        .expect("create");
+    let family = attribute(
+        AttributeName::FamilyName,
+        "Muster",
+        AttributeSource::SelfAsserted,
+        Level::Basic,
+    );
+    for _ in 0..2 {
+        assert!(
+            store
+                .put_self_asserted("u4", &family)
+                .await
+                .expect("put self-asserted"),
+            "a new or self-asserted value is set"
+        );
+    }
+    assert_eq!(store.attributes("u4").await.expect("attrs"), vec![family]);
+    store.delete_user("u4").await.expect("delete");
 
     // one of each kind per account
     assert!(matches!(
-        store.link_authenticator(&eid("u2", "card-2"), &[]).await,
+        store.link_authenticator(&eid("u2", "card-2"), None).await,
         Err(StoreError::Conflict(_))
     ));
     // one card, one account
     assert!(matches!(
-        store.link_authenticator(&eid("u3", "card-1"), &[]).await,
+        store.link_authenticator(&eid("u3", "card-1"), None).await,
         Err(StoreError::Conflict(_))
     ));
     // the refused link changed nothing
@@ -281,7 +341,7 @@ async fn authenticators_are_unique(store: &dyn Store) {
         data: "$argon2id$old".into(),
         created_at: t0(),
     };
-    store.link_authenticator(&pw, &[]).await.expect("password");
+    store.link_authenticator(&pw, None).await.expect("password");
     store
         .update_authenticator_data("u3", AuthenticatorKind::Password, "$argon2id$new")
         .await
@@ -374,6 +434,32 @@ async fn sessions_and_flows(store: &dyn Store) {
     let got = store.session("sid-1").await.expect("read").expect("exists");
     assert_eq!(got.auth, auth);
     assert_eq!(got.expires_at, t0() + Duration::hours(2));
+    // a renewed session answers only to its new secret
+    store
+        .renew_session("sid-1", &hash("renewed"), &auth, t0() + Duration::hours(3))
+        .await
+        .expect("renew");
+    assert!(
+        store
+            .session_by_secret(&s.secret_hash)
+            .await
+            .expect("read")
+            .is_none(),
+        "the old secret is dead"
+    );
+    let got = store
+        .session_by_secret(&hash("renewed"))
+        .await
+        .expect("read")
+        .expect("the new secret opens it");
+    assert_eq!(got.id, "sid-1");
+    assert_eq!(got.expires_at, t0() + Duration::hours(3));
+    assert_eq!(
+        store
+            .renew_session("sid-none", &hash("x"), &auth, t0())
+            .await,
+        Err(StoreError::NotFound)
+    );
     assert_eq!(store.sessions_of_user("u1").await.expect("list").len(), 1);
     // sessions reference accounts
     let orphan = SessionRecord {
@@ -416,6 +502,40 @@ async fn sessions_and_flows(store: &dyn Store) {
     assert_eq!(
         store.update_flow_state(&hash("flow-2"), "{}").await,
         Err(StoreError::NotFound)
+    );
+    // compare-and-set: only from the state the caller saw
+    assert!(
+        !store
+            .replace_flow_state(&hash("flow-1"), "{\"stage\":\"start\"}", "{\"x\":1}")
+            .await
+            .expect("stale replace"),
+        "a stale state is not replaced"
+    );
+    // of many racing for the same state, exactly one wins
+    let racers = (0..8).map(|i| {
+        let next = format!("{{\"winner\":{i}}}");
+        async move {
+            store
+                .replace_flow_state(&hash("flow-1"), "{\"stage\":\"done\"}", &next)
+                .await
+                .expect("replace")
+        }
+    });
+    let won = futures::future::join_all(racers).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let state = store
+        .flow(&hash("flow-1"))
+        .await
+        .expect("read")
+        .map(|f| f.state)
+        .unwrap_or_default();
+    assert!(state.starts_with("{\"winner\":"), "{state}");
+    assert!(
+        !store
+            .replace_flow_state(&hash("flow-2"), "{}", "{}")
+            .await
+            .expect("missing flow"),
+        "a missing flow is not replaced"
     );
     store.delete_flow(&hash("flow-1")).await.expect("delete");
     assert!(store.flow(&hash("flow-1")).await.expect("read").is_none());

@@ -29,6 +29,19 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The data changed since the caller read it (a concurrent change); nothing was written.
+    #[error("the data changed meanwhile")]
+    Stale,
+}
+
+/// A replacement of an account's attributes, valid only over the attributes it was computed
+/// from: a decision (identity linking) taken on a snapshot must not be written over a newer one.
+#[derive(Debug, Clone, Copy)]
+pub struct AttributeChange<'a> {
+    /// The attributes as the caller read them ([`UserRepo::attributes`]).
+    pub expected: &'a [Attribute],
+    /// What they become.
+    pub merged: &'a [Attribute],
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -70,14 +83,18 @@ pub trait UserRepo: Send + Sync {
     ) -> StoreResult<()>;
     async fn remove_authenticator(&self, user_id: &str, kind: AuthenticatorKind)
     -> StoreResult<()>;
-    /// Adds an authenticator and replaces the account's attributes with `merged` in one
-    /// transaction. `Conflict` if the account already has one of this kind or the external id
-    /// belongs to another account.
+    /// Adds an authenticator and, with `attributes`, replaces the account's attributes, in one
+    /// transaction that holds the account against concurrent changes. `Conflict` if the account
+    /// already has one of this kind or the external id belongs to another account; `Stale` if
+    /// the attributes are no longer `expected` (nothing is written then).
     async fn link_authenticator(
         &self,
         authenticator: &Authenticator,
-        merged: &[Attribute],
+        attributes: Option<AttributeChange<'_>>,
     ) -> StoreResult<()>;
+    /// Sets a self-asserted attribute, unless the account's value of it comes from a verified
+    /// source (atomically: a value verified meanwhile is never overwritten). `false` then.
+    async fn put_self_asserted(&self, user_id: &str, attribute: &Attribute) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -104,6 +121,15 @@ pub trait SessionRepo: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    /// Records a new authentication and gives the session a new secret (the old cookie stops
+    /// working). `NotFound` if the session is gone.
+    async fn renew_session(
+        &self,
+        id: &str,
+        secret_hash: &SecretHash,
+        auth: &SessionAuth,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
     async fn sessions_of_user(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
 }
 
@@ -114,6 +140,15 @@ pub trait FlowRepo: Send + Sync {
     /// Replaces the flow's state. `NotFound` if it is gone.
     async fn update_flow_state(&self, id_hash: &SecretHash, state: &str) -> StoreResult<()>;
     async fn delete_flow(&self, id_hash: &SecretHash) -> StoreResult<()>;
+    /// Replaces the flow's state only if it is still `expected` (compare-and-set): of several
+    /// requests racing to change the same state, exactly one wins. `false` if the state had
+    /// changed or the flow is gone.
+    async fn replace_flow_state(
+        &self,
+        id_hash: &SecretHash,
+        expected: &str,
+        state: &str,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -48,6 +48,12 @@ impl WebError {
             ServiceError::FlowNotFound => {
                 WebError::page(StatusCode::BAD_REQUEST, texts.error_flow, texts)
             }
+            ServiceError::StepTaken => {
+                WebError::page(StatusCode::CONFLICT, texts.error_step_taken, texts)
+            }
+            ServiceError::ForeignBrowser => {
+                WebError::page(StatusCode::FORBIDDEN, texts.error_foreign_browser, texts)
+            }
             ServiceError::Unavailable => WebError::Page {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: texts.error_internal.to_owned(),

@@ -33,6 +33,8 @@ pub(crate) struct Browser {
     pub ip: IpAddr,
     pub conn: Option<ConnInfo>,
     pub origin: Option<String>,
+    /// `Sec-Fetch-Site` (Fetch Metadata): how the request's initiator relates to konto.
+    pub fetch_site: Option<String>,
 }
 
 impl Browser {
@@ -111,6 +113,11 @@ impl FromRequestParts<Arc<App>> for Browser {
                 .get(header::ORIGIN)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            fetch_site: parts
+                .headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             conn,
         })
     }
@@ -122,23 +129,61 @@ pub(crate) fn csrf_token(app: &App, binding: &str) -> String {
     URL_SAFE_NO_PAD.encode(hmac_sha256(&app.keys.csrf, &[b"csrf", binding.as_bytes()]))
 }
 
-/// Checks a form's CSRF token against the browser's binding cookie, and the `Origin` header when
-/// the browser sends one.
+/// Checks a form's CSRF token against the browser's binding cookie, and where the request came
+/// from (see [`same_origin_post`]).
 pub(crate) fn check_csrf(app: &App, browser: &Browser, token: Option<&str>) -> bool {
-    if let Some(origin) = &browser.origin {
-        let own = app.issuer.origin().ascii_serialization();
-        let cert = app
-            .cert_base_url
-            .as_ref()
-            .map(|u| u.origin().ascii_serialization());
-        if *origin != own && Some(origin) != cert.as_ref() {
-            return false;
-        }
+    let own = app.issuer.origin().ascii_serialization();
+    let cert = app
+        .cert_base_url
+        .as_ref()
+        .map(|u| u.origin().ascii_serialization());
+    if !same_origin_post(
+        browser.origin.as_deref(),
+        browser.fetch_site.as_deref(),
+        &own,
+        cert.as_deref(),
+    ) {
+        tracing::warn!(
+            origin = browser.origin.as_deref().unwrap_or("-"),
+            fetch_site = browser.fetch_site.as_deref().unwrap_or("-"),
+            "a form post from another site was refused"
+        );
+        return false;
     }
     match (&browser.binding, token) {
         (Some(b), Some(t)) => csrf_token(app, b).as_bytes().ct_eq(t.as_bytes()).into(),
         _ => false,
     }
+}
+
+/// Whether a state-changing request comes from konto's own pages, as far as the browser says.
+///
+/// - `Sec-Fetch-Site` (Fetch Metadata, sent by every current browser): `same-origin` and `none`
+///   (the user's own action, never another site's) pass; `cross-site` never does; `same-site`
+///   only from the certificate listener (another port of the same host).
+/// - `Origin` (Fetch §3.1): konto's own origin or the certificate listener's passes. `null` is
+///   what a browser sends when the page's referrer policy hides its origin, from a sandboxed
+///   frame, or after a cross-origin redirect: it passes only together with
+///   `Sec-Fetch-Site: same-origin`, which no other site can make a browser send.
+/// - Neither header (old browsers, non-browser clients): the CSRF token alone decides.
+pub(crate) fn same_origin_post(
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    own: &str,
+    cert: Option<&str>,
+) -> bool {
+    let own_origin = |o: &str| o == own || Some(o) == cert;
+    let site_ok = match fetch_site {
+        None | Some("same-origin") | Some("none") => true,
+        Some("same-site") => origin.is_some_and(|o| cert == Some(o)),
+        Some(_) => false,
+    };
+    let origin_ok = match origin {
+        None => true,
+        Some("null") => fetch_site == Some("same-origin"),
+        Some(o) => own_origin(o),
+    };
+    site_ok && origin_ok
 }
 
 /// `Set-Cookie` values.
@@ -166,4 +211,51 @@ pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_post;
+
+    const OWN: &str = "https://konto.example";
+    const CERT: &str = "https://konto.example:8443";
+
+    fn ok(origin: Option<&str>, site: Option<&str>) -> bool {
+        same_origin_post(origin, site, OWN, Some(CERT))
+    }
+
+    /// What Chromium sends for a form post from konto's own page, with each referrer policy.
+    #[test]
+    fn real_browsers_posting_konto_forms_pass() {
+        assert!(ok(Some(OWN), Some("same-origin")));
+        // a page served with `Referrer-Policy: no-referrer` (Fetch §3.2.5: serialized as null)
+        assert!(ok(Some("null"), Some("same-origin")));
+        // browsers without Fetch Metadata, and non-browser clients
+        assert!(ok(Some(OWN), None));
+        assert!(ok(None, None));
+    }
+
+    #[test]
+    fn other_sites_are_refused() {
+        assert!(!ok(Some("https://evil.example"), Some("cross-site")));
+        assert!(!ok(Some("https://evil.example"), None));
+        // a cross-site page with `no-referrer` sends null: the site header gives it away
+        assert!(!ok(Some("null"), Some("cross-site")));
+        // null without Fetch Metadata cannot be told apart from a foreign page
+        assert!(!ok(Some("null"), None));
+        // a sibling subdomain or another port of the host is not konto
+        assert!(!ok(Some("https://other.konto.example"), Some("same-site")));
+        assert!(!ok(Some("null"), Some("same-site")));
+        // whatever claims to be konto, the browser knows better
+        assert!(!ok(Some(OWN), Some("cross-site")));
+        assert!(!ok(Some(OWN), Some("same-site")));
+        assert!(!ok(Some(OWN), Some("something-new")));
+    }
+
+    #[test]
+    fn the_certificate_listener_is_the_one_same_site_origin_allowed() {
+        assert!(ok(Some(CERT), Some("same-site")));
+        assert!(ok(Some(CERT), None));
+        assert!(!same_origin_post(Some(CERT), Some("same-site"), OWN, None));
+    }
 }

@@ -24,6 +24,14 @@ async function postJson(url, body) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
+  if (r.status === 401) {
+    // konto asks to sign in again first (an account change needs a recent sign-in)
+    const body = await r.json().catch(() => ({}));
+    if (typeof body.redirect === "string" && body.redirect.startsWith("/")) {
+      window.location.assign(body.redirect);
+      return new Promise(() => {});
+    }
+  }
   if (!r.ok) throw new Error("request failed: " + r.status);
   return r.json();
 }

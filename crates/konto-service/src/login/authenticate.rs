@@ -11,12 +11,15 @@ use konto_core::secret::{Secret, SecretPurpose};
 use konto_core::session::{AuthEvent, SessionAuth};
 use konto_core::user::Authenticator;
 use konto_keys::random;
-use konto_store::{SessionRecord, StoreError};
+use konto_store::{AttributeChange, SessionRecord, StoreError};
 use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse};
 
 use super::LoginService;
 use super::flow::{Flow, Pending, TemporaryLogin};
 use crate::error::ServiceError;
+
+/// How often a link is decided again when the account's attributes changed meanwhile.
+const LINK_ATTEMPTS: usize = 3;
 
 /// The result of one authentication step.
 #[derive(Debug)]
@@ -28,6 +31,29 @@ pub enum AuthStep {
     },
     /// Another step is needed (second factor, or deciding about an unlinked identity): ask `next`.
     Continue,
+}
+
+impl AuthStep {
+    /// The session after `later`, a further sign-in in the same request: the browser needs the
+    /// newest cookie, whichever step made it.
+    fn then(self, later: AuthStep) -> AuthStep {
+        match (self, later) {
+            (
+                AuthStep::SignedIn {
+                    new_cookie: earlier,
+                    ..
+                },
+                AuthStep::SignedIn {
+                    session,
+                    new_cookie,
+                },
+            ) => AuthStep::SignedIn {
+                session,
+                new_cookie: new_cookie.or(earlier),
+            },
+            (_, later) => later,
+        }
+    }
 }
 
 impl LoginService {
@@ -49,16 +75,21 @@ impl LoginService {
         if let Some(s) = session
             && s.user_id == user_id
         {
+            // a new authentication (a step-up, a second factor, a re-authentication) gives the
+            // session a new secret: a cookie planted or seen before it is worth nothing after
+            // (OWASP Session Management: renew the id on any privilege change)
             let mut s = s.clone();
             s.auth.record(event);
             s.expires_at = s.auth.expires_at();
+            let secret = random::secret()?;
+            s.secret_hash = self.s.hasher.hash(SecretPurpose::Session, secret.expose());
             self.s
                 .store
-                .update_session(&s.id, &s.auth, s.expires_at)
+                .renew_session(&s.id, &s.secret_hash, &s.auth, s.expires_at)
                 .await?;
             return Ok(AuthStep::SignedIn {
                 session: s,
-                new_cookie: None,
+                new_cookie: Some(secret),
             });
         }
         if let Some(old) = session {
@@ -99,6 +130,9 @@ impl LoginService {
             flow.state.pending = None;
             match self.link(&session.user_id, &verified).await {
                 Ok(()) => {
+                    // the identity this browser just proved counts for this flow: the session
+                    // rises to its level at once (no second presentation of the certificate or
+                    // card), and keeps the cookie the first sign-in made
                     flow.state.notice = Some(format!("linked:{}", verified.kind().as_str()));
                     let raised = self
                         .sign_in(
@@ -108,7 +142,7 @@ impl LoginService {
                             verified.level,
                         )
                         .await?;
-                    return Ok(raised);
+                    return Ok(step.then(raised));
                 }
                 Err(ServiceError::IdentityConflict { .. }) | Err(ServiceError::AlreadyLinked) => {
                     flow.state.notice = Some(format!("conflict:{}", verified.kind().as_str()));
@@ -320,23 +354,13 @@ impl LoginService {
             let first = self
                 .sign_in(session, &user_id, password, konto_core::Level::Basic)
                 .await?;
-            let AuthStep::SignedIn {
-                session: s,
-                new_cookie,
-            } = first
-            else {
+            let AuthStep::SignedIn { session: s, .. } = &first else {
                 return Err(ServiceError::Internal("sign-in without session".into()));
             };
-            match self
-                .sign_in(Some(&s), &user_id, verified.method, verified.level)
-                .await?
-            {
-                AuthStep::SignedIn { session, .. } => AuthStep::SignedIn {
-                    session,
-                    new_cookie,
-                },
-                other => other,
-            }
+            let second = self
+                .sign_in(Some(s), &user_id, verified.method, verified.level)
+                .await?;
+            first.then(second)
         } else {
             self.sign_in(session, &user_id, verified.method, verified.level)
                 .await?
@@ -392,24 +416,15 @@ impl LoginService {
         }
     }
 
-    /// Adds a verified authenticator to an account after comparing identities (one transaction).
+    /// Adds a verified authenticator to an account after comparing identities. The comparison
+    /// and the write are one decision: the store writes only over the attributes the comparison
+    /// saw, and a concurrent change (another link, an edit) makes konto compare again.
     pub(crate) async fn link(
         &self,
         user_id: &str,
         verified: &Verified,
     ) -> Result<(), ServiceError> {
         let kind = verified.kind();
-        let existing = self.s.store.authenticators(user_id).await?;
-        if existing.iter().any(|a| a.kind == kind) {
-            return Err(ServiceError::AlreadyLinked);
-        }
-        let attributes = self.s.store.attributes(user_id).await?;
-        let merged = match link_identity(&attributes, &verified.attributes) {
-            LinkDecision::Match { merged } => merged,
-            LinkDecision::Conflict { attributes } => {
-                return Err(ServiceError::IdentityConflict { attributes });
-            }
-        };
         let authenticator = Authenticator {
             user_id: user_id.to_owned(),
             kind,
@@ -418,16 +433,35 @@ impl LoginService {
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
             created_at: self.now(),
         };
-        match self
-            .s
-            .store
-            .link_authenticator(&authenticator, &merged)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => Err(ServiceError::AlreadyLinked),
-            Err(e) => Err(e.into()),
+        for _ in 0..LINK_ATTEMPTS {
+            let existing = self.s.store.authenticators(user_id).await?;
+            if existing.iter().any(|a| a.kind == kind) {
+                return Err(ServiceError::AlreadyLinked);
+            }
+            let attributes = self.s.store.attributes(user_id).await?;
+            let merged = match link_identity(&attributes, &verified.attributes) {
+                LinkDecision::Match { merged } => merged,
+                LinkDecision::Conflict { attributes } => {
+                    return Err(ServiceError::IdentityConflict { attributes });
+                }
+            };
+            let change = AttributeChange {
+                expected: &attributes,
+                merged: &merged,
+            };
+            match self
+                .s
+                .store
+                .link_authenticator(&authenticator, Some(change))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Stale) => continue,
+                Err(StoreError::Conflict(_)) => return Err(ServiceError::AlreadyLinked),
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(ServiceError::Unavailable)
     }
 
     /// Goes on with the pending identity as a temporary login (OZG §8(5)): nothing is stored in

@@ -2,18 +2,28 @@
 //!
 //! Both leave the main listener: the certificate is asked for by a separate TLS listener (the
 //! browser's cookies may not reach it), the card is read by the user's eID client talking to the
-//! eID-Server. What they establish is parked in the flow (which only its 256-bit id opens) and taken
-//! up when the browser comes back to the main listener with its cookies; only there does it touch
-//! a session.
+//! eID-Server. What they establish is parked in the flow and taken up when the browser comes back
+//! to the main listener with its cookies; only there does it touch a session.
+//!
+//! A flow id alone never carries an identity across: the flow id is known to whoever started the
+//! login, and may have been handed to someone else. Each hand-off therefore carries a one-time
+//! value that only the browser which went through the outside step receives — the certificate
+//! listener's redirect (`handoff`), the refresh address in the TCToken, which the eID client
+//! fetches once (`r`) — and the result is taken up only when that value comes back **and** the
+//! browser is the one that started the flow (its binding cookie). The value is spent on first
+//! presentation, whoever presents it: a browser that carries it but did not start the login
+//! destroys the result instead of receiving it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_authn::Verified;
-use konto_authn::eid::{EidError, check_refresh_query};
+use konto_authn::eid::{EidError, EidSession, check_refresh_query};
+use konto_core::secret::{Secret, SecretHash, SecretPurpose};
+use konto_keys::random;
 use konto_store::SessionRecord;
 use url::Url;
 
-use super::flow::{Flow, Pending};
+use super::flow::{CertOutcome, Flow, Pending};
 use super::{AuthStep, LoginService};
 use crate::error::ServiceError;
 
@@ -32,38 +42,93 @@ impl LoginService {
         Ok(identity.into_verified(now))
     }
 
-    /// Parks a certificate result (or its refusal) in the flow, from the certificate listener.
+    /// Parks a certificate result (or its refusal) in the flow, from the certificate listener;
+    /// returns the one-time hand-off value for the presenting browser's way back.
     pub async fn park_certificate(
         &self,
         flow_id: &str,
         chain: &[Vec<u8>],
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Secret, ServiceError> {
         let mut flow = self.load_flow_unbound(flow_id).await?;
-        match self.certificate(chain) {
-            Ok(verified) => {
-                flow.state.pending = Some(Pending::CertResult { verified });
-                flow.state.notice = None;
-            }
-            Err(ServiceError::Certificate(code)) => {
-                flow.state.notice = Some(format!("cert_error:{code}"));
-            }
+        let outcome = match self.certificate(chain) {
+            Ok(verified) => CertOutcome::Verified { verified },
+            Err(ServiceError::Certificate(code)) => CertOutcome::Refused { code },
             Err(e) => return Err(e),
-        }
-        self.save_state(&flow).await
+        };
+        let handoff = random::secret()?;
+        flow.state.pending = Some(Pending::CertResult {
+            outcome,
+            handoff: self.handoff_hash(handoff.expose()),
+        });
+        self.save_state(&mut flow).await?;
+        Ok(handoff)
     }
 
-    /// Takes up a parked certificate result on the main listener.
-    pub async fn take_certificate(
+    fn handoff_hash(&self, value: &str) -> String {
+        self.s
+            .hasher
+            .hash(SecretPurpose::Handoff, value)
+            .as_str()
+            .to_owned()
+    }
+
+    fn handoff_matches(&self, stored: &str, presented: &str) -> bool {
+        !presented.is_empty()
+            && presented.len() <= 64
+            && SecretHash::from_stored(stored.to_owned())
+                .matches(&self.s.hasher.hash(SecretPurpose::Handoff, presented))
+    }
+
+    /// The browser is back from the certificate listener with the hand-off value: spends it, and
+    /// returns the flow with the certificate's outcome if this browser started the flow
+    /// ([`ServiceError::ForeignBrowser`] otherwise — the outcome is gone either way). Without a
+    /// matching hand-off the flow's own browser just sees its flow again (`None`).
+    pub async fn claim_certificate(
+        &self,
+        flow_id: &str,
+        handoff: Option<&str>,
+        binding: Option<&str>,
+    ) -> Result<(Flow, Option<CertOutcome>), ServiceError> {
+        let mut flow = self.load_flow_unbound(flow_id).await?;
+        let bound = self.bound_to(&flow.record, binding);
+        let parked = match (&flow.state.pending, handoff) {
+            (Some(Pending::CertResult { outcome, handoff }), Some(presented))
+                if self.handoff_matches(handoff, presented) =>
+            {
+                Some(outcome.clone())
+            }
+            _ => None,
+        };
+        let Some(outcome) = parked else {
+            return if bound {
+                Ok((flow, None))
+            } else {
+                Err(ServiceError::FlowNotFound)
+            };
+        };
+        flow.state.pending = None;
+        self.save_state(&mut flow).await?;
+        if !bound {
+            tracing::warn!("a certificate login reached a browser that did not start it");
+            return Err(ServiceError::ForeignBrowser);
+        }
+        Ok((flow, Some(outcome)))
+    }
+
+    /// Signs in with a certificate outcome taken up by [`LoginService::claim_certificate`].
+    pub async fn certificate_outcome(
         &self,
         flow: &mut Flow,
         session: Option<&SessionRecord>,
+        outcome: CertOutcome,
     ) -> Result<AuthStep, ServiceError> {
-        match flow.state.pending.take() {
-            Some(Pending::CertResult { verified }) => {
+        match outcome {
+            CertOutcome::Verified { verified } => {
                 self.verified_login(flow, session, verified).await
             }
-            other => {
-                flow.state.pending = other;
+            CertOutcome::Refused { code } => {
+                flow.state.notice = Some(format!("cert_error:{code}"));
+                self.save_state(flow).await?;
                 Ok(AuthStep::Continue)
             }
         }
@@ -122,13 +187,18 @@ impl LoginService {
             .start()
             .await
             .map_err(|e| ServiceError::Eid(e.code().to_owned()))?;
-        flow.state.pending = Some(Pending::Eid { session });
+        flow.state.pending = Some(Pending::Eid {
+            session,
+            refresh: None,
+        });
         flow.state.notice = None;
         self.save_state(flow).await?;
         Ok(eid.client_url(tc_token_url))
     }
 
-    /// The TCToken for the eID client (fetched without the browser's cookies).
+    /// The TCToken for the eID client (fetched without the browser's cookies), once per eID
+    /// login: its refresh address is `refresh` with a one-time value `r` added, which only the
+    /// eID client that fetched it (and so the browser it sends back) learns.
     pub async fn eid_tc_token(
         &self,
         flow_id: &str,
@@ -136,36 +206,77 @@ impl LoginService {
         error: Option<&Url>,
     ) -> Result<String, ServiceError> {
         let eid = self.s.eid.as_ref().ok_or(ServiceError::NotAvailable)?;
-        let flow = self.load_flow_unbound(flow_id).await?;
-        match &flow.state.pending {
-            Some(Pending::Eid { session }) => Ok(eid.tc_token(session, refresh, error)),
-            _ => Err(ServiceError::FlowNotFound),
-        }
+        let mut flow = self.load_flow_unbound(flow_id).await?;
+        let Some(Pending::Eid {
+            session,
+            refresh: None,
+        }) = flow.state.pending.clone()
+        else {
+            // no eID login in progress, or its TCToken was fetched already
+            return Err(ServiceError::FlowNotFound);
+        };
+        let value = random::secret()?;
+        let mut refresh = refresh.clone();
+        refresh.query_pairs_mut().append_pair("r", value.expose());
+        flow.state.pending = Some(Pending::Eid {
+            session: session.clone(),
+            refresh: Some(self.handoff_hash(value.expose())),
+        });
+        self.save_state(&mut flow).await?;
+        Ok(eid.tc_token(&session, &refresh, error))
     }
 
-    /// The browser is back from the eID client: fetch the result and sign in with it.
+    /// The browser is back from the eID client with the refresh address's one-time value:
+    /// spends it, and returns the flow with its eID session if this browser started the flow
+    /// ([`ServiceError::ForeignBrowser`] otherwise — the eID session is gone either way).
+    pub async fn claim_eid_return(
+        &self,
+        flow_id: &str,
+        value: Option<&str>,
+        binding: Option<&str>,
+    ) -> Result<(Flow, EidSession), ServiceError> {
+        let mut flow = self.load_flow_unbound(flow_id).await?;
+        let bound = self.bound_to(&flow.record, binding);
+        let session = match (&flow.state.pending, value) {
+            (
+                Some(Pending::Eid {
+                    session,
+                    refresh: Some(stored),
+                }),
+                Some(presented),
+            ) if self.handoff_matches(stored, presented) => session.clone(),
+            _ if bound => {
+                return Err(ServiceError::Invalid("no eID login in progress".into()));
+            }
+            _ => return Err(ServiceError::FlowNotFound),
+        };
+        // the eID session is used once, whatever happens
+        flow.state.pending = None;
+        self.save_state(&mut flow).await?;
+        if !bound {
+            tracing::warn!("an eID login reached a browser that did not start it");
+            return Err(ServiceError::ForeignBrowser);
+        }
+        Ok((flow, session))
+    }
+
+    /// Fetches the result of an eID session claimed by [`LoginService::claim_eid_return`] and
+    /// signs in with it.
     pub async fn eid_finish(
         &self,
         flow: &mut Flow,
         session: Option<&SessionRecord>,
+        eid_session: &EidSession,
         query: Option<&str>,
     ) -> Result<AuthStep, ServiceError> {
         let eid = self.s.eid.as_ref().ok_or(ServiceError::NotAvailable)?;
-        let Some(Pending::Eid {
-            session: eid_session,
-        }) = flow.state.pending.take()
-        else {
-            return Err(ServiceError::Invalid("no eID login in progress".into()));
-        };
-        // the eID session is used once, whatever happens
-        self.save_state(flow).await?;
         let outcome = match check_refresh_query(query) {
-            Ok(()) => eid.result(&eid_session, self.now()).await,
+            Ok(()) => eid.result(eid_session, self.now()).await,
             Err(e @ EidError::Cancelled) => Err(e),
             // The eID client reports only that something failed (an expired card looks like a
             // server error to it); the eID-Server knows why. Its answer is taken as the reason,
             // never as an identity: the client said the reading failed.
-            Err(e) => match eid.result(&eid_session, self.now()).await {
+            Err(e) => match eid.result(eid_session, self.now()).await {
                 Err(reason) => Err(reason),
                 Ok(_) => Err(e),
             },

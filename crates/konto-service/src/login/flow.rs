@@ -40,14 +40,35 @@ pub enum Pending {
     /// An eID session in progress (the eID client is talking to the eID-Server).
     Eid {
         session: konto_authn::eid::EidSession,
+        /// The hash of the one-time value in the TCToken's refresh address, set when the eID
+        /// client fetched the TCToken (which it may do once).
+        #[serde(default)]
+        refresh: Option<String>,
     },
     /// A verified identity (eID, ELSTER) that no account holds yet.
     Unlinked { verified: Verified },
-    /// A certificate verified on the certificate-login listener, waiting for the browser to come
-    /// back to the main listener (where its cookies are).
-    CertResult { verified: Verified },
+    /// A certificate login on the certificate listener, waiting for the browser that presented
+    /// the certificate to come back to the main listener (where its cookies are) with the
+    /// one-time hand-off value (`handoff` is its hash).
+    CertResult {
+        outcome: CertOutcome,
+        handoff: String,
+    },
     /// A challenge for the signed-challenge certificate login.
     CertChallenge { challenge: String },
+}
+
+/// What the certificate listener made of the certificate a browser presented.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CertOutcome {
+    Verified {
+        verified: Verified,
+    },
+    /// Refused, with the validator's error code.
+    Refused {
+        code: String,
+    },
 }
 
 /// Where a login stands.
@@ -157,11 +178,7 @@ impl LoginService {
             .flow(&self.s.hasher.hash(SecretPurpose::Flow, id))
             .await?
             .ok_or(ServiceError::FlowNotFound)?;
-        let binding = binding.ok_or(ServiceError::FlowNotFound)?;
-        if !record
-            .binding_hash
-            .matches(&self.s.hasher.hash(SecretPurpose::Binding, binding))
-        {
+        if !self.bound_to(&record, binding) {
             tracing::warn!("a login flow was continued from another browser");
             return Err(ServiceError::FlowNotFound);
         }
@@ -169,6 +186,15 @@ impl LoginService {
             return Err(ServiceError::FlowNotFound);
         }
         self.decode(record)
+    }
+
+    /// Whether the flow was started by the browser with this binding cookie.
+    pub(crate) fn bound_to(&self, record: &FlowRecord, binding: Option<&str>) -> bool {
+        binding.is_some_and(|b| {
+            record
+                .binding_hash
+                .matches(&self.s.hasher.hash(SecretPurpose::Binding, b))
+        })
     }
 
     /// Loads a flow by id alone, for the eID client's back channel (the tcToken fetch), which
@@ -202,14 +228,26 @@ impl LoginService {
         })
     }
 
-    /// Writes the flow's state to the store.
-    pub async fn save_state(&self, flow: &Flow) -> Result<(), ServiceError> {
+    /// Writes the flow's state to the store, provided nobody changed it since this request
+    /// loaded it (compare-and-set). A step that takes something one-time out of the flow — a
+    /// challenge, a parked result, a hand-off value — therefore takes it exactly once, however
+    /// many requests race for it: the losers get [`ServiceError::StepTaken`].
+    pub async fn save_state(&self, flow: &mut Flow) -> Result<(), ServiceError> {
         let state = serde_json::to_string(&flow.state)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.s
+        if state == flow.record.state {
+            return Ok(());
+        }
+        if !self
+            .s
             .store
-            .update_flow_state(&flow.record.id_hash, &state)
-            .await?;
+            .replace_flow_state(&flow.record.id_hash, &flow.record.state, &state)
+            .await?
+        {
+            tracing::warn!("two requests raced for one step of a login flow");
+            return Err(ServiceError::StepTaken);
+        }
+        flow.record.state = state;
         Ok(())
     }
 

@@ -36,7 +36,7 @@ use crate::Services;
 use crate::error::ServiceError;
 
 pub use authenticate::AuthStep;
-pub use flow::{Flow, FlowState, Pending, TemporaryLogin};
+pub use flow::{CertOutcome, Flow, FlowState, Pending, TemporaryLogin};
 
 /// Why the login page is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

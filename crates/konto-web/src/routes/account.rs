@@ -12,6 +12,7 @@ use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::AttributeName;
 use konto_core::login::LoginRequest;
 use konto_core::password_policy::PasswordRejection;
+use konto_core::session::RECENT_AUTHENTICATION;
 use konto_service::ServiceError;
 use konto_service::account::Registered;
 use konto_store::SessionRecord;
@@ -478,6 +479,40 @@ async fn account_action(
     }
 }
 
+/// An account change that matters (adding or removing an authenticator, deleting the account):
+/// like [`account_action`], and the user must have authenticated recently
+/// ([`RECENT_AUTHENTICATION`]); otherwise they sign in again first and then repeat the change.
+async fn sensitive_action(
+    app: &Arc<App>,
+    browser: &Browser,
+    body: &[u8],
+) -> Result<(SessionRecord, Vec<(String, String)>, &'static Texts), Response> {
+    let (session, pairs, t) = account_action(app, browser, body).await?;
+    if !recently_authenticated(app, &session) {
+        return Err(account_flow(app, browser, t, Level::Basic, true)
+            .await
+            .unwrap_or_else(IntoResponse::into_response));
+    }
+    Ok((session, pairs, t))
+}
+
+fn recently_authenticated(app: &App, session: &SessionRecord) -> bool {
+    session
+        .auth
+        .authenticated_within(RECENT_AUTHENTICATION, app.clock.now())
+}
+
+/// Signing in again before an account change (the passkey script comes here when told
+/// `reauthentication_required`).
+pub(crate) async fn confirm(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    let force = signed_in(&app, &browser, t).await?.is_some();
+    account_flow(&app, &browser, t, Level::Basic, force).await
+}
+
 pub(crate) async fn names(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
     let (session, pairs, t) = match account_action(&app, &browser, &body).await {
         Ok(v) => v,
@@ -505,7 +540,7 @@ pub(crate) async fn names(State(app): State<Arc<App>>, browser: Browser, body: B
 /// Adding an ELSTER certificate or the eID card: a fresh login at that authenticator's level,
 /// which links it after comparing identities.
 pub(crate) async fn link(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
-    let (_session, pairs, t) = match account_action(&app, &browser, &body).await {
+    let (_session, pairs, t) = match sensitive_action(&app, &browser, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -550,6 +585,16 @@ pub(crate) async fn passkey_start(
         Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "login_required"),
         Err(e) => return e.into_response(),
     };
+    if !recently_authenticated(&app, &session) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({
+                "error": "reauthentication_required",
+                "redirect": "/account/confirm",
+            })),
+        )
+            .into_response();
+    }
     let (options, pending) = match app
         .accounts
         .passkey_registration_start(&session.user_id)
@@ -655,7 +700,7 @@ pub(crate) async fn remove_authenticator(
     browser: Browser,
     body: Bytes,
 ) -> Response {
-    let (session, pairs, t) = match account_action(&app, &browser, &body).await {
+    let (session, pairs, t) = match sensitive_action(&app, &browser, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -713,7 +758,7 @@ pub(crate) async fn logout(State(app): State<Arc<App>>, browser: Browser, body: 
 }
 
 pub(crate) async fn delete(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
-    let (session, pairs, t) = match account_action(&app, &browser, &body).await {
+    let (session, pairs, t) = match sensitive_action(&app, &browser, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -1,6 +1,7 @@
 //! The certificate-login listener. The browser arrives here over TLS with (or without) its client
 //! certificate; the result is parked in the flow and the browser goes back to the main listener,
-//! where its cookies are, to take it up (`/login/cert/done`).
+//! where its cookies are, to take it up (`/login/cert/done`) with a one-time hand-off value that
+//! only this browser receives.
 
 use std::sync::Arc;
 
@@ -29,11 +30,17 @@ pub(crate) async fn login(
         .filter(|c| c.tls)
         .map(|c| c.client_certs.as_ref().clone())
         .unwrap_or_default();
-    app.login
+    let handoff = app
+        .login
         .park_certificate(flow_id, &chain)
         .await
         .map_err(|e| WebError::service(e, t))?;
-    Ok(see_other(
-        &app.url(&format!("/login/cert/done?flow={flow_id}")),
-    ))
+    // only this browser learns the hand-off value: the result reaches the main listener's
+    // flow only with it, and only in the browser that started the flow
+    let mut back =
+        url::Url::parse(&app.url("/login/cert/done")).map_err(|e| WebError::internal(e, t))?;
+    back.query_pairs_mut()
+        .append_pair("flow", flow_id)
+        .append_pair("handoff", handoff.expose());
+    Ok(see_other(back.as_str()))
 }

@@ -9,7 +9,7 @@ pub(crate) mod oidc;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use konto_authn::passkey::PendingRegistration;
 use konto_oidc::{AuthorizationResponse, OidcFlow, ResponseMode};
@@ -66,17 +66,11 @@ pub(crate) fn authorization_response(
                 params: &resp.params,
             }
             .html();
-            let origin = url::Url::parse(&resp.redirect_uri)
-                .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_default();
-            let csp = format!(
-                "{}; form-action {origin}",
-                crate::security::DEFAULT_CSP.replace("; form-action 'self'", "")
-            );
             let mut r = (StatusCode::OK, html).into_response();
-            if let Ok(v) = HeaderValue::from_str(&csp) {
-                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
-            }
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::security::csp_with_form_targets([resp.redirect_uri.as_str()], false),
+            );
             r
         }
     }
@@ -126,6 +120,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
             get(account::reset_confirm_form).post(account::reset_confirm),
         )
         .route("/account", get(account::show))
+        .route("/account/confirm", get(account::confirm))
         .route("/account/names", post(account::names))
         .route("/account/link", post(account::link))
         .route("/account/passkey/start", post(account::passkey_start))

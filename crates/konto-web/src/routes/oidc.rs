@@ -310,14 +310,20 @@ pub(crate) async fn logout(
         .iter()
         .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
         .collect();
-        return Ok(LogoutPage {
+        let mut page = LogoutPage {
             t,
             dev: app.config.development,
             csrf: &csrf_token(&app, binding),
             params: keep,
         }
         .html()
-        .into_response());
+        .into_response();
+        // the confirmation's answer is a redirect to the client's post-logout address
+        page.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            crate::security::csp_with_form_targets(request.redirect_to.as_deref(), true),
+        );
+        return Ok(page);
     }
     if let Some(s) = &session {
         app.login

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::render::render_next;
 use super::{
-    FlowQuery, back_to_flow, csrf_ok, error_text, is_link_conflict, json_continue, json_error,
-    json_link_conflict, json_step, load, step_result,
+    FlowQuery, back_to_flow, csrf_ok, ctx_for, error_text, is_link_conflict, json_continue,
+    json_error, json_link_conflict, json_step, load, step_result,
 };
 use crate::app::App;
 use crate::error::WebError;
@@ -69,23 +69,38 @@ pub(crate) async fn eid_tc_token(
         .into_response())
 }
 
-/// The browser is back from the eID client (TR-03124-1 refresh address).
+/// The browser is back from the eID client (TR-03124-1 refresh address): `flow`, the one-time
+/// `r` from the TCToken, and the eID client's `ResultMajor`/`ResultMinor`.
 pub(crate) async fn eid_return(
     State(app): State<Arc<App>>,
     browser: Browser,
     RawQuery(query): RawQuery,
 ) -> Result<Response, WebError> {
+    let t0 = browser.texts();
     let params = konto_oidc::Params::parse(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let mut ctx = load(&app, &browser, params.get("flow")).await?;
+    let flow_id = params
+        .get("flow")
+        .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t0.error_flow, t0))?;
+    let (flow, eid_session) = app
+        .login
+        .claim_eid_return(flow_id, params.get("r"), browser.binding.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t0))?;
+    let mut ctx = ctx_for(&app, &browser, flow, flow_id).await?;
     let rest: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-                .filter(|(k, _)| k != "flow"),
+                .filter(|(k, _)| k != "flow" && k != "r"),
         )
         .finish();
     let result = app
         .login
-        .eid_finish(&mut ctx.flow, ctx.session.as_ref(), Some(&rest))
+        .eid_finish(
+            &mut ctx.flow,
+            ctx.session.as_ref(),
+            &eid_session,
+            Some(&rest),
+        )
         .await;
     // the eID error is parked in the flow as a notice; the login page shows it
     if let Err(ServiceError::Eid(_)) = result {
@@ -94,16 +109,35 @@ pub(crate) async fn eid_return(
     step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
 }
 
-/// The browser is back from the certificate listener.
+#[derive(Deserialize)]
+pub(crate) struct CertDone {
+    flow: Option<String>,
+    handoff: Option<String>,
+}
+
+/// The browser is back from the certificate listener with the hand-off value.
 pub(crate) async fn cert_done(
     State(app): State<Arc<App>>,
     browser: Browser,
-    Query(q): Query<FlowQuery>,
+    Query(q): Query<CertDone>,
 ) -> Result<Response, WebError> {
-    let mut ctx = load(&app, &browser, q.flow()).await?;
+    let t0 = browser.texts();
+    let flow_id = q
+        .flow
+        .as_deref()
+        .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t0.error_flow, t0))?;
+    let (flow, outcome) = app
+        .login
+        .claim_certificate(flow_id, q.handoff.as_deref(), browser.binding.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t0))?;
+    let mut ctx = ctx_for(&app, &browser, flow, flow_id).await?;
+    let Some(outcome) = outcome else {
+        return render_next(&app, ctx, None, StatusCode::OK).await;
+    };
     let result = app
         .login
-        .take_certificate(&mut ctx.flow, ctx.session.as_ref())
+        .certificate_outcome(&mut ctx.flow, ctx.session.as_ref(), outcome)
         .await;
     step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
 }
@@ -206,7 +240,7 @@ pub(crate) async fn cert_signed(
         .certificate_signed(&mut ctx.flow, ctx.session.as_ref(), &chain, &signature)
         .await
     {
-        Ok(step) => json_continue(&app, &ctx, &step).await,
+        Ok(step) => json_continue(&app, &mut ctx, &step).await,
         Err(ServiceError::Certificate(code)) => json_error(StatusCode::UNAUTHORIZED, &code),
         Err(ServiceError::Invalid(_)) => json_error(StatusCode::BAD_REQUEST, "no_challenge"),
         Err(e) => {

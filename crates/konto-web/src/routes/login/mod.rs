@@ -61,6 +61,11 @@ async fn load(app: &App, browser: &Browser, flow_id: Option<&str>) -> Result<Ctx
         .load_flow(flow_id, browser.binding.as_deref())
         .await
         .map_err(|e| WebError::service(e, t0))?;
+    ctx_for(app, browser, flow, flow_id).await
+}
+
+/// The page context of a flow this browser started, loaded by the caller.
+async fn ctx_for(app: &App, browser: &Browser, flow: Flow, flow_id: &str) -> Result<Ctx, WebError> {
     let t = browser.texts_for(&flow.request.ui_locales);
     let session = app
         .login
@@ -188,7 +193,7 @@ async fn after_step(app: &Arc<App>, mut ctx: Ctx, step: AuthStep) -> Result<Resp
         }
         _ => {
             app.login
-                .save_state(&ctx.flow)
+                .save_state(&mut ctx.flow)
                 .await
                 .map_err(|e| WebError::service(e, t))?;
             back_to_flow(&ctx.flow_id)
@@ -231,8 +236,8 @@ async fn json_step<T: DeserializeOwned>(
 
 /// A JSON step succeeded: keep the flow's state and send the script back to the login page,
 /// which answers the client or shows what comes next.
-async fn json_continue(app: &App, ctx: &Ctx, step: &AuthStep) -> Response {
-    if let Err(e) = app.login.save_state(&ctx.flow).await {
+async fn json_continue(app: &App, ctx: &mut Ctx, step: &AuthStep) -> Response {
+    if let Err(e) = app.login.save_state(&mut ctx.flow).await {
         return WebError::service(e, ctx.t).into_response();
     }
     let r = Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))

@@ -59,7 +59,7 @@ pub(crate) async fn finish(State(app): State<Arc<App>>, browser: Browser, body: 
         )
         .await
     {
-        Ok(step) => json_continue(&app, &ctx, &step).await,
+        Ok(step) => json_continue(&app, &mut ctx, &step).await,
         Err(ServiceError::PasskeyRejected) => {
             json_error(StatusCode::UNAUTHORIZED, "passkey_rejected")
         }

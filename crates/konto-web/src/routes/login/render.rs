@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_core::amr::AuthenticatorKind;
 use konto_core::login::{Authentication, Principal};
@@ -16,6 +16,7 @@ use crate::error::WebError;
 use crate::i18n::Texts;
 use crate::pages::{ConsentPage, LoginPage, SecondFactorPage, UnlinkedPage};
 use crate::routes::{Protocol, authorization_response, see_other};
+use crate::security::csp_with_form_targets;
 
 /// A notice parked in the flow (`linked:elster`, `cert_error:expired`, …) as text.
 fn notice_text(t: &'static Texts, notice: &str) -> (Option<String>, Option<String>) {
@@ -73,6 +74,12 @@ pub(crate) async fn render(
     };
     let error = error.or(notice_error);
     let dev = app.config.development;
+    // where this page's forms may lead besides konto: the client (a step that completes or
+    // fails the flow answers it with a redirect) and, from the login page, the eID client
+    let mut form_targets: Vec<String> = match Protocol::from_json(ctx.flow.protocol()) {
+        Some(Protocol::Oidc(f)) => vec![f.redirect_uri],
+        _ => Vec::new(),
+    };
     let page = match next {
         Next::Complete(auth) => return complete(app, ctx, auth).await,
         Next::Fail(code, description) => return fail(app, ctx, code, description).await,
@@ -108,6 +115,10 @@ pub(crate) async fn render(
                 Protocol::from_json(ctx.flow.protocol()),
                 Some(Protocol::Oidc(_))
             );
+            let eid = options.contains(&AuthenticatorKind::Eid);
+            if eid {
+                form_targets.push(app.config.eid.eid_client_url.clone());
+            }
             LoginPage {
                 t,
                 dev,
@@ -119,7 +130,7 @@ pub(crate) async fn render(
                 password: options.contains(&AuthenticatorKind::Password),
                 passkey: options.contains(&AuthenticatorKind::Passkey),
                 elster_url,
-                eid: options.contains(&AuthenticatorKind::Eid),
+                eid,
                 error,
                 notice: notice.as_deref(),
                 username: ctx.flow.request.login_hint.as_deref().unwrap_or(""),
@@ -175,7 +186,12 @@ pub(crate) async fn render(
             .html()
         }
     };
-    Ok((status, page).into_response())
+    let mut r = (status, page).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        csp_with_form_targets(form_targets.iter().map(String::as_str), true),
+    );
+    Ok(r)
 }
 
 /// The flow is through: the protocol answers.
