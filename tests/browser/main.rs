@@ -20,6 +20,7 @@ mod https;
 mod login;
 mod logout;
 mod passkeys;
+mod selftest;
 
 use konto_tests::chromium::{Chromium, Lang, Tab, chromium, js_str};
 use konto_tests::site::ClientSite;

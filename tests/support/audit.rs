@@ -75,6 +75,20 @@ impl Tab {
 
     /// Checks the page against the rules above and takes its screenshots; `page` names them.
     pub async fn check(&self, page: &str) {
+        let (label, problems) = self.audit(page).await;
+        assert!(
+            problems.is_empty(),
+            "{} / {label}: {} problem(s):\n- {}\n{}",
+            self.name,
+            problems.len(),
+            problems.join("\n- "),
+            self.describe().await
+        );
+    }
+
+    /// What [`Tab::check`] would complain about, one line per problem; and the screenshots'
+    /// label.
+    pub async fn audit(&self, page: &str) -> (String, Vec<String>) {
         let n = {
             let mut shots = self.shots.lock().expect("lock");
             *shots += 1;
@@ -159,15 +173,7 @@ impl Tab {
             })
             .collect();
         problems.extend(complaints);
-
-        assert!(
-            problems.is_empty(),
-            "{} / {label}: {} problem(s):\n- {}\n{}",
-            self.name,
-            problems.len(),
-            problems.join("\n- "),
-            self.describe().await
-        );
+        (label, problems)
     }
 
     /// Runs axe-core on the page; one line per violation.

@@ -144,7 +144,12 @@ fn repo(path: &str) -> PathBuf {
 
 fn executable() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("KONTO_TEST_CHROMIUM") {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("KONTO_TEST_CHROMIUM={} does not exist", p.display()))
+        };
     }
     if Path::new(DEBIAN_CHROMIUM).exists() {
         return Ok(PathBuf::from(DEBIAN_CHROMIUM));
@@ -228,8 +233,10 @@ fn spawn(dir: &Path) -> Result<(String, std::process::ChildStdin), String> {
     ];
     // The watchdog: Chromium runs in the background; when the test process's end of stdin closes
     // (the test binary exited, however), Chromium gets SIGTERM and its profile is removed.
+    // (the watchdog closes its own copy of stderr, so that the pipe ends when Chromium does)
     let watchdog = r#""$@" >/dev/null &
 pid=$!
+exec 2>&-
 cat >/dev/null
 kill "$pid" 2>/dev/null
 wait "$pid"
