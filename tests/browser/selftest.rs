@@ -32,6 +32,9 @@ async fn the_audit_finds_what_it_should(test: &str, lang: Lang, js: Js) {
         "axe label",
         "axe button-name",
     ] {
-        assert!(all.contains(expected), "{expected:?} not reported in:\n{all}");
+        assert!(
+            all.contains(expected),
+            "{expected:?} not reported in:\n{all}"
+        );
     }
 }

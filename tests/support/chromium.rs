@@ -148,7 +148,10 @@ fn executable() -> Result<PathBuf, String> {
         return if p.exists() {
             Ok(p)
         } else {
-            Err(format!("KONTO_TEST_CHROMIUM={} does not exist", p.display()))
+            Err(format!(
+                "KONTO_TEST_CHROMIUM={} does not exist",
+                p.display()
+            ))
         };
     }
     if Path::new(DEBIAN_CHROMIUM).exists() {
