@@ -31,7 +31,10 @@ async fn eid(tab: &Tab, server: &TestServer, card: &str) {
     let sim_origin = client.origin().ascii_serialization();
     tab.click_until("form[action='/login/eid'] button", &at(&sim_origin))
         .await;
-    tab.screenshot(&format!("eid-client-{card}")).await;
+    // the simulator stands in for the AusweisApp, in German with English hints
+    tab.expect_lang(Lang::De);
+    tab.check(&format!("eid-client-{card}")).await;
+    tab.expect_lang(tab.lang);
     tab.click(&format!("input[name=choice][value={}]", js_str(card)))
         .await;
     // back at konto, or straight on to the client

@@ -48,31 +48,21 @@ const UNLABELLED: &str = r#"(() => {
     .filter(visible).filter(e => !named(e)).map(e => e.outerHTML.slice(0, 160));
 })()"#;
 
-/// The focused element and whether its focus can be seen: an outline or a box shadow, inside
-/// the window.
+/// The focused element and whether its focus can be seen: the browser's own focus ring
+/// (`outline-style: auto`), an outline of at least 2 px or a box shadow, inside the window.
 const FOCUS: &str = r#"(() => {
   const e = document.activeElement;
   if (!e || e === document.body || e === document.documentElement) return { tag: 'body' };
   const s = getComputedStyle(e);
   const r = e.getBoundingClientRect();
-  const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+  const outline = s.outlineStyle === 'auto' ||
+    (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2);
   const shadow = s.boxShadow && s.boxShadow !== 'none';
   const inside = r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight;
   return { tag: e.outerHTML.slice(0, 120), visible: (outline || shadow) && inside };
 })()"#;
 
 impl Tab {
-    /// Saves a screenshot of a page that is not konto's (and so not checked), like the eID
-    /// client simulator's.
-    pub async fn screenshot(&self, page: &str) {
-        let n = {
-            let mut shots = self.shots.lock().expect("lock");
-            *shots += 1;
-            *shots
-        };
-        self.save(&format!("{n:02}-{page}-1280")).await;
-    }
-
     /// Checks the page against the rules above and takes its screenshots; `page` names them.
     pub async fn check(&self, page: &str) {
         let (label, problems) = self.audit(page).await;
