@@ -7,6 +7,7 @@ pub mod browser;
 pub mod chromium;
 pub mod rp;
 pub mod site;
+pub mod tab;
 
 use std::path::PathBuf;
 use std::sync::Arc;
