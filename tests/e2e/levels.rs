@@ -31,6 +31,7 @@ on_both_backends!(
     session_limits_per_level,
     unmet_requirements_and_passive_requests,
     client_minimum_and_stork_vocabulary,
+    refreshed_tokens_follow_the_level_limits,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -383,5 +384,146 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
         )
         .await;
     assert!(out.param("code").is_some());
+    server.stop().await;
+}
+
+/// A refresh (with the grant's `acr`) in JSON: the status and the answer.
+async fn refresh(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    token: &str,
+) -> (reqwest::StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(client, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+/// Issue 6 hole 5: a grant does not outlive its level. The limits of TR-03160-1 (README "Levels
+/// of assurance") apply to what a refresh vouches for as if the user had been idle since the
+/// code was issued (a refresh is not the user's presence): an eID login is `high` for 5 minutes,
+/// `substantial` until 30, `low` until 60, then `basic` for as long as the refresh token lives;
+/// `auth_time` and `amr` stay those of the login. A client whose own minimum (or an essential
+/// `acr` request, OIDC Core §5.5.1.1) is no longer met loses the grant: `invalid_grant`.
+async fn refreshed_tokens_follow_the_level_limits(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let mut client = server.client("rp");
+    client.first_party = true;
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let mut strict = server.client("strict");
+    strict.first_party = true;
+    strict.min_level = Level::High;
+    let strict_secret = server.add_client(strict.clone()).await.unwrap();
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[])
+        .await
+        .page();
+    assert!(
+        browser
+            .password(&page, "erika", PW)
+            .await
+            .param("code")
+            .is_some()
+    );
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("acr_values", HIGH)])
+        .await
+        .page();
+    let code = browser
+        .eid(&page, "erika")
+        .await
+        .param("code")
+        .expect("high");
+    let tokens = redeem_code(&server, "rp", &secret, &redirect, &code).await;
+    let first = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(first["acr"], HIGH);
+    let mut rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // the same session at once for the strict client, and for rp with an essential acr claim
+    let code = server
+        .authorize(&browser, "strict", &strict.redirect_uris[0], &[])
+        .await
+        .param("code")
+        .expect("SSO at high");
+    let strict_tokens = redeem_code(
+        &server,
+        "strict",
+        &strict_secret,
+        &strict.redirect_uris[0],
+        &code,
+    )
+    .await;
+    let essential = format!(r#"{{"id_token":{{"acr":{{"essential":true,"value":"{HIGH}"}}}}}}"#);
+    let code = server
+        .authorize(&browser, "rp", &redirect, &[("claims", &essential)])
+        .await
+        .param("code")
+        .expect("SSO at high");
+    let essential_tokens = redeem_code(&server, "rp", &secret, &redirect, &code).await;
+
+    let mut step = async |minutes: i64, expected: &str| {
+        server.clock.advance(time::Duration::minutes(minutes));
+        let (status, answer) = refresh(&server, "rp", &secret, &rt).await;
+        assert_eq!(status, 200, "{answer}");
+        rt = answer["refresh_token"].as_str().unwrap().to_owned();
+        let id = jwt_claims(answer["id_token"].as_str().unwrap());
+        let access = jwt_claims(answer["access_token"].as_str().unwrap());
+        assert_eq!(id["acr"], expected, "ID token after {minutes} more minutes");
+        assert_eq!(access["acr"], expected, "access token");
+        assert_eq!(
+            id["auth_time"], first["auth_time"],
+            "the login's time stays"
+        );
+        assert_eq!(amr(&id), amr(&first), "the login's methods stay");
+        let info: Value = reqwest::Client::new()
+            .get(server.url("/userinfo"))
+            .bearer_auth(answer["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["acr"], expected, "userinfo");
+    };
+    step(4, HIGH).await;
+    step(2, SUBSTANTIAL).await;
+    // six minutes after the login, high no longer holds: grants that need it end
+    for (client, secret, tokens) in [
+        ("strict", &strict_secret, &strict_tokens),
+        ("rp", &secret, &essential_tokens),
+    ] {
+        let token = tokens["refresh_token"].as_str().unwrap();
+        let (status, answer) = refresh(&server, client, secret, token).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (reqwest::StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{client}: {answer}"
+        );
+        let intro: Value = reqwest::Client::new()
+            .post(server.url("/introspect"))
+            .basic_auth(client, Some(secret.as_str()))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(intro["active"], false, "{client}: the grant is over");
+    }
+    step(25, "http://eidas.europa.eu/LoA/low").await;
+    step(30, &format!("{}/loa/basic", server.issuer)).await;
+    step(600, &format!("{}/loa/basic", server.issuer)).await;
+
     server.stop().await;
 }

@@ -8,6 +8,7 @@
 )]
 
 mod attacks;
+mod concurrency;
 mod eid;
 mod elster;
 mod forms;

@@ -16,6 +16,7 @@ on_both_backends!(
     prompt_none_never_shows_a_page,
     form_post_response_mode,
     client_credentials_grant,
+    claims_parameter_stays_within_the_registration,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -496,5 +497,110 @@ async fn client_credentials_grant(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(introspect(at.to_owned()).await["active"], false);
+    server.stop().await;
+}
+
+/// Issue 6 hole 4: the `claims` parameter (OIDC Core §5.5) asks, it does not entitle. A client
+/// registered for `openid` only asks for e-mail and names in the ID token and at userinfo: the
+/// consent page does not offer them and neither the ID token, userinfo nor introspection carries
+/// them (requests for claims beyond the registration are ignored, as §5.5 allows). A client
+/// registered for `email` gets the address it asks for.
+async fn claims_parameter_stays_within_the_registration(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let mut narrow = server.client("narrow");
+    narrow.scopes = vec!["openid".into()];
+    let secret = server.add_client(narrow.clone()).await.unwrap();
+    let mut mail = server.client("mail");
+    mail.scopes = vec!["openid".into(), "email".into()];
+    let mail_secret = server.add_client(mail.clone()).await.unwrap();
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let claims = r#"{"userinfo":{"email":null,"given_name":null,"family_name":null},"id_token":{"email":null}}"#;
+    let browser = server.browser();
+    let redirect = narrow.redirect_uris[0].clone();
+    let page = server
+        .authorize(
+            &browser,
+            "narrow",
+            &redirect,
+            &[("scope", "openid"), ("claims", claims)],
+        )
+        .await
+        .page();
+    let consent = browser.password(&page, "erika", PW).await.page();
+    assert!(consent.has("action=\"/login/consent\""), "{}", consent.body);
+    for claim in ["email", "given_name", "family_name"] {
+        assert!(
+            !consent.has(&format!("<li>{claim}</li>")),
+            "the consent page offers {claim}:\n{}",
+            consent.body
+        );
+    }
+    let code = browser.consent(&consent, true).await.param("code").unwrap();
+    let tokens = redeem_code(&server, "narrow", &secret, &redirect, &code).await;
+    let id_token = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert!(id_token.get("email").is_none(), "ID token: {id_token}");
+    let at = tokens["access_token"].as_str().unwrap();
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for claim in ["email", "given_name", "family_name", "attribute_levels"] {
+        assert!(
+            info.get(claim).is_none(),
+            "userinfo releases {claim}: {info}"
+        );
+    }
+    let intro: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/introspect"))
+        .basic_auth("narrow", Some(&secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], true);
+    for claim in ["email", "given_name", "family_name"] {
+        assert!(
+            intro.get(claim).is_none(),
+            "introspection releases {claim}: {intro}"
+        );
+    }
+
+    // within the registration the parameter works: `email` without the email scope
+    let page = server
+        .authorize(
+            &browser,
+            "mail",
+            &mail.redirect_uris[0],
+            &[("scope", "openid"), ("claims", claims)],
+        )
+        .await
+        .page();
+    assert!(page.has("<li>email</li>"), "{}", page.body);
+    assert!(!page.has("<li>given_name</li>"), "{}", page.body);
+    let code = browser.consent(&page, true).await.param("code").unwrap();
+    let tokens = redeem_code(&server, "mail", &mail_secret, &mail.redirect_uris[0], &code).await;
+    let id_token = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["email"], "erika@example.org");
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["email"], "erika@example.org");
+    assert!(info.get("given_name").is_none(), "userinfo: {info}");
     server.stop().await;
 }

@@ -9,6 +9,8 @@ on_both_backends!(
     unknown_names_get_the_same_answer,
     registration_with_email_verification,
     password_reset_by_email_link,
+    a_refused_new_password_leaves_the_reset_link_usable,
+    registration_and_reset_are_throttled,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -292,5 +294,164 @@ async fn password_reset_by_email_link(backend: Backend) {
             .param("code")
             .is_some()
     );
+    server.stop().await;
+}
+
+/// Issue 6 hole 11: the reset link was spent before the new password was checked, so a refused
+/// password (here one that contains the user name, refused only once the account is known) left
+/// a dead link. The link is spent only by the password that is accepted.
+async fn a_refused_new_password_leaves_the_reset_link_usable(backend: Backend) {
+    let Some((server, redirect)) = setup(backend).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let browser = server.browser();
+    let form = browser.get("/reset").await;
+    let csrf = form.hidden("csrf").unwrap();
+    browser
+        .post("/reset", &[("csrf", &csrf), ("email", "erika@example.org")])
+        .await;
+    let mails = wait_for_mail(&server, 1).await;
+    let link = link_in(&mails[0], &format!("{}/reset/confirm", server.issuer)).expect("a link");
+    let form = browser.get(&link).await;
+    let token = form.hidden("token").unwrap();
+    for refused in ["kurz", "passwort123", "Erika-Leuchtturm-Wattenmeer"] {
+        let r = browser
+            .post(
+                "/reset/confirm",
+                &[("csrf", &csrf), ("token", &token), ("password", refused)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(
+            r.hidden("token").as_deref(),
+            Some(token.as_str()),
+            "the form keeps the link for another try ({refused})"
+        );
+    }
+    const NEW: &str = "Leuchtturm-Wattenmeer-Sturm";
+    let done = browser
+        .post(
+            "/reset/confirm",
+            &[("csrf", &csrf), ("token", &token), ("password", NEW)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "the link still works: {}", done.body);
+    let page = server
+        .authorize(&browser, "rp", &redirect, &[("scope", "openid")])
+        .await
+        .page();
+    assert!(
+        browser
+            .password(&page, "erika", NEW)
+            .await
+            .param("code")
+            .is_some()
+    );
+    server.stop().await;
+}
+
+/// Issue 6 hole 8: registration (an Argon2 hash and a mail) and reset (a mail to any address) are
+/// throttled per source address and per target address, with growing delays and no lockout. A
+/// throttled request gets the same form with 429, a `Retry-After` and the wait in the text
+/// (RFC 6585 §4) — the same for known and unknown addresses, so nothing tells whether an
+/// account exists.
+async fn registration_and_reset_are_throttled(backend: Backend) {
+    let Some((server, _)) = setup(backend).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let browser = server.browser();
+    let form = browser.get("/reset").await;
+    let csrf = form.hidden("csrf").unwrap();
+    let mut sent = 0;
+    let mut throttled = None;
+    for round in 0..10 {
+        let known = browser
+            .post("/reset", &[("csrf", &csrf), ("email", "erika@example.org")])
+            .await;
+        let unknown = browser
+            .post(
+                "/reset",
+                &[("csrf", &csrf), ("email", "nobody@example.org")],
+            )
+            .await;
+        assert_eq!(known.status, unknown.status, "round {round}");
+        assert_eq!(known.body, unknown.body, "round {round}");
+        if known.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(known);
+            break;
+        }
+        assert_eq!(known.status, 200);
+        sent += 1;
+    }
+    let page = throttled.expect("reset requests for one address are throttled");
+    assert!(
+        page.has("action=\"/reset\""),
+        "the same form: {}",
+        page.body
+    );
+    assert!(page.has("Sekunden"), "with the wait: {}", page.body);
+    let wait: i64 = page
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    let mails = wait_for_mail(&server, sent).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        server.mails().len(),
+        sent,
+        "no mail for a throttled request: {mails:?}"
+    );
+    server.clock.advance(time::Duration::seconds(wait));
+    let again = browser
+        .post("/reset", &[("csrf", &csrf), ("email", "erika@example.org")])
+        .await;
+    assert_eq!(again.status, 200, "after the wait it works again");
+
+    // registration: per source address, whatever the address registered
+    let form = browser.get("/register").await;
+    let csrf = form.hidden("csrf").unwrap();
+    let mut throttled = None;
+    for i in 0..60 {
+        let email = format!("new-{i}@example.org");
+        let r = browser
+            .post(
+                "/register",
+                &[("csrf", &csrf), ("email", &email), ("password", PW)],
+            )
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let page = throttled.expect("registrations from one address are throttled");
+    assert!(
+        page.has("action=\"/register\""),
+        "the same form: {}",
+        page.body
+    );
+    assert!(page.has("Sekunden"), "with the wait: {}", page.body);
+    let wait: i64 = page
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    server.clock.advance(time::Duration::seconds(wait));
+    let r = browser
+        .post(
+            "/register",
+            &[
+                ("csrf", &csrf),
+                ("email", "late@example.org"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "after the wait it works again");
     server.stop().await;
 }

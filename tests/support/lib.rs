@@ -20,7 +20,7 @@ use konto_core::clock::ManualClock;
 use konto_core::level::AcrVocabulary;
 use konto_core::secret::SecretPurpose;
 use konto_service::account::NewAccount;
-use konto_store::{ClientRepo, Maintenance};
+use konto_store::{ClientRepo, Maintenance, ThrottleRepo};
 use konto_store_sql::SqlStore;
 use konto_store_sql::testing::{PgSchema, sqlite_store};
 use konto_web::run::Running;
@@ -370,6 +370,15 @@ impl TestServer {
             .expect("account")
     }
 
+    /// On PostgreSQL, an exclusive lock on `table` held until released (writes to it wait,
+    /// reads go on); `None` on SQLite, whose one writer connection serialises all writes.
+    pub async fn hold_table_lock(&self, table: &str) -> Option<konto_store_sql::testing::HeldLock> {
+        match &self.guard {
+            Guard::Postgres(schema) => Some(schema.hold_table_lock(table).await),
+            _ => None,
+        }
+    }
+
     /// Rows per table.
     pub async fn rows(&self, table: &str) -> i64 {
         self.store
@@ -380,6 +389,25 @@ impl TestServer {
             .find(|(t, _)| t == table)
             .map(|(_, n)| n)
             .unwrap_or(-1)
+    }
+
+    /// The failed logins recorded for `account` and for the test clients' source address
+    /// 127.0.0.1, read from the store under the throttle's keys (`konto_authn::throttle`: a keyed
+    /// hash of the trimmed, lower-cased name; the address as is).
+    pub async fn throttle_failures(&self, account: &str) -> (u32, u32) {
+        let name = self
+            .app
+            .services
+            .hasher
+            .hash(SecretPurpose::Throttle, &account.trim().to_lowercase());
+        let failures = |s: Option<konto_core::throttle::ThrottleState>| s.map_or(0, |s| s.failures);
+        let a = self
+            .store
+            .throttle(&format!("acct:{}", name.as_str()))
+            .await
+            .expect("throttle");
+        let s = self.store.throttle("ip:127.0.0.1").await.expect("throttle");
+        (failures(a), failures(s))
     }
 
     /// The mails written so far, newest last: (recipient line, body).

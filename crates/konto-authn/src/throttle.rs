@@ -1,7 +1,13 @@
-//! Login throttling per account name and per source address (see `konto_core::throttle`).
+//! Login throttling per account name and per source address, and request throttling for
+//! registration and reset mails (see `konto_core::throttle` for the policy).
 //!
-//! Account names are stored only as keyed hashes: people type passwords into the name field.
-//! IPv6 sources are throttled per /64, the smallest block one subscriber usually holds.
+//! Account names and e-mail addresses are stored only as keyed hashes: people type passwords
+//! into the name field. IPv6 sources are throttled per /64, the smallest block one subscriber
+//! usually holds.
+//!
+//! A password login calls [`Throttle::begin`], which looks and takes the attempt's place in the
+//! account's count before the hash; then [`Throttle::failed`] or [`Throttle::succeeded`]. Other
+//! authenticators look with [`Throttle::check`] and count with [`Throttle::failed`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +22,30 @@ pub struct Throttle {
     hasher: SecretHasher,
     account: ThrottlePolicy,
     source: ThrottlePolicy,
+    request_source: ThrottlePolicy,
+    mail_target: ThrottlePolicy,
+}
+
+/// How often an attempt looks again after others took the place it wanted; each time it lost,
+/// another attempt got through, so this is only reached under a flood (which then waits).
+const MAX_TRIES: usize = 32;
+
+/// Requests that cost konto a hash or a mail to any address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// A registration: a password hash and a mail.
+    Registration,
+    /// A password reset: a mail.
+    Reset,
+}
+
+impl Request {
+    fn as_str(self) -> &'static str {
+        match self {
+            Request::Registration => "register",
+            Request::Reset => "reset",
+        }
+    }
 }
 
 impl std::fmt::Debug for Throttle {
@@ -31,6 +61,8 @@ impl Throttle {
             hasher,
             account: ThrottlePolicy::ACCOUNT,
             source: ThrottlePolicy::SOURCE,
+            request_source: ThrottlePolicy::REQUEST_SOURCE,
+            mail_target: ThrottlePolicy::MAIL_TARGET,
         }
     }
 
@@ -57,6 +89,16 @@ impl Throttle {
         }
     }
 
+    fn mail_key(&self, address: &str) -> String {
+        let normalised = address.trim().to_lowercase();
+        format!(
+            "mail:{}",
+            self.hasher
+                .hash(SecretPurpose::Throttle, &normalised)
+                .as_str()
+        )
+    }
+
     /// Looks at both throttles of a login attempt (one query).
     pub async fn check(
         &self,
@@ -64,10 +106,12 @@ impl Throttle {
         source: IpAddr,
         now: OffsetDateTime,
     ) -> StoreResult<Check> {
-        let (a, s) = self
-            .store
-            .throttle_pair(&self.account_key(account), &Self::source_key(source))
-            .await?;
+        self.look(&self.account_key(account), &Self::source_key(source), now)
+            .await
+    }
+
+    async fn look(&self, account: &str, source: &str, now: OffsetDateTime) -> StoreResult<Check> {
+        let (a, s) = self.store.throttle_pair(account, source).await?;
         let retry_at = a
             .and_then(|st| st.retry_at(&self.account, now))
             .max(s.and_then(|st| st.retry_at(&self.source, now)));
@@ -75,10 +119,52 @@ impl Throttle {
             retry_at,
             account: a,
             source: s,
+            reserved: false,
         })
     }
 
-    /// Records a failed attempt (with the states `check` saw).
+    /// Looks at both throttles of a password attempt and, if it may go on, counts it against
+    /// the account before the password is hashed — only while nobody else counted since it
+    /// looked. Attempts that looked at the same moment thus go on one after the other: no more
+    /// of them than the account's free failures are hashed, the others wait (uncounted).
+    /// A right password then clears the count ([`Throttle::succeeded`]); a wrong one stays
+    /// counted and [`Throttle::failed`] adds the source's.
+    pub async fn begin(
+        &self,
+        account: &str,
+        source: IpAddr,
+        now: OffsetDateTime,
+    ) -> StoreResult<Check> {
+        let key = self.account_key(account);
+        let source = Self::source_key(source);
+        for _ in 0..MAX_TRIES {
+            let mut seen = self.look(&key, &source, now).await?;
+            if seen.retry_at.is_some() {
+                return Ok(seen);
+            }
+            let failures = seen
+                .account
+                .map_or(0, |st| st.effective_failures(&self.account, now));
+            if self
+                .store
+                .count_failure_if(&key, failures, now, self.account.forget_after)
+                .await?
+                .is_some()
+            {
+                seen.reserved = true;
+                return Ok(seen);
+            }
+        }
+        Ok(Check {
+            retry_at: Some(now + self.account.base_delay),
+            account: None,
+            source: None,
+            reserved: false,
+        })
+    }
+
+    /// Records a failed attempt: one more failure for the account (unless [`Throttle::begin`]
+    /// counted it already) and for the source, each counted atomically.
     pub async fn failed(
         &self,
         account: &str,
@@ -86,20 +172,72 @@ impl Throttle {
         seen: &Check,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let a = ThrottleState::after_failure(seen.account, &self.account, now);
+        if !seen.reserved {
+            self.store
+                .count_failure(&self.account_key(account), now, self.account.forget_after)
+                .await?;
+        }
         self.store
-            .put_throttle(&self.account_key(account), &a)
+            .count_failure(&Self::source_key(source), now, self.source.forget_after)
             .await?;
-        let s = ThrottleState::after_failure(seen.source, &self.source, now);
-        self.store.put_throttle(&Self::source_key(source), &s).await
+        Ok(())
     }
 
     /// A successful login forgets the account's failures (the source's decay on their own).
     pub async fn succeeded(&self, account: &str, seen: &Check) -> StoreResult<()> {
-        if seen.account.is_none() {
+        if seen.account.is_none() && !seen.reserved {
             return Ok(());
         }
         self.store.clear_throttle(&self.account_key(account)).await
+    }
+
+    /// Lets a registration or reset request through, counting it per source address and (if it
+    /// mails someone) per target address; otherwise returns when it may come again. Both are
+    /// counted as [`Throttle::begin`] counts, so parallel requests cannot slip past the count.
+    /// The target is counted whether or not an account has that address.
+    pub async fn request(
+        &self,
+        kind: Request,
+        source: IpAddr,
+        mail_to: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        let source = format!("{}-{}", kind.as_str(), Self::source_key(source));
+        if let Some(at) = self.take(&source, &self.request_source, now).await? {
+            return Ok(Some(at));
+        }
+        match mail_to {
+            Some(to) => {
+                let target = self.mail_key(to);
+                self.take(&target, &self.mail_target, now).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Counts a request against `key` if `policy` lets it through now; otherwise when it may.
+    async fn take(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        for _ in 0..MAX_TRIES {
+            let state = self.store.throttle(key).await?;
+            if let Some(at) = state.and_then(|st| st.retry_at(policy, now)) {
+                return Ok(Some(at));
+            }
+            let seen = state.map_or(0, |st| st.effective_failures(policy, now));
+            if self
+                .store
+                .count_failure_if(key, seen, now, policy.forget_after)
+                .await?
+                .is_some()
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(now + policy.base_delay))
     }
 
     /// Forgets an account's failures (after a password reset).
@@ -108,13 +246,15 @@ impl Throttle {
     }
 }
 
-/// What `Throttle::check` found.
+/// What `Throttle::check` or `Throttle::begin` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Check {
     /// The attempt must wait until then.
     pub retry_at: Option<OffsetDateTime>,
     pub account: Option<ThrottleState>,
     pub source: Option<ThrottleState>,
+    /// [`Throttle::begin`] counted this attempt against the account already.
+    pub reserved: bool,
 }
 
 #[cfg(test)]

@@ -6,6 +6,15 @@
 //! that level. A session stepped up to `high` ten minutes ago serves a `basic` client for twelve
 //! hours but a `high` client only for twenty more minutes. Single sign-on reuses a session only while
 //! it is within the limits of the level the client asks for.
+//!
+//! The same limits bound what a grant vouches for when its tokens are refreshed
+//! ([`level_of_grant`]). A refresh is not the user's presence (the relying party refreshes, the
+//! person may be long gone), so the idle limits count from the last moment the person was there:
+//! when the code was issued. The maximum ages count from the authentication (`auth_time`). An
+//! eID login thus lets refreshed tokens say `high` for 5 minutes, `substantial` until 30 minutes,
+//! `low` until an hour, and then `basic` — the floor, which only says that the account holder
+//! signed in, for as long as the refresh token lives (its lifetime is 12 hours, basic's maximum
+//! session, unless the person granted `offline_access`).
 
 use std::time::Duration;
 
@@ -148,6 +157,26 @@ impl SessionAuth {
     }
 }
 
+/// The level a grant still vouches for at `now`: the highest level up to the login's `level`
+/// whose limits hold, with the maximum age counted from `auth_time` and the idle time from
+/// `present_at`, the last moment the person was there (the code's issue); `basic` at the least.
+pub fn level_of_grant(
+    level: Level,
+    auth_time: OffsetDateTime,
+    present_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Level {
+    Level::ALL
+        .into_iter()
+        .rev()
+        .filter(|l| *l <= level)
+        .find(|l| {
+            let limits = l.session_limits();
+            within(now, auth_time, limits.max_session) && within(now, present_at, limits.max_idle)
+        })
+        .unwrap_or(Level::Basic)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +274,31 @@ mod tests {
         let s = SessionAuth::new(event(AuthenticatorKind::Eid, Level::High, T0));
         // basic: min(T0+12h, T0+60min idle) = T0+60min
         assert_eq!(s.expires_at(), T0 + mins(60));
+    }
+
+    /// Issue 6 hole 5: what a refreshed grant vouches for decays like an idle session.
+    #[test]
+    fn grants_decay_from_the_login_and_the_last_presence() {
+        let level = |login: Level, present: i64, now: i64| {
+            level_of_grant(login, T0, T0 + mins(present), T0 + mins(now))
+        };
+        assert_eq!(level(Level::High, 0, 5), Level::High);
+        assert_eq!(level(Level::High, 0, 6), Level::Substantial);
+        assert_eq!(level(Level::High, 0, 31), Level::Low);
+        assert_eq!(level(Level::High, 0, 61), Level::Basic);
+        assert_eq!(
+            level(Level::High, 0, 30 * 24 * 60),
+            Level::Basic,
+            "basic is the floor"
+        );
+        // the maximum age counts from the login: a code issued 28 minutes after an eID login
+        // (single sign-on) says high for two more minutes only
+        assert_eq!(level(Level::High, 28, 30), Level::High);
+        assert_eq!(level(Level::High, 28, 31), Level::Substantial);
+        assert_eq!(level(Level::Substantial, 0, 29), Level::Substantial);
+        assert_eq!(level(Level::Substantial, 0, 31), Level::Low);
+        assert_eq!(level(Level::Basic, 0, 11 * 60), Level::Basic);
+        assert_eq!(level(Level::Low, 0, 1), Level::Low, "never above the login");
     }
 
     #[test]

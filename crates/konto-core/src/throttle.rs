@@ -5,6 +5,19 @@
 //! tries at most, barely notices (NIST SP 800-63B §5.2.2 "rate limiting"). konto throttles per
 //! account name and per source address, each with its own free attempts and cap. The account key is
 //! throttled whether the account exists or not, so the delay reveals nothing.
+//!
+//! Counting is atomic: the store adds each failure in one statement, so parallel failures all
+//! count. An attempt also takes its place in the account's count before the password is hashed,
+//! and only if nobody counted since it looked ([`ThrottleState::effective_failures`]): of many
+//! attempts that all looked at once, no more than the free failures are tried; the others wait as
+//! if they had come one after the other. An attempt that has to wait is never counted, so a flood
+//! of refused attempts does not lengthen the owner's wait beyond the cap; a successful login
+//! clears the account's count.
+//!
+//! Requests that cost a hash or send a mail to any address (registration, password reset) are
+//! throttled the same way, per source address and per target address: every request that gets
+//! through counts. An attacker who keeps a victim's address at its cap has each of his own
+//! requests mail the victim a working link, so the victim is delayed, never shut out.
 
 use std::time::Duration;
 
@@ -40,6 +53,24 @@ impl ThrottlePolicy {
         forget_after: Duration::from_secs(24 * 3600),
     };
 
+    /// Per source address, for registrations and reset requests (each costs a password hash or
+    /// a mail): 20 free requests, then up to 15 minutes; forgotten after a quiet hour.
+    pub const REQUEST_SOURCE: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 20,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(3600),
+    };
+
+    /// Per e-mail address that konto is asked to write to: 3 mails, then 30 s, 1 min … up to
+    /// 15 minutes.
+    pub const MAIL_TARGET: ThrottlePolicy = ThrottlePolicy {
+        free_failures: 3,
+        base_delay: Duration::from_secs(30),
+        max_delay: Duration::from_secs(900),
+        forget_after: Duration::from_secs(24 * 3600),
+    };
+
     /// The delay that follows `failures` failures.
     pub fn delay_after(&self, failures: u32) -> Duration {
         if failures < self.free_failures {
@@ -69,19 +100,25 @@ impl ThrottleState {
         (at > now).then_some(at)
     }
 
+    /// The failures that still count at `now` (none once they are forgotten).
+    pub fn effective_failures(&self, policy: &ThrottlePolicy, now: OffsetDateTime) -> u32 {
+        if now - self.last_failure > policy.forget_after {
+            0
+        } else {
+            self.failures
+        }
+    }
+
     /// The state after one more failure at `now`.
     pub fn after_failure(
         prev: Option<ThrottleState>,
         policy: &ThrottlePolicy,
         now: OffsetDateTime,
     ) -> ThrottleState {
-        let failures = match prev {
-            Some(p) if now - p.last_failure <= policy.forget_after => p.failures.saturating_add(1),
-            _ => 1,
-        };
+        let failures = prev.map_or(0, |p| p.effective_failures(policy, now));
         ThrottleState {
-            failures,
-            last_failure: now,
+            failures: failures.saturating_add(1),
+            last_failure: prev.map_or(now, |p| p.last_failure.max(now)),
         }
     }
 }

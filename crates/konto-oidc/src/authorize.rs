@@ -11,7 +11,7 @@ use konto_core::pkce;
 use konto_core::scope::{self, Scopes};
 use serde::{Deserialize, Serialize};
 
-use crate::claims::ClaimsRequest;
+use crate::claims::{ClaimsRequest, registered_claims};
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::provider::Provider;
@@ -299,9 +299,11 @@ impl Provider {
                 min_level = min_level.max(l);
             }
         }
+        // OIDC Core §5.5: claims beyond the client's registration are not released, so they are
+        // neither asked for on the consent page nor kept with the grant
         let claims = match params.get("claims") {
             None => None,
-            Some(json) => Some(ClaimsRequest::parse(json)?),
+            Some(json) => Some(ClaimsRequest::parse(json)?.within(&registered_claims(client))),
         };
         if let Some(c) = &claims
             && let Some(l) = c.essential_acr(&self.acr)?

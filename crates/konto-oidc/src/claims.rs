@@ -1,11 +1,20 @@
 //! The `claims` request parameter (OIDC Core §5.5) and the claims konto releases from an
 //! identity's attributes.
+//!
+//! A client receives at most the claims its registration allows: those of the scopes it is
+//! registered for ([`registered_claims`]; OZG §8: each service gets the data it is entitled
+//! to). The `claims` parameter only asks: a request for a claim beyond the registration is
+//! ignored (§5.5 lets the provider leave requested claims out), before consent is asked, and
+//! the ID token and userinfo filter once more by the registration as it stands when they are
+//! issued.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use konto_core::Level;
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
+use konto_core::client::Client;
 use konto_core::level::AcrCodec;
+use konto_core::scope;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -78,6 +87,22 @@ impl ClaimsRequest {
         Ok(min)
     }
 
+    /// The request without the claims about the person that are not in `allowed`; requests for
+    /// other claims (`acr`, …) stay.
+    pub fn within(&self, allowed: &BTreeSet<&str>) -> ClaimsRequest {
+        let keep = |claims: &BTreeMap<String, Option<ClaimRequest>>| {
+            claims
+                .iter()
+                .filter(|(name, _)| !is_person_claim(name) || allowed.contains(name.as_str()))
+                .map(|(name, req)| (name.clone(), req.clone()))
+                .collect()
+        };
+        ClaimsRequest {
+            userinfo: keep(&self.userinfo),
+            id_token: keep(&self.id_token),
+        }
+    }
+
     /// Names of individual claims requested for either place, for consent.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -127,6 +152,15 @@ const PERSON_CLAIMS: [&str; 14] = [
 
 pub(crate) fn is_person_claim(name: &str) -> bool {
     PERSON_CLAIMS.contains(&name)
+}
+
+/// The claims about a person that `client` may ever receive: those of its registered scopes.
+pub(crate) fn registered_claims(client: &Client) -> BTreeSet<&'static str> {
+    client
+        .scopes
+        .iter()
+        .flat_map(|s| scope::claims_for_scope(s).iter().copied())
+        .collect()
 }
 
 fn find(attrs: &[Attribute], name: AttributeName) -> Option<&Attribute> {
@@ -278,6 +312,25 @@ mod tests {
         );
         assert!(ClaimsRequest::parse(r#"{"userinfo":{"email":[]}}"#).is_err());
         assert!(ClaimsRequest::parse(r#"{"userinfo":{"email":null}}"#).is_ok());
+    }
+
+    /// Issue 6 hole 4: claims beyond the registration are dropped from the request, others stay.
+    #[test]
+    fn requests_beyond_the_registration_are_dropped() {
+        let c = ClaimsRequest::parse(
+            r#"{"userinfo":{"email":null,"given_name":null},"id_token":{"email":{"essential":true},"acr":{"essential":true,"value":"x"}}}"#,
+        )
+        .unwrap();
+        let allowed: BTreeSet<&str> = scope::claims_for_scope("email").iter().copied().collect();
+        let kept = c.within(&allowed);
+        assert_eq!(kept.names(), vec!["acr", "email"]);
+        assert!(kept.userinfo.contains_key("email"));
+        assert!(!kept.userinfo.contains_key("given_name"));
+        assert_eq!(
+            c.within(&BTreeSet::new()).names(),
+            vec!["acr"],
+            "a client registered for openid alone gets no person claims"
+        );
     }
 
     #[test]

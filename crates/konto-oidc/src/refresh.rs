@@ -5,11 +5,27 @@
 //! older tokens of a grant without remembering it: presenting a token whose generation is below
 //! the grant's is a reuse of a rotated token and revokes the grant (RFC 9700 §4.14.2), while a
 //! forged token (bad tag) is merely invalid and cannot be used to revoke someone's grant.
+//!
+//! A grant vouches for its login's level only within that level's limits (TR-03160-1, README
+//! "Levels of assurance"): tokens minted from it — on redeeming the code and on every refresh —
+//! carry the level that still holds ([`konto_core::session::level_of_grant`]: the maximum age
+//! counted from `auth_time`, the idle limit from the code's issue, since a refresh is not the
+//! person's presence; `basic` at the least). `auth_time` and `amr` stay those of the login, which
+//! they describe. When the level that holds falls below what the client needs — its registered
+//! minimum, or an `acr` the claims request asked for as essential (OIDC Core §5.5.1.1) — the
+//! grant ends: `invalid_grant`, and the person has to sign in again. (`acr_values` is not kept
+//! with the grant; a client that asked for a level there reads the lower `acr`.)
 
+use konto_core::Level;
+use konto_core::client::Client;
 use konto_core::secret::{Secret, SecretPurpose};
+use konto_core::session::level_of_grant;
 use konto_keys::random;
+use konto_store::GrantRecord;
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
 
+use crate::claims::ClaimsRequest;
 use crate::error::OAuthError;
 use crate::provider::Provider;
 
@@ -34,6 +50,24 @@ impl Provider {
         let tag = self.hasher.hash(SecretPurpose::RefreshTag, &body);
         let tag = tag.as_str().get(..TAG_LEN).unwrap_or(tag.as_str());
         Ok(Secret::from_client(format!("{body}.{tag}")))
+    }
+
+    /// The level `grant` vouches for at `now`, or `None` when that is below what `client` needs
+    /// (module docs).
+    pub(crate) fn grant_level(
+        &self,
+        grant: &GrantRecord,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<Option<Level>, OAuthError> {
+        let level = level_of_grant(grant.level, grant.auth_time, grant.created_at, now);
+        let mut needed = client.min_level;
+        if let Some(json) = grant.claims.as_deref()
+            && let Some(essential) = ClaimsRequest::parse(json)?.essential_acr(&self.acr)?
+        {
+            needed = needed.max(essential);
+        }
+        Ok((level >= needed).then_some(level))
     }
 
     /// Parses a refresh token and checks its tag; `None` for anything konto did not issue.

@@ -5,7 +5,7 @@ use konto_core::secret::SecretPurpose;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::claims::{ClaimsRequest, is_person_claim, user_claims};
+use crate::claims::{ClaimsRequest, is_person_claim, registered_claims, user_claims};
 use crate::client_auth::ClientAuthInput;
 use crate::error::{ErrorCode, OAuthError};
 use crate::provider::Provider;
@@ -67,6 +67,15 @@ impl Provider {
                 ));
             }
         };
+        // what the token's scopes and the claims request ask for, within the client's
+        // registration (OIDC Core §5.5)
+        let client = self
+            .store
+            .client(&claims.client_id)
+            .await
+            .map_err(OAuthError::from)?
+            .ok_or_else(|| BearerError::InvalidToken("the client is unknown".into()))?;
+        let allowed = registered_claims(&client);
         let scopes = Scopes::parse(claims.scope.as_deref().unwrap_or("")).unwrap_or_default();
         let mut wanted: Vec<&str> = scopes.claims().into_iter().collect();
         let requested = grant
@@ -81,6 +90,7 @@ impl Provider {
                 }
             }
         }
+        wanted.retain(|c| allowed.contains(c));
         let attrs = self.grant_attributes(&grant).await?;
         let mut out = Map::new();
         out.insert("sub".into(), json!(grant.subject));
@@ -155,6 +165,10 @@ impl Provider {
         if grant.client_id != client.id || !current || !grant.is_active(now) {
             return Ok(inactive());
         }
+        // what a refresh would vouch for now (see `refresh`)
+        let Some(level) = self.grant_level(&grant, &client, now)? else {
+            return Ok(inactive());
+        };
         let mut m = Map::new();
         m.insert("active".into(), json!(true));
         m.insert("client_id".into(), json!(grant.client_id));
@@ -163,7 +177,7 @@ impl Provider {
         m.insert("exp".into(), json!(grant.expires_at.unix_timestamp()));
         m.insert("iat".into(), json!(grant.created_at.unix_timestamp()));
         m.insert("iss".into(), json!(self.config.issuer));
-        m.insert("acr".into(), json!(self.acr_of(grant.level, &client)));
+        m.insert("acr".into(), json!(self.acr_of(level, &client)));
         m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
         Ok(m)
     }

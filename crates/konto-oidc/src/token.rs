@@ -4,6 +4,7 @@ use konto_core::client::{Client, GrantType};
 use konto_core::pkce;
 use konto_core::scope::{self, Scopes};
 use konto_core::secret::SecretPurpose;
+use konto_store::GrantRecord;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -110,6 +111,11 @@ impl Provider {
                 "the grant behind the code is no longer valid",
             ));
         }
+        let Some(level) = self.grant_level(&grant, client, now)? else {
+            self.store.revoke_grant(&grant.id, now).await?;
+            return Err(level_expired());
+        };
+        let grant = GrantRecord { level, ..grant };
         let refresh = if client.allows_grant(GrantType::RefreshToken) && grant.user_id.is_some() {
             Some(self.mint_refresh_token(&grant.id, 0)?)
         } else {
@@ -218,6 +224,12 @@ impl Provider {
                 return Err(invalid());
             }
         };
+        // the login's level as far as it still holds (see `refresh`)
+        let Some(level) = self.grant_level(&grant, client, now)? else {
+            self.store.revoke_grant(&grant.id, now).await?;
+            return Err(level_expired());
+        };
+        let grant = GrantRecord { level, ..grant };
         let scope = narrowed.unwrap_or_else(|| grant.scopes.clone());
         let (access_token, expires_in) = self.access_token(
             &grant.subject,
@@ -288,4 +300,11 @@ impl Provider {
             scope,
         })
     }
+}
+
+/// The grant's login no longer holds the level the client needs: the grant is over.
+fn level_expired() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the login no longer holds the level this client needs; the grant has ended",
+    )
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::claims::{is_person_claim, user_claims};
+use crate::claims::{is_person_claim, registered_claims, user_claims};
 use crate::error::OAuthError;
 use crate::provider::Provider;
 
@@ -145,14 +145,15 @@ impl Provider {
         if let Some(sid) = &grant.session_id {
             claims.insert("sid".into(), json!(sid));
         }
-        // individual claims requested for the ID token (OIDC Core §5.5)
+        // individual claims requested for the ID token (OIDC Core §5.5), within the registration
         if let Some(requested) = grant.claims.as_deref() {
             let req = crate::claims::ClaimsRequest::parse(requested)?;
+            let allowed = registered_claims(client);
             let wanted: Vec<&str> = req
                 .id_token
                 .keys()
                 .map(String::as_str)
-                .filter(|c| is_person_claim(c))
+                .filter(|c| is_person_claim(c) && allowed.contains(c))
                 .collect();
             if !wanted.is_empty() {
                 let attrs = self.grant_attributes(grant).await?;

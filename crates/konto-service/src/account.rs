@@ -4,11 +4,22 @@
 //! Registration and reset never tell whether an address has an account: the answer and the work
 //! are the same (a password is hashed either way), and the e-mail is sent in the background so its
 //! delivery time does not show. The mailbox owner learns the truth from the mail.
+//!
+//! Both are throttled per source address and per target address before any account is looked
+//! up (`konto_authn::throttle::Request`): a throttled request is refused the same way for known
+//! and unknown addresses.
+//!
+//! A reset link is spent only by a password that is accepted: the link is looked at, the password
+//! checked against the account and hashed, and then link and password change in one transaction
+//! ([`konto_store::EmailLinkRepo::reset_password_with_link`]), so a refused password leaves the
+//! link working and two parallel submissions of one link set one password.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use konto_authn::Verified;
 use konto_authn::passkey::{PendingRegistration, encode_passkey};
+use konto_authn::throttle::Request;
 use konto_core::Level;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
@@ -290,11 +301,7 @@ impl AccountService {
             .user(user_id)
             .await?
             .ok_or(ServiceError::Invalid("no such account".into()))?;
-        let context: Vec<&str> = [Some(user.username.as_str()), user.email.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        password_policy::check(password, &context)?;
+        check_password(&user, password)?;
         let hash = self.s.passwords.hash(password).await?;
         match self
             .s
@@ -322,13 +329,31 @@ impl AccountService {
         Ok(())
     }
 
+    /// Refuses a request the throttle holds back (see [`Request`]).
+    async fn throttle(
+        &self,
+        kind: Request,
+        source: IpAddr,
+        mail_to: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let now = self.s.clock.now();
+        match self.s.throttle.request(kind, source, mail_to, now).await? {
+            Some(at) => Err(ServiceError::Throttled {
+                retry_at: at.unix_timestamp(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Starts a self-registration: the same answer whether or not the address has an account.
+    /// Throttled per `source` and per address once the input is valid (before any hashing).
     pub async fn register(
         &self,
         email: &str,
         password: &str,
         given_name: Option<String>,
         family_name: Option<String>,
+        source: IpAddr,
     ) -> Result<(), ServiceError> {
         if !self.s.config.registration {
             return Err(ServiceError::RegistrationClosed);
@@ -337,6 +362,8 @@ impl AccountService {
         password_policy::check(password, &[&email])?;
         let given_name = check_name(&given_name)?;
         let family_name = check_name(&family_name)?;
+        self.throttle(Request::Registration, source, Some(&email))
+            .await?;
         // the work is the same for new and known addresses
         let password_hash = self.s.passwords.hash(password).await?;
         let existing = self.s.store.user_by_email(&email).await?;
@@ -458,10 +485,12 @@ impl AccountService {
     }
 
     /// Sends a reset link if the address has an account; the same answer either way.
-    pub async fn request_reset(&self, email: &str) -> Result<(), ServiceError> {
+    /// Throttled per `source` and per address (before the account is looked up).
+    pub async fn request_reset(&self, email: &str, source: IpAddr) -> Result<(), ServiceError> {
         let Ok(email) = normalise_email(email) else {
             return Ok(());
         };
+        self.throttle(Request::Reset, source, Some(&email)).await?;
         let Some(user) = self.s.store.user_by_email(&email).await? else {
             return Ok(());
         };
@@ -489,24 +518,37 @@ impl AccountService {
         Ok(())
     }
 
-    /// Sets a new password with a reset link. The policy is checked before the link is spent.
+    /// Sets a new password with a reset link and ends the account's sessions. The link is spent
+    /// only with a password the policy accepts for this account, in one transaction with it.
     pub async fn reset_password(&self, token: &str, password: &str) -> Result<(), ServiceError> {
         if token.len() > 64 {
             return Err(ServiceError::BadLink);
         }
         password_policy::check(password, &[])?;
+        let hash = self.s.hasher.hash(SecretPurpose::EmailLink, token);
         let link = self
             .s
             .store
-            .take_email_link(
-                &self.s.hasher.hash(SecretPurpose::EmailLink, token),
-                self.s.clock.now(),
-            )
+            .email_link(&hash, self.s.clock.now())
             .await?
             .filter(|l| l.purpose == EmailLinkPurpose::PasswordReset)
             .ok_or(ServiceError::BadLink)?;
         let user_id = link.user_id.ok_or(ServiceError::BadLink)?;
-        self.set_password(&user_id, password).await
+        let user = self
+            .s
+            .store
+            .user(&user_id)
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        check_password(&user, password)?;
+        let data = self.s.passwords.hash(password).await?;
+        self.s
+            .store
+            .reset_password_with_link(&hash, &data, self.s.clock.now())
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        self.s.throttle.forget(&user.username).await?;
+        Ok(())
     }
 
     pub async fn overview(&self, user_id: &str) -> Result<AccountOverview, ServiceError> {
@@ -654,6 +696,16 @@ impl AccountService {
     pub async fn find_by_username(&self, username: &str) -> Result<Option<User>, ServiceError> {
         Ok(self.s.store.user_by_username(username).await?)
     }
+}
+
+/// The password policy for a new password of `user` (its name and address are context words).
+fn check_password(user: &User, password: &str) -> Result<(), ServiceError> {
+    let context: Vec<&str> = [Some(user.username.as_str()), user.email.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    password_policy::check(password, &context)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Consents, signing keys, throttles, e-mail links and housekeeping.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use konto_core::amr::AuthenticatorKind;
 use konto_core::secret::SecretHash;
 use konto_core::throttle::ThrottleState;
 use konto_store::{
@@ -175,6 +178,19 @@ impl KeyRepo for SqlStore {
     }
 }
 
+/// One failure more for key `$1` at `$2`, in one statement, so that parallel failures all count:
+/// a failure whose predecessor is older than `$3` (now minus the policy's `forget_after`) starts
+/// a new count. The last failure never moves back (requests finish out of order).
+macro_rules! count_failure_sql {
+    () => {
+        "INSERT INTO throttle (key, failures, last_failure) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+         failures = CASE WHEN throttle.last_failure < $3 THEN 1 ELSE throttle.failures + 1 END, \
+         last_failure = CASE WHEN throttle.last_failure > excluded.last_failure \
+         THEN throttle.last_failure ELSE excluded.last_failure END"
+    };
+}
+
 #[async_trait]
 impl ThrottleRepo for SqlStore {
     async fn throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -228,6 +244,59 @@ impl ThrottleRepo for SqlStore {
             .map_err(map_err)?;
         Ok(())
     }
+
+    async fn count_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        forget_after: Duration,
+    ) -> StoreResult<ThrottleState> {
+        let sql = concat!(count_failure_sql!(), " RETURNING failures, last_failure");
+        let row: (i64, i64) = on_write!(self, pool => sqlx::query_as(sql)
+            .bind(key)
+            .bind(ts(now))
+            .bind(forget_before(now, forget_after))
+            .fetch_one(pool)
+            .await)
+        .map_err(map_err)?;
+        throttle_state(row)
+    }
+
+    async fn count_failure_if(
+        &self,
+        key: &str,
+        seen: u32,
+        now: OffsetDateTime,
+        forget_after: Duration,
+    ) -> StoreResult<Option<ThrottleState>> {
+        // the failures that still count, as `ThrottleState::effective_failures` has them
+        let sql = concat!(
+            count_failure_sql!(),
+            " WHERE (CASE WHEN throttle.last_failure < $3 THEN 0 ELSE throttle.failures END) = $4",
+            " RETURNING failures, last_failure"
+        );
+        let row: Option<(i64, i64)> = on_write!(self, pool => sqlx::query_as(sql)
+            .bind(key)
+            .bind(ts(now))
+            .bind(forget_before(now, forget_after))
+            .bind(i64::from(seen))
+            .fetch_optional(pool)
+            .await)
+        .map_err(map_err)?;
+        row.map(throttle_state).transpose()
+    }
+}
+
+/// The time before which failures are forgotten.
+fn forget_before(now: OffsetDateTime, forget_after: Duration) -> i64 {
+    ts(now).saturating_sub(i64::try_from(forget_after.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn throttle_state((failures, last): (i64, i64)) -> StoreResult<ThrottleState> {
+    Ok(ThrottleState {
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        last_failure: from_ts(last)?,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -267,21 +336,93 @@ impl EmailLinkRepo for SqlStore {
             "DELETE FROM email_links WHERE hash = $1 RETURNING hash, purpose, email, user_id, payload, expires_at",
         ).bind(hash.as_str()).fetch_optional(pool).await)
         .map_err(map_err)?;
-        let Some(r) = row else { return Ok(None) };
-        let expires_at = from_ts(r.expires_at)?;
-        if expires_at <= now {
-            return Ok(None);
-        }
-        Ok(Some(EmailLinkRecord {
-            hash: SecretHash::from_stored(r.hash),
-            purpose: EmailLinkPurpose::parse(&r.purpose)
-                .ok_or_else(|| StoreError::Corrupt("link purpose".into()))?,
-            email: r.email,
-            user_id: r.user_id,
-            payload: r.payload,
-            expires_at,
-        }))
+        live_link(row, now)
     }
+
+    async fn email_link(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<EmailLinkRecord>> {
+        let row: Option<EmailLinkRow> = on_read!(self, pool => sqlx::query_as(
+            "SELECT hash, purpose, email, user_id, payload, expires_at FROM email_links WHERE hash = $1",
+        ).bind(hash.as_str()).fetch_optional(pool).await)
+        .map_err(map_err)?;
+        live_link(row, now)
+    }
+
+    async fn reset_password_with_link(
+        &self,
+        hash: &SecretHash,
+        password_data: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            // the delete decides: a parallel call finds the row gone (PostgreSQL waits for this
+            // transaction first; SQLite has one writer)
+            let spent: Option<(Option<String>,)> = sqlx::query_as(
+                "DELETE FROM email_links WHERE hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING user_id",
+            )
+            .bind(hash.as_str())
+            .bind(EmailLinkPurpose::PasswordReset.as_str())
+            .bind(ts(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let Some((Some(user_id),)) = spent else {
+                return Ok(None);
+            };
+            let password = AuthenticatorKind::Password.as_str();
+            let updated = sqlx::query("UPDATE authenticators SET data = $1 WHERE user_id = $2 AND kind = $3")
+                .bind(password_data)
+                .bind(&user_id)
+                .bind(password)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if updated.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO authenticators (user_id, kind, external_id, data, created_at) VALUES ($1, $2, NULL, $3, $4)",
+                )
+                .bind(&user_id)
+                .bind(password)
+                .bind(password_data)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(&user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(Some(user_id))
+        })
+    }
+}
+
+/// The link of `row`, unless it has expired.
+fn live_link(
+    row: Option<EmailLinkRow>,
+    now: OffsetDateTime,
+) -> StoreResult<Option<EmailLinkRecord>> {
+    let Some(r) = row else { return Ok(None) };
+    let expires_at = from_ts(r.expires_at)?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(EmailLinkRecord {
+        hash: SecretHash::from_stored(r.hash),
+        purpose: EmailLinkPurpose::parse(&r.purpose)
+            .ok_or_else(|| StoreError::Corrupt("link purpose".into()))?,
+        email: r.email,
+        user_id: r.user_id,
+        payload: r.payload,
+        expires_at,
+    }))
 }
 
 /// What is purged, in this order.

@@ -232,4 +232,10 @@ impl FlowRepo for SqlStore {
         .map_err(map_err)?;
         Ok(done == 1)
     }
+
+    async fn claim_flow(&self, id_hash: &SecretHash) -> StoreResult<bool> {
+        let done = on_write!(self, pool => sqlx::query("DELETE FROM flows WHERE id_hash = $1").bind(id_hash.as_str()).execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(map_err)?;
+        Ok(done == 1)
+    }
 }

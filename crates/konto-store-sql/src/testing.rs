@@ -76,6 +76,29 @@ impl PgSchema {
         store
     }
 
+    /// Holds `LOCK TABLE {table} IN EXCLUSIVE MODE` on this schema until the lock is
+    /// released: reads go on, writes to the table wait. For tests that line up concurrent
+    /// requests at the moment they write.
+    pub async fn hold_table_lock(&self, table: &str) -> HeldLock {
+        let options = PgConnectOptions::from_str(&self.url)
+            .expect("PostgreSQL URL")
+            .options([("search_path", self.schema.as_str())]);
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE {table} IN EXCLUSIVE MODE"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("lock table");
+        HeldLock { conn }
+    }
+
     /// Drops the schema.
     pub async fn drop_schema(self) {
         if let Ok(mut conn) = PgConnection::connect(&self.url).await {
@@ -87,6 +110,37 @@ impl PgSchema {
             .await;
             conn.close().await.ok();
         }
+    }
+}
+
+/// A table lock held by [`PgSchema::hold_table_lock`].
+pub struct HeldLock {
+    conn: PgConnection,
+}
+
+impl HeldLock {
+    /// Waits (up to five seconds) until at least `n` lock requests on the server are waiting.
+    pub async fn wait_for_waiters(&mut self, n: i64) {
+        for _ in 0..100 {
+            let waiting: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    .fetch_one(&mut self.conn)
+                    .await
+                    .expect("pg_locks");
+            if waiting >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Lets the waiting writes go on.
+    pub async fn release(mut self) {
+        sqlx::query("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .expect("commit");
+        self.conn.close().await.ok();
     }
 }
 

@@ -358,22 +358,32 @@ impl UserRepo for SqlStore {
     }
 
     async fn put_self_asserted(&self, user_id: &str, a: &Attribute) -> StoreResult<bool> {
-        let done = on_write!(self, pool => sqlx::query(
-            "INSERT INTO attributes (user_id, name, value, source, level, verified_at) \
-             VALUES ($1, $2, $3, 'self_asserted', $4, $5) \
-             ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, \
-             level = excluded.level, verified_at = excluded.verified_at \
-             WHERE attributes.source = 'self_asserted'",
-        )
-        .bind(user_id)
-        .bind(a.name.as_str())
-        .bind(&a.value)
-        .bind(a.level.as_str())
-        .bind(ts(a.verified_at))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(map_err)?;
-        Ok(done == 1)
+        on_write!(self, pool => {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            // hold the account, as a link does: an edit and a link never interleave
+            sqlx::query("UPDATE users SET id = id WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let done = sqlx::query(
+                "INSERT INTO attributes (user_id, name, value, source, level, verified_at) \
+                 VALUES ($1, $2, $3, 'self_asserted', $4, $5) \
+                 ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, \
+                 level = excluded.level, verified_at = excluded.verified_at \
+                 WHERE attributes.source = 'self_asserted'",
+            )
+            .bind(user_id)
+            .bind(a.name.as_str())
+            .bind(&a.value)
+            .bind(a.level.as_str())
+            .bind(ts(a.verified_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            tx.commit().await.map_err(map_err)?;
+            Ok(done == 1)
+        })
     }
 }

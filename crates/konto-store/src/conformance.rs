@@ -8,6 +8,7 @@
 //! Call [`run_all`] from the backend's tests with a fresh, migrated store. Each check panics with
 //! a message naming the rule it found broken.
 
+use futures::future::join_all;
 use konto_core::Level;
 use konto_core::amr::{AuthenticatorKind, MethodUsed};
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
@@ -121,6 +122,9 @@ pub async fn run_all(store: &dyn Store) {
     consents(store).await;
     key_rotation(store).await;
     throttles_and_links(store).await;
+    failures_are_counted_atomically(store).await;
+    reset_links_are_spent_once_with_the_password(store).await;
+    flows_are_claimed_once(store).await;
     deleting_an_account_leaves_nothing(store).await;
     purge_removes_only_expired_rows(store).await;
     store.ping().await.expect("ping");
@@ -869,6 +873,270 @@ async fn throttles_and_links(store: &dyn Store) {
             .is_none(),
         "expired links fail"
     );
+}
+
+/// How many operations the parallel checks start at once.
+const PARALLEL: usize = 20;
+
+/// Issue 6 hole 3: a failure is counted in one statement, so none is lost to a parallel one.
+async fn failures_are_counted_atomically(store: &dyn Store) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let count = |key: &'static str, at: OffsetDateTime| store.count_failure(key, at, day);
+    let s = count("acct:count", t0()).await.expect("count");
+    assert_eq!(
+        (s.failures, s.last_failure),
+        (1, t0()),
+        "a new key counts 1"
+    );
+    let s = count("acct:count", t0() + Duration::seconds(5))
+        .await
+        .expect("count");
+    assert_eq!(
+        (s.failures, s.last_failure),
+        (2, t0() + Duration::seconds(5))
+    );
+    let s = count("acct:count", t0()).await.expect("count");
+    assert_eq!(
+        (s.failures, s.last_failure),
+        (3, t0() + Duration::seconds(5)),
+        "a late request counts but does not move the last failure back"
+    );
+    let later = t0() + Duration::days(2);
+    let s = count("acct:count", later).await.expect("count");
+    assert_eq!(
+        (s.failures, s.last_failure),
+        (1, later),
+        "failures older than forget_after are forgotten"
+    );
+    assert_eq!(store.throttle("acct:count").await.expect("read"), Some(s));
+
+    let counted = join_all((0..PARALLEL).map(|_| count("ip:parallel", t0()))).await;
+    let mut seen: Vec<u32> = counted
+        .into_iter()
+        .map(|s| s.expect("count").failures)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=PARALLEL as u32).collect::<Vec<_>>(),
+        "parallel failures each count once"
+    );
+    assert_eq!(
+        store
+            .throttle("ip:parallel")
+            .await
+            .expect("read")
+            .map(|s| s.failures),
+        Some(PARALLEL as u32)
+    );
+
+    // taking a place: only while nobody counted since the attempt looked
+    let take = |seen: u32, at: OffsetDateTime| store.count_failure_if("acct:take", seen, at, day);
+    assert_eq!(
+        take(0, t0()).await.expect("take").map(|s| s.failures),
+        Some(1),
+        "a new key stands at none"
+    );
+    assert_eq!(take(0, t0()).await.expect("take"), None, "someone counted");
+    assert_eq!(
+        take(2, t0()).await.expect("take"),
+        None,
+        "nor more than there are"
+    );
+    assert_eq!(
+        take(1, t0()).await.expect("take").map(|s| s.failures),
+        Some(2)
+    );
+    assert_eq!(
+        take(0, later).await.expect("take").map(|s| s.failures),
+        Some(1),
+        "forgotten failures count as none"
+    );
+    let taken =
+        join_all((0..PARALLEL).map(|_| store.count_failure_if("acct:race", 0, t0(), day))).await;
+    let winners = taken
+        .into_iter()
+        .filter(|t| t.as_ref().expect("take").is_some())
+        .count();
+    assert_eq!(
+        winners, 1,
+        "of parallel attempts that saw the same count one takes the place"
+    );
+    store.clear_throttle("acct:take").await.expect("clear");
+    store.clear_throttle("acct:race").await.expect("clear");
+}
+
+/// Issue 6 hole 11: a reset link is spent only together with the new password, once.
+async fn reset_links_are_spent_once_with_the_password(store: &dyn Store) {
+    let password = |user: &str, data: &str| Authenticator {
+        user_id: user.into(),
+        kind: AuthenticatorKind::Password,
+        external_id: None,
+        data: data.into(),
+        created_at: t0(),
+    };
+    store
+        .create_user(&sample_user("r1"), &[], &[password("r1", "$old")])
+        .await
+        .expect("create");
+    store
+        .create_user(&sample_user("r2"), &[], &[])
+        .await
+        .expect("create");
+    store
+        .create_session(&SessionRecord {
+            id: "sid-r1".into(),
+            secret_hash: hash("cookie-r1"),
+            user_id: "r1".into(),
+            auth: session_auth(),
+            created_at: t0(),
+            expires_at: t0() + Duration::hours(1),
+        })
+        .await
+        .expect("session");
+    let link = |name: &str, user: &str, purpose: EmailLinkPurpose| EmailLinkRecord {
+        hash: hash(name),
+        purpose,
+        email: format!("{user}@example.org"),
+        user_id: Some(user.into()),
+        payload: "{}".into(),
+        expires_at: t0() + Duration::hours(1),
+    };
+    let reset = link("reset-r1", "r1", EmailLinkPurpose::PasswordReset);
+    store.create_email_link(&reset).await.expect("create");
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .email_link(&hash("reset-r1"), t0())
+                .await
+                .expect("read"),
+            Some(reset.clone()),
+            "looking does not spend"
+        );
+    }
+    assert!(
+        store
+            .email_link(&hash("reset-r1"), t0() + Duration::hours(2))
+            .await
+            .expect("read")
+            .is_none(),
+        "an expired link is not shown"
+    );
+    assert_eq!(
+        store
+            .reset_password_with_link(&hash("reset-r1"), "$late", t0() + Duration::hours(2))
+            .await
+            .expect("reset"),
+        None,
+        "an expired link sets nothing"
+    );
+    let other = link("register-r1", "r1", EmailLinkPurpose::Registration);
+    store.create_email_link(&other).await.expect("create");
+    assert_eq!(
+        store
+            .reset_password_with_link(&hash("register-r1"), "$other", t0())
+            .await
+            .expect("reset"),
+        None,
+        "only reset links set passwords"
+    );
+    assert!(
+        store
+            .email_link(&hash("register-r1"), t0())
+            .await
+            .expect("read")
+            .is_some(),
+        "and the other link stays"
+    );
+    let data: Vec<String> = (0..PARALLEL).map(|i| format!("$new-{i}")).collect();
+    let reset_r1 = hash("reset-r1");
+    let results = join_all(
+        data.iter()
+            .map(|d| store.reset_password_with_link(&reset_r1, d, t0())),
+    )
+    .await;
+    let won: Vec<usize> = (0..PARALLEL)
+        .filter(|i| results[*i].as_ref().expect("reset").is_some())
+        .collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "one of parallel resets with one link succeeds"
+    );
+    assert_eq!(
+        results[won[0]].as_ref().expect("reset").as_deref(),
+        Some("r1")
+    );
+    let now_set: Vec<String> = store
+        .authenticators("r1")
+        .await
+        .expect("read")
+        .into_iter()
+        .filter(|a| a.kind == AuthenticatorKind::Password)
+        .map(|a| a.data)
+        .collect();
+    assert_eq!(
+        now_set,
+        vec![data[won[0]].clone()],
+        "the winner's password is set"
+    );
+    assert!(
+        store.sessions_of_user("r1").await.expect("read").is_empty(),
+        "the account's sessions end"
+    );
+    assert!(
+        store
+            .email_link(&hash("reset-r1"), t0())
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // an account without a password gets one
+    store
+        .create_email_link(&link("reset-r2", "r2", EmailLinkPurpose::PasswordReset))
+        .await
+        .expect("create");
+    assert_eq!(
+        store
+            .reset_password_with_link(&hash("reset-r2"), "$first", t0())
+            .await
+            .expect("reset")
+            .as_deref(),
+        Some("r2")
+    );
+    let added = store.authenticators("r2").await.expect("read");
+    assert_eq!(
+        added
+            .iter()
+            .map(|a| (a.kind, a.data.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(AuthenticatorKind::Password, "$first")]
+    );
+}
+
+/// A flow completes once: of parallel claims exactly one wins.
+async fn flows_are_claimed_once(store: &dyn Store) {
+    let f = FlowRecord {
+        id_hash: hash("flow-claimed"),
+        binding_hash: hash("browser-1"),
+        request: "{}".into(),
+        protocol: "{}".into(),
+        state: "{}".into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(30),
+    };
+    store.create_flow(&f).await.expect("create flow");
+    let claims = join_all((0..PARALLEL).map(|_| store.claim_flow(&f.id_hash))).await;
+    assert_eq!(
+        claims
+            .into_iter()
+            .filter(|c| *c.as_ref().expect("claim"))
+            .count(),
+        1,
+        "one of parallel claims wins"
+    );
+    assert!(store.flow(&f.id_hash).await.expect("read").is_none());
+    assert!(!store.claim_flow(&f.id_hash).await.expect("claim"));
 }
 
 async fn deleting_an_account_leaves_nothing(store: &dyn Store) {

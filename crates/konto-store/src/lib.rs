@@ -3,6 +3,8 @@
 pub mod conformance;
 mod records;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::Attribute;
@@ -149,6 +151,10 @@ pub trait FlowRepo: Send + Sync {
         expected: &str,
         state: &str,
     ) -> StoreResult<bool>;
+
+    /// Deletes the flow and says whether this call did: of parallel calls for one flow exactly
+    /// one gets `true`, so a flow is completed (a code issued) once.
+    async fn claim_flow(&self, id_hash: &SecretHash) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -226,6 +232,26 @@ pub trait ThrottleRepo: Send + Sync {
     ) -> StoreResult<(Option<ThrottleState>, Option<ThrottleState>)>;
     async fn put_throttle(&self, key: &str, state: &ThrottleState) -> StoreResult<()>;
     async fn clear_throttle(&self, key: &str) -> StoreResult<()>;
+    /// Counts one failure of `key` at `now` in one atomic step and returns the state after it:
+    /// the count restarts at 1 when the last failure is more than `forget_after` old, and grows
+    /// by one otherwise (as [`ThrottleState::after_failure`]). Parallel calls each count.
+    async fn count_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        forget_after: Duration,
+    ) -> StoreResult<ThrottleState>;
+    /// As [`ThrottleRepo::count_failure`], but only while `key` still stands at `seen`
+    /// failures (forgotten failures count as none; a missing key stands at none): an attempt
+    /// takes its place after looking at the count. `None`, and nothing changes, when another
+    /// attempt counted in between.
+    async fn count_failure_if(
+        &self,
+        key: &str,
+        seen: u32,
+        now: OffsetDateTime,
+        forget_after: Duration,
+    ) -> StoreResult<Option<ThrottleState>>;
 }
 
 #[async_trait]
@@ -237,6 +263,23 @@ pub trait EmailLinkRepo: Send + Sync {
         hash: &SecretHash,
         now: OffsetDateTime,
     ) -> StoreResult<Option<EmailLinkRecord>>;
+    /// The link, if it exists and has not expired, without spending it.
+    async fn email_link(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<EmailLinkRecord>>;
+    /// Spends a live password-reset link and, in the same transaction, sets the password
+    /// authenticator of the link's account to `password_data` (adding one if the account has
+    /// none) and ends the account's sessions. Returns the account's id; `None`, and nothing
+    /// changes, when the link is unknown, expired, already spent or of another purpose: of
+    /// parallel calls with one link exactly one succeeds.
+    async fn reset_password_with_link(
+        &self,
+        hash: &SecretHash,
+        password_data: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>>;
 }
 
 #[async_trait]

@@ -171,7 +171,7 @@ impl LoginService {
         {
             return Err(ServiceError::BadCredentials);
         }
-        let seen = self.s.throttle.check(username, source, now).await?;
+        let seen = self.s.throttle.begin(username, source, now).await?;
         if let Some(at) = seen.retry_at {
             return Err(ServiceError::Throttled {
                 retry_at: at.unix_timestamp(),

@@ -259,6 +259,16 @@ impl LoginService {
         Ok(())
     }
 
+    /// Claims a flow for its completion: deletes it and says whether this call did, so that of
+    /// parallel requests finishing one flow (a consent form sent twice) only one answers the
+    /// client. A flow that was never stored (answered at once) belongs to its one request.
+    pub async fn claim_flow(&self, flow: &Flow) -> Result<bool, ServiceError> {
+        if !flow.stored {
+            return Ok(true);
+        }
+        Ok(self.s.store.claim_flow(&flow.record.id_hash).await?)
+    }
+
     /// Takes the one-time notice of a flow.
     pub async fn take_notice(&self, flow: &mut Flow) -> Result<Option<String>, ServiceError> {
         let notice = flow.state.notice.take();

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use konto_core::Level;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::AttributeName;
@@ -80,6 +80,29 @@ fn password_error(t: &'static Texts, e: &ServiceError) -> Option<&'static str> {
     }
 }
 
+/// A throttled request (RFC 6585 §4): the wait in seconds for the page and `Retry-After`.
+fn throttled_wait(app: &App, e: &ServiceError) -> Option<i64> {
+    match e {
+        ServiceError::Throttled { retry_at } => {
+            Some((*retry_at - app.clock.now().unix_timestamp()).max(1))
+        }
+        _ => None,
+    }
+}
+
+/// A form page again: 400 with what was wrong, or 429 with the wait when throttled.
+fn form_again(page: Html<String>, wait: Option<i64>) -> Response {
+    match wait {
+        Some(secs) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            page,
+        )
+            .into_response(),
+        None => (StatusCode::BAD_REQUEST, page).into_response(),
+    }
+}
+
 fn message(
     app: &App,
     t: &'static Texts,
@@ -143,34 +166,35 @@ pub(crate) async fn register(
             field(&pairs, "password").unwrap_or(""),
             given.clone(),
             family.clone(),
+            browser.ip,
         )
         .await
     {
         Ok(()) => Ok(message(&app, t, t.register_title, t.register_sent, None)),
-        Err(e) => match password_error(t, &e) {
-            Some(text) => {
-                let csrf = browser
-                    .binding
-                    .as_deref()
-                    .map(|b| csrf_token(&app, b))
-                    .unwrap_or_default();
-                Ok((
-                    StatusCode::BAD_REQUEST,
-                    RegisterPage {
-                        t,
-                        dev: app.config.development,
-                        csrf: &csrf,
-                        error: Some(text),
-                        email,
-                        given_name: given.as_deref().unwrap_or(""),
-                        family_name: family.as_deref().unwrap_or(""),
-                    }
-                    .html(),
-                )
-                    .into_response())
+        Err(e) => {
+            let wait = throttled_wait(&app, &e);
+            let text = match (wait, password_error(t, &e)) {
+                (Some(secs), _) => format!("{} {secs}", t.err_throttled),
+                (None, Some(text)) => text.to_owned(),
+                (None, None) => return Err(WebError::service(e, t)),
+            };
+            let csrf = browser
+                .binding
+                .as_deref()
+                .map(|b| csrf_token(&app, b))
+                .unwrap_or_default();
+            let page = RegisterPage {
+                t,
+                dev: app.config.development,
+                csrf: &csrf,
+                error: Some(&text),
+                email,
+                given_name: given.as_deref().unwrap_or(""),
+                family_name: family.as_deref().unwrap_or(""),
             }
-            None => Err(WebError::service(e, t)),
-        },
+            .html();
+            Ok(form_again(page, wait))
+        }
     }
 }
 
@@ -235,11 +259,34 @@ pub(crate) async fn reset(
     let t = browser.texts();
     let pairs = form_pairs(&body);
     csrf_ok(&app, &browser, &pairs, t)?;
-    app.accounts
-        .request_reset(field(&pairs, "email").unwrap_or(""))
+    match app
+        .accounts
+        .request_reset(field(&pairs, "email").unwrap_or(""), browser.ip)
         .await
-        .map_err(|e| WebError::service(e, t))?;
-    Ok(message(&app, t, t.reset_title, t.reset_sent, None))
+    {
+        Ok(()) => Ok(message(&app, t, t.reset_title, t.reset_sent, None)),
+        Err(e) => {
+            // the same page for every address: nothing here depends on the account
+            let Some(secs) = throttled_wait(&app, &e) else {
+                return Err(WebError::service(e, t));
+            };
+            let text = format!("{} {secs}", t.err_throttled);
+            let csrf = browser
+                .binding
+                .as_deref()
+                .map(|b| csrf_token(&app, b))
+                .unwrap_or_default();
+            let page = ResetPage {
+                t,
+                dev: app.config.development,
+                csrf: &csrf,
+                error: Some(&text),
+                token: None,
+            }
+            .html();
+            Ok(form_again(page, Some(secs)))
+        }
+    }
 }
 
 pub(crate) async fn reset_confirm_form(

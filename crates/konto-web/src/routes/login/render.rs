@@ -225,16 +225,22 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
                     .await;
                 }
             }
+            // one code per flow: a request that lost the flow to a parallel one gets the
+            // answer for a used-up flow
+            if !app
+                .login
+                .claim_flow(&ctx.flow)
+                .await
+                .map_err(|e| WebError::service(e, t))?
+            {
+                return Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t));
+            }
             let scopes = Scopes::parse(&f.scope).unwrap_or_default();
             let resp = app
                 .oidc
                 .issue_code(&f, &client, &auth, &scopes, now)
                 .await
                 .map_err(|e| WebError::internal(e, t))?;
-            app.login
-                .finish_flow(&ctx.flow)
-                .await
-                .map_err(|e| WebError::service(e, t))?;
             if let (Some(mut s), Principal::Account { .. }) = (ctx.session, &auth.principal) {
                 app.login
                     .touch(&mut s)
