@@ -10,6 +10,7 @@ use crate::*;
 variants!(password_login_and_consent:
     de_js => (De, On), en_js => (En, On), de_nojs => (De, Off), en_nojs => (En, Off));
 variants!(form_post_response: de_js => (De, On), en_nojs => (En, Off));
+variants!(first_party_goes_straight_back: de_nojs => (De, Off), en_js => (En, On));
 variants!(ui_locales_choose_the_language: de_js => (De, On), en_nojs => (En, Off));
 variants!(wrong_password_then_cancel: de_nojs => (De, Off), en_js => (En, On));
 
@@ -76,6 +77,26 @@ async fn form_post_response(test: &str, lang: Lang, js: Js) {
     let code = hit.param("code").expect("a code");
     let tokens = site.redeem(&server, &code).await;
     assert!(tokens["access_token"].is_string(), "{tokens}");
+    server.stop().await;
+}
+
+/// A first-party service asks no consent: the password form's answer is the redirect to the
+/// client (which the page's CSP `form-action` must allow).
+async fn first_party_goes_straight_back(test: &str, lang: Lang, js: Js) {
+    let Some((chromium, server)) = start(test, sqlite()).await else {
+        return;
+    };
+    let site = ClientSite::start(&server, "portal", |c| c.first_party = true).await;
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let tab = chromium.tab(test, lang, js).await;
+    tab.goto(&site.authorize_url(&server, &[("state", "fp")]))
+        .await;
+    tab.check("login").await;
+    tab.fill("#username", "erika").await;
+    tab.fill("#password", PW).await;
+    tab.click_until("#password-form button[type=submit]", &at(&site.origin))
+        .await;
+    code_at_client(&server, &site, Some("fp")).await;
     server.stop().await;
 }
 
