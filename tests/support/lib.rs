@@ -2,8 +2,12 @@
 //! fresh PostgreSQL schema), a manual clock, and clients that drive it the way browsers and
 //! relying parties do.
 
+pub mod audit;
 pub mod browser;
+pub mod chromium;
 pub mod rp;
+pub mod site;
+pub mod tab;
 
 use std::path::PathBuf;
 use std::sync::Arc;
