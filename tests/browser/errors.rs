@@ -26,6 +26,10 @@ async fn error_pages(test: &str, lang: Lang, js: Js) {
     ))
     .await;
     shows(&tab, t.error_title).await;
+    // the person reads their language; the protocol's reason is there for the service, marked
+    // as English (WCAG 2.1 SC 3.1.2, language of parts)
+    shows(&tab, t.error_refused_request).await;
+    shows(&tab, "invalid_client").await;
     tab.check("unknown-client").await;
 
     let evil = format!("{}/elsewhere", site.origin);

@@ -17,6 +17,14 @@ pub(crate) enum WebError {
         message: String,
         texts: &'static Texts,
     },
+    /// A page in the user's language about a request konto refused, with the technical reason
+    /// (English protocol text, for the service's developers) marked as English on the page.
+    Refused {
+        status: StatusCode,
+        message: &'static str,
+        detail: String,
+        texts: &'static Texts,
+    },
     /// Something failed inside konto.
     Internal {
         detail: String,
@@ -30,6 +38,17 @@ impl WebError {
         WebError::Page {
             status,
             message: message.to_owned(),
+            texts,
+        }
+    }
+
+    /// A refused protocol request (a relying party's, or a link's), explained to the person in
+    /// their language; `detail` is the protocol's own English text.
+    pub(crate) fn refused(detail: impl std::fmt::Display, texts: &'static Texts) -> WebError {
+        WebError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            message: texts.error_refused_request,
+            detail: detail.to_string(),
             texts,
         }
     }
@@ -60,7 +79,12 @@ impl WebError {
                 texts,
             },
             ServiceError::Internal(d) => WebError::internal(d, texts),
-            other => WebError::page(StatusCode::BAD_REQUEST, &other.to_string(), texts),
+            other => WebError::Refused {
+                status: StatusCode::BAD_REQUEST,
+                message: texts.error_bad_request,
+                detail: other.to_string(),
+                texts,
+            },
         }
     }
 }
@@ -79,7 +103,16 @@ impl IntoResponse for WebError {
                 message,
                 texts,
             } => {
-                let html = pages::error_page(texts, &message, None);
+                let html = pages::error_page(texts, &message, None, None);
+                (status, html).into_response()
+            }
+            WebError::Refused {
+                status,
+                message,
+                detail,
+                texts,
+            } => {
+                let html = pages::error_page(texts, message, Some(&detail), None);
                 (status, html).into_response()
             }
             WebError::Internal {
@@ -103,7 +136,7 @@ impl IntoResponse for WebError {
                 } else {
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        pages::error_page(texts, texts.error_internal, Some(&id)),
+                        pages::error_page(texts, texts.error_internal, None, Some(&id)),
                     )
                         .into_response()
                 }

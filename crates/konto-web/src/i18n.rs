@@ -90,6 +90,8 @@ texts! {
     error_not_found: "Diese Seite gibt es nicht.", "This page does not exist.";
     error_step_taken: "Dieser Schritt der Anmeldung wurde schon ausgeführt, etwa in einem anderen Fenster. Bitte laden Sie die Anmeldeseite neu.", "This step of the sign-in has already been taken, perhaps in another window. Please reload the sign-in page.";
     error_foreign_browser: "Diese Anmeldung wurde in einem anderen Browser begonnen. Aus Sicherheitsgründen wurde das Ergebnis verworfen. Bitte starten Sie die Anmeldung in diesem Browser beim Dienst neu.", "This sign-in was started in another browser. For your security its result has been discarded. Please start the sign-in again at the service, in this browser.";
+    error_refused_request: "Der Dienst, von dem Sie kommen, hat eine Anmeldeanfrage gesendet, die konto nicht annehmen kann. Bitte wenden Sie sich an diesen Dienst.", "The service you came from sent a sign-in request that konto cannot accept. Please contact that service.";
+    error_detail: "Technischer Grund (für den Dienst)", "Technical reason (for the service)";
     error_csrf: "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu.", "The form has expired. Please reload the page.";
 
     logout_title: "Abmelden", "Sign out";

@@ -21,14 +21,23 @@ struct ErrorPage<'a> {
     t: &'a Texts,
     dev: bool,
     message: &'a str,
+    detail: Option<&'a str>,
     error_id: Option<&'a str>,
 }
 
-pub(crate) fn error_page(t: &'static Texts, message: &str, error_id: Option<&str>) -> Html<String> {
+/// An error page: the message in the page's language, optionally the protocol's own (English)
+/// reason for developers, and the id of a logged server error.
+pub(crate) fn error_page(
+    t: &'static Texts,
+    message: &str,
+    detail: Option<&str>,
+    error_id: Option<&str>,
+) -> Html<String> {
     render(&ErrorPage {
         t,
         dev: false,
         message,
+        detail,
         error_id,
     })
 }

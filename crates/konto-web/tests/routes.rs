@@ -198,6 +198,13 @@ async fn authorize_with_an_unknown_client_is_a_page() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.header(header::LOCATION).is_empty());
     assert!(a.header(header::CONTENT_TYPE).starts_with("text/html"));
+    // the person is told in their language; the protocol's reason is marked as English
+    assert!(a.body.contains("lang=\"de\""));
+    assert!(
+        a.body.contains("<code lang=\"en\">invalid_client"),
+        "{}",
+        a.body
+    );
 }
 
 /// The login page is the answer to `/authorize`; it sets the binding cookie (HttpOnly,
@@ -347,6 +354,9 @@ async fn a_wrong_password_shows_the_page_again() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.field("flow"), flow);
+    // the name stays in its field; the password does not come back
+    assert!(r.body.contains("value=\"nobody\""), "{}", r.body);
+    assert!(!r.body.contains("wrong"));
     let no_csrf = h
         .post(
             "/login/password",

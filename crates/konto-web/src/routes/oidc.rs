@@ -80,7 +80,7 @@ pub(crate) async fn authorize(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let params = request_params(&method, query.as_deref(), &headers, &body)
-        .map_err(|e| WebError::page(StatusCode::BAD_REQUEST, &e.description, t))?;
+        .map_err(|e| WebError::refused(&e.description, t))?;
     let request = match app
         .oidc
         .validate_authorization(&params, &browser.languages)
@@ -88,9 +88,8 @@ pub(crate) async fn authorize(
     {
         Ok(r) => r,
         Err(AuthorizeError::Page(e)) => {
-            return Err(WebError::page(
-                StatusCode::BAD_REQUEST,
-                &format!("{}: {}", e.code, e.description),
+            return Err(WebError::refused(
+                format!("{}: {}", e.code, e.description),
                 t,
             ));
         }
@@ -123,6 +122,7 @@ pub(crate) async fn authorize(
         session,
         t,
         csrf: csrf_token(&app, &binding),
+        typed_username: None,
     };
     let next = app
         .login
@@ -281,12 +281,12 @@ pub(crate) async fn logout(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let params = request_params(&method, query.as_deref(), &headers, &body)
-        .map_err(|e| WebError::page(StatusCode::BAD_REQUEST, &e.description, t))?;
+        .map_err(|e| WebError::refused(&e.description, t))?;
     let request = app
         .oidc
         .logout_request(&params)
         .await
-        .map_err(|e| WebError::page(StatusCode::BAD_REQUEST, &e.description, t))?;
+        .map_err(|e| WebError::refused(&e.description, t))?;
     let t = browser.texts_for(&request.ui_locales);
     let session = app
         .login
@@ -345,12 +345,12 @@ pub(crate) async fn logout_confirm(
         return Err(WebError::page(StatusCode::FORBIDDEN, t.error_csrf, t));
     }
     let params = Params::from_pairs(pairs.into_iter().filter(|(k, _)| k != "csrf").collect())
-        .map_err(|e| WebError::page(StatusCode::BAD_REQUEST, &e.description, t))?;
+        .map_err(|e| WebError::refused(&e.description, t))?;
     let request = app
         .oidc
         .logout_request(&params)
         .await
-        .map_err(|e| WebError::page(StatusCode::BAD_REQUEST, &e.description, t))?;
+        .map_err(|e| WebError::refused(&e.description, t))?;
     if let Some(s) = app
         .login
         .session(browser.session.as_deref())

@@ -50,6 +50,8 @@ pub(crate) struct Ctx {
     pub(crate) session: Option<SessionRecord>,
     pub(crate) t: &'static Texts,
     pub(crate) csrf: String,
+    /// The name typed into the password form, shown again with its error.
+    pub(crate) typed_username: Option<String>,
 }
 
 async fn load(app: &App, browser: &Browser, flow_id: Option<&str>) -> Result<Ctx, WebError> {
@@ -83,6 +85,7 @@ async fn ctx_for(app: &App, browser: &Browser, flow: Flow, flow_id: &str) -> Res
         session,
         t,
         csrf,
+        typed_username: None,
     })
 }
 

@@ -35,6 +35,7 @@ pub(crate) async fn password(
     csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
     let username = field(&pairs, "username").unwrap_or("");
     let password = field(&pairs, "password").unwrap_or("");
+    ctx.typed_username = Some(username.chars().take(256).collect());
     let result = app
         .login
         .password_login(

@@ -133,7 +133,11 @@ pub(crate) async fn render(
                 eid,
                 error,
                 notice: notice.as_deref(),
-                username: ctx.flow.request.login_hint.as_deref().unwrap_or(""),
+                username: ctx
+                    .typed_username
+                    .as_deref()
+                    .or(ctx.flow.request.login_hint.as_deref())
+                    .unwrap_or(""),
                 registration: app.config.login.registration,
                 cancel: is_oidc,
             }
