@@ -5,12 +5,18 @@
 //! into the name field. IPv6 sources are throttled per /64, the smallest block one subscriber
 //! usually holds.
 //!
-//! A password login calls [`Throttle::begin`], which looks and takes the attempt's place in the
-//! account's count before the hash; then [`Throttle::failed`] or [`Throttle::succeeded`]. Other
-//! authenticators look with [`Throttle::check`] and count with [`Throttle::failed`].
+//! A password login calls [`Throttle::begin`], which looks at the counts and takes one of the
+//! account's places for attempts in progress before the hash; then [`Throttle::failed`] or
+//! [`Throttle::succeeded`]. Other authenticators look with [`Throttle::check`] and count with
+//! [`Throttle::failed`]. Failures are counted in the store, atomically (parallel failures all
+//! count, on every node); the places for attempts in progress are held in memory, per node: a
+//! burst of parallel guesses that all looked before any failed is hashed no more often than the
+//! account's free failures (per node), and a successful login writes nothing when there was no
+//! failure to forget.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use konto_core::secret::{SecretHasher, SecretPurpose};
 use konto_core::throttle::{ThrottlePolicy, ThrottleState};
@@ -24,10 +30,13 @@ pub struct Throttle {
     source: ThrottlePolicy,
     request_source: ThrottlePolicy,
     mail_target: ThrottlePolicy,
+    /// Password attempts being checked now on this node, per account key.
+    in_flight: Arc<Mutex<HashMap<String, u32>>>,
 }
 
-/// How often an attempt looks again after others took the place it wanted; each time it lost,
-/// another attempt got through, so this is only reached under a flood (which then waits).
+/// How often a registration or reset request looks again after others took the place it
+/// wanted; each time it lost, another got through, so this is only reached under a flood (which
+/// then waits).
 const MAX_TRIES: usize = 32;
 
 /// Requests that cost konto a hash or a mail to any address.
@@ -63,6 +72,7 @@ impl Throttle {
             source: ThrottlePolicy::SOURCE,
             request_source: ThrottlePolicy::REQUEST_SOURCE,
             mail_target: ThrottlePolicy::MAIL_TARGET,
+            in_flight: Arc::default(),
         }
     }
 
@@ -119,16 +129,15 @@ impl Throttle {
             retry_at,
             account: a,
             source: s,
-            reserved: false,
+            slot: None,
         })
     }
 
-    /// Looks at both throttles of a password attempt and, if it may go on, counts it against
-    /// the account before the password is hashed — only while nobody else counted since it
-    /// looked. Attempts that looked at the same moment thus go on one after the other: no more
-    /// of them than the account's free failures are hashed, the others wait (uncounted).
-    /// A right password then clears the count ([`Throttle::succeeded`]); a wrong one stays
-    /// counted and [`Throttle::failed`] adds the source's.
+    /// Looks at both throttles of a password attempt and, if it may go on, takes one of the
+    /// account's places for attempts in progress (held until the returned [`Check`] is dropped).
+    /// An account has as many places as it has free failures left, at least one: attempts that
+    /// looked at the same moment cannot all be hashed before any of them is counted; the others
+    /// wait as a throttled attempt does (uncounted: no lockout comes of it).
     pub async fn begin(
         &self,
         account: &str,
@@ -136,47 +145,43 @@ impl Throttle {
         now: OffsetDateTime,
     ) -> StoreResult<Check> {
         let key = self.account_key(account);
-        let source = Self::source_key(source);
-        for _ in 0..MAX_TRIES {
-            let mut seen = self.look(&key, &source, now).await?;
-            if seen.retry_at.is_some() {
-                return Ok(seen);
-            }
-            let failures = seen
-                .account
-                .map_or(0, |st| st.effective_failures(&self.account, now));
-            if self
-                .store
-                .count_failure_if(&key, failures, now, self.account.forget_after)
-                .await?
-                .is_some()
-            {
-                seen.reserved = true;
-                return Ok(seen);
-            }
+        let mut seen = self.look(&key, &Self::source_key(source), now).await?;
+        if seen.retry_at.is_some() {
+            return Ok(seen);
         }
-        Ok(Check {
-            retry_at: Some(now + self.account.base_delay),
-            account: None,
-            source: None,
-            reserved: false,
-        })
+        let failures = seen
+            .account
+            .map_or(0, |st| st.effective_failures(&self.account, now));
+        let places = self.account.free_failures.saturating_sub(failures).max(1);
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let taken = in_flight.entry(key.clone()).or_default();
+        if *taken >= places {
+            seen.retry_at = Some(now + self.account.base_delay);
+            return Ok(seen);
+        }
+        *taken += 1;
+        seen.slot = Some(Slot {
+            key,
+            in_flight: Arc::clone(&self.in_flight),
+        });
+        Ok(seen)
     }
 
-    /// Records a failed attempt: one more failure for the account (unless [`Throttle::begin`]
-    /// counted it already) and for the source, each counted atomically.
+    /// Records a failed attempt: one more failure for the account and for the source, each
+    /// counted atomically.
     pub async fn failed(
         &self,
         account: &str,
         source: IpAddr,
-        seen: &Check,
+        _seen: &Check,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        if !seen.reserved {
-            self.store
-                .count_failure(&self.account_key(account), now, self.account.forget_after)
-                .await?;
-        }
+        self.store
+            .count_failure(&self.account_key(account), now, self.account.forget_after)
+            .await?;
         self.store
             .count_failure(&Self::source_key(source), now, self.source.forget_after)
             .await?;
@@ -185,7 +190,7 @@ impl Throttle {
 
     /// A successful login forgets the account's failures (the source's decay on their own).
     pub async fn succeeded(&self, account: &str, seen: &Check) -> StoreResult<()> {
-        if seen.account.is_none() && !seen.reserved {
+        if seen.account.is_none() {
             return Ok(());
         }
         self.store.clear_throttle(&self.account_key(account)).await
@@ -193,7 +198,8 @@ impl Throttle {
 
     /// Lets a registration or reset request through, counting it per source address and (if it
     /// mails someone) per target address; otherwise returns when it may come again. Both are
-    /// counted as [`Throttle::begin`] counts, so parallel requests cannot slip past the count.
+    /// counted before the work (compare-and-set on the count), so parallel requests cannot slip
+    /// past it.
     /// The target is counted whether or not an account has that address.
     pub async fn request(
         &self,
@@ -247,14 +253,36 @@ impl Throttle {
 }
 
 /// What `Throttle::check` or `Throttle::begin` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Check {
     /// The attempt must wait until then.
     pub retry_at: Option<OffsetDateTime>,
     pub account: Option<ThrottleState>,
     pub source: Option<ThrottleState>,
-    /// [`Throttle::begin`] counted this attempt against the account already.
-    pub reserved: bool,
+    /// The place [`Throttle::begin`] took for this attempt, given back when dropped.
+    slot: Option<Slot>,
+}
+
+/// A password attempt in progress on this node.
+#[derive(Debug)]
+struct Slot {
+    key: String,
+    in_flight: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = in_flight.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                in_flight.remove(&self.key);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
