@@ -110,15 +110,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
     );
     let id = jwt_claims(t["id_token"].as_str().unwrap());
     assert_eq!(id["acr"], HIGH);
-    let info: Value = reqwest::Client::new()
-        .get(server.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = userinfo_claims(&server, t["access_token"].as_str().unwrap()).await;
     assert_eq!(info["family_name"], "MUSTERMANN");
     assert_eq!(info["address"]["locality"], "KÖLN");
     for table in [

@@ -154,15 +154,7 @@ async fn step_up_to_substantial_and_high(backend: Backend) {
         Some("1964-08-12"),
         "the card's date of birth joined the account"
     );
-    let raw: Value = reqwest::Client::new()
-        .get(server.url("/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw: Value = userinfo_claims(&server, tokens.access_token().secret()).await;
     assert_eq!(raw["acr"], HIGH);
     assert_eq!(raw["attribute_levels"]["given_name"], "high");
     let intro = rp
@@ -484,15 +476,7 @@ async fn refreshed_tokens_follow_the_level_limits(backend: Backend) {
             "the login's time stays"
         );
         assert_eq!(amr(&id), amr(&first), "the login's methods stay");
-        let info: Value = reqwest::Client::new()
-            .get(server.url("/userinfo"))
-            .bearer_auth(answer["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: Value = userinfo_claims(&server, answer["access_token"].as_str().unwrap()).await;
         assert_eq!(info["acr"], expected, "userinfo");
     };
     step(4, HIGH).await;

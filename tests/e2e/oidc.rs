@@ -542,15 +542,7 @@ async fn claims_parameter_stays_within_the_registration(backend: Backend) {
     let id_token = jwt_claims(tokens["id_token"].as_str().unwrap());
     assert!(id_token.get("email").is_none(), "ID token: {id_token}");
     let at = tokens["access_token"].as_str().unwrap();
-    let info: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: serde_json::Value = userinfo_claims(&server, at).await;
     for claim in ["email", "given_name", "family_name", "attribute_levels"] {
         assert!(
             info.get(claim).is_none(),
@@ -591,15 +583,8 @@ async fn claims_parameter_stays_within_the_registration(backend: Backend) {
     let tokens = redeem_code(&server, "mail", &mail_secret, &mail.redirect_uris[0], &code).await;
     let id_token = jwt_claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id_token["email"], "erika@example.org");
-    let info: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: serde_json::Value =
+        userinfo_claims(&server, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["email"], "erika@example.org");
     assert!(info.get("given_name").is_none(), "userinfo: {info}");
     server.stop().await;

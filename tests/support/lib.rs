@@ -498,6 +498,19 @@ pub async fn redeem_code(
         .expect("token response")
 }
 
+/// The userinfo answer (JSON) for an access token.
+pub async fn userinfo_claims(server: &TestServer, access_token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo request")
+        .json()
+        .await
+        .expect("userinfo JSON")
+}
+
 /// The claims of a JWT, without checking its signature (the relying-party tests check those).
 pub fn jwt_claims(jwt: &str) -> serde_json::Value {
     use base64::Engine;

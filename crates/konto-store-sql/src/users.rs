@@ -101,6 +101,27 @@ const INSERT_ATTRIBUTE: &str = "INSERT INTO attributes (user_id, name, value, so
      ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, source = excluded.source, \
      level = excluded.level, verified_at = excluded.verified_at";
 
+/// Writes attribute `$a` of account `$user` on `$conn` (inside a transaction of either backend).
+macro_rules! insert_attribute {
+    ($conn:expr, $user:expr, $a:expr) => {
+        sqlx::query(INSERT_ATTRIBUTE)
+            .bind($user)
+            .bind($a.name.as_str())
+            .bind(&$a.value)
+            .bind($a.source.to_storage())
+            .bind($a.level.as_str())
+            .bind(ts($a.verified_at))
+            .execute($conn)
+            .await
+            .map_err(map_err)
+    };
+}
+
+/// Holds account `$user` until the transaction ends: PostgreSQL locks its row (SQLite has one
+/// writer anyway), so that a link and an edit of the account's attributes never interleave.
+/// The number of rows held: 0 if there is no such account.
+const HOLD_ACCOUNT: &str = "UPDATE users SET id = id WHERE id = $1";
+
 const INSERT_AUTHENTICATOR: &str = "INSERT INTO authenticators (user_id, kind, external_id, data, created_at) \
      VALUES ($1, $2, $3, $4, $5)";
 
@@ -128,16 +149,7 @@ impl UserRepo for SqlStore {
             .await
             .map_err(map_err)?;
             for a in attributes {
-                sqlx::query(INSERT_ATTRIBUTE)
-                    .bind(&user.id)
-                    .bind(a.name.as_str())
-                    .bind(&a.value)
-                    .bind(a.source.to_storage())
-                    .bind(a.level.as_str())
-                    .bind(ts(a.verified_at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                insert_attribute!(&mut *tx, &user.id, a)?;
             }
             for au in authenticators {
                 sqlx::query(INSERT_AUTHENTICATOR)
@@ -300,8 +312,7 @@ impl UserRepo for SqlStore {
     ) -> StoreResult<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
-            // hold the account: PostgreSQL locks the row until commit (SQLite has one writer)
-            let held = sqlx::query("UPDATE users SET id = id WHERE id = $1")
+            let held = sqlx::query(HOLD_ACCOUNT)
                 .bind(&au.user_id)
                 .execute(&mut *tx)
                 .await
@@ -341,16 +352,7 @@ impl UserRepo for SqlStore {
                     .await
                     .map_err(map_err)?;
                 for a in change.merged {
-                    sqlx::query(INSERT_ATTRIBUTE)
-                        .bind(&au.user_id)
-                        .bind(a.name.as_str())
-                        .bind(&a.value)
-                        .bind(a.source.to_storage())
-                        .bind(a.level.as_str())
-                        .bind(ts(a.verified_at))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                    insert_attribute!(&mut *tx, &au.user_id, a)?;
                 }
             }
             tx.commit().await.map_err(map_err)
@@ -360,8 +362,7 @@ impl UserRepo for SqlStore {
     async fn put_self_asserted(&self, user_id: &str, a: &Attribute) -> StoreResult<bool> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
-            // hold the account, as a link does: an edit and a link never interleave
-            sqlx::query("UPDATE users SET id = id WHERE id = $1")
+            sqlx::query(HOLD_ACCOUNT)
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use konto_core::amr::AuthenticatorKind;
 use konto_core::login::{Authentication, Principal};
 use konto_core::scope::Scopes;
-use konto_oidc::ErrorCode;
+use konto_oidc::{ErrorCode, OidcFlow};
 use konto_service::login::{FailCode, LoginReason, Next};
 
 use super::Ctx;
@@ -29,13 +29,14 @@ fn notice_text(t: &'static Texts, notice: &str) -> (Option<String>, Option<Strin
     }
 }
 
-async fn client_name(app: &App, ctx: &Ctx) -> String {
-    match Protocol::from_json(ctx.flow.protocol()) {
-        Some(Protocol::Oidc(f)) => match app.services.store.client(&f.client_id).await {
+/// The name of the relying party a page is for (konto's own pages: konto).
+async fn client_name(app: &App, oidc: Option<&OidcFlow>) -> String {
+    match oidc {
+        Some(f) => match app.services.store.client(&f.client_id).await {
             Ok(Some(c)) => c.name,
-            _ => f.client_id,
+            _ => f.client_id.clone(),
         },
-        _ => "konto".to_owned(),
+        None => "konto".to_owned(),
     }
 }
 
@@ -74,21 +75,28 @@ pub(crate) async fn render(
     };
     let error = error.or(notice_error);
     let dev = app.config.development;
-    // where this page's forms may lead besides konto: the client (a step that completes or
-    // fails the flow answers it with a redirect) and, from the login page, the eID client
-    let mut form_targets: Vec<String> = match Protocol::from_json(ctx.flow.protocol()) {
-        Some(Protocol::Oidc(f)) => vec![f.redirect_uri],
-        _ => Vec::new(),
-    };
-    let page = match next {
+    let next = match next {
         Next::Complete(auth) => return complete(app, ctx, auth).await,
         Next::Fail(code, description) => return fail(app, ctx, code, description).await,
+        page => page,
+    };
+    let oidc = match Protocol::from_json(ctx.flow.protocol()) {
+        Some(Protocol::Oidc(f)) => Some(f),
+        _ => None,
+    };
+    // where this page's forms may lead besides konto: the client (a step that completes or
+    // fails the flow answers it with a redirect) and, from the login page, the eID client
+    let mut form_targets: Vec<String> = oidc.iter().map(|f| f.redirect_uri.clone()).collect();
+    let page = match next {
+        Next::Complete(_) | Next::Fail(..) => {
+            return Err(WebError::internal("a finished flow reached a page", t));
+        }
         Next::Login {
             reason,
             min_level,
             options,
         } => {
-            let name = client_name(app, &ctx).await;
+            let name = client_name(app, oidc.as_ref()).await;
             let reason_text = match reason {
                 LoginReason::SignIn => t.login_reason_sign_in,
                 LoginReason::StepUp { .. } => t.login_reason_step_up,
@@ -111,10 +119,7 @@ pub(crate) async fn render(
             } else {
                 None
             };
-            let is_oidc = matches!(
-                Protocol::from_json(ctx.flow.protocol()),
-                Some(Protocol::Oidc(_))
-            );
+            let is_oidc = oidc.is_some();
             let eid = options.contains(&AuthenticatorKind::Eid);
             if eid {
                 form_targets.push(app.config.eid.eid_client_url.clone());
@@ -171,7 +176,7 @@ pub(crate) async fn render(
             .html()
         }
         Next::Consent { scopes, claims } => {
-            let name = client_name(app, &ctx).await;
+            let name = client_name(app, oidc.as_ref()).await;
             let mut items: Vec<String> = scopes
                 .iter()
                 .map(|s| t.scope(s).to_owned())
