@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod level;
 pub mod login;
+pub mod org;
 pub mod password_policy;
 pub mod pkce;
 pub mod scope;
