@@ -342,8 +342,6 @@ pub fn matching_representative<'a>(
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
-
     use proptest::prelude::*;
 
     use super::*;
@@ -406,7 +404,14 @@ mod tests {
     fn euid_format() {
         assert!("DEX1517R.HRB395KI".parse::<Euid>().is_ok());
         assert!("DED2601V.HRB123456".parse::<Euid>().is_ok());
-        for bad in ["", "DEX1517R", ".HRB1", "dex1517r.HRB1", "DEX1517R.HRB 1", "D.1"] {
+        for bad in [
+            "",
+            "DEX1517R",
+            ".HRB1",
+            "dex1517r.HRB1",
+            "DEX1517R.HRB 1",
+            "D.1",
+        ] {
             assert!(bad.parse::<Euid>().is_err(), "{bad}");
         }
     }
