@@ -5,6 +5,7 @@ pub mod eid;
 pub mod mail;
 pub mod passkey;
 pub mod password;
+pub mod register;
 pub mod throttle;
 
 use konto_core::Level;
