@@ -292,6 +292,25 @@ impl Browser {
         self.follow(resp).await
     }
 
+    /// Answers the "for whom do you act?" page with a choice's value (`self` or an option's
+    /// key, see [`acting_choices`]).
+    pub async fn acting(&self, page: &Page, choice: &str) -> Outcome {
+        assert!(
+            page.has("action=\"/login/acting\""),
+            "not the acting page:\n{}",
+            page.body
+        );
+        let flow = page.hidden("flow").expect("flow field");
+        let csrf = page.hidden("csrf").expect("csrf field");
+        let resp = self
+            .post(
+                "/login/acting",
+                &[("flow", &flow), ("csrf", &csrf), ("acting", choice)],
+            )
+            .await;
+        self.follow(resp).await
+    }
+
     /// Logs in with a password and consents if asked; returns where konto sent the browser.
     pub async fn login_and_consent(
         &self,
@@ -441,4 +460,22 @@ pub fn elster_browser(base: &str, certificate: Option<&str>) -> Browser {
         builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
     }
     Browser::with_client(base, builder)
+}
+
+/// The choices of an acting page: each radio button's value and its label's text.
+pub fn acting_choices(page: &Page) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in page.body.split("name=\"acting\" value=\"").skip(1) {
+        let Some((value, rest)) = part.split_once('"') else {
+            continue;
+        };
+        let label = rest
+            .split_once("<label")
+            .and_then(|(_, l)| l.split_once('>'))
+            .and_then(|(_, l)| l.split_once("</label>"))
+            .map(|(l, _)| unescape(l.trim()))
+            .unwrap_or_default();
+        out.push((unescape(value), label));
+    }
+    out
 }

@@ -27,7 +27,9 @@ use konto_web::run::Running;
 use konto_web::{App, Config};
 use tokio::net::TcpListener;
 
-pub use browser::{Browser, Outcome, Page, eid_client, elster_browser, elster_link, query_pairs};
+pub use browser::{
+    Browser, Outcome, Page, acting_choices, eid_client, elster_browser, elster_link, query_pairs,
+};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,9 @@ pub struct Options {
     pub master_key: Option<String>,
     pub trusted_proxies: Vec<String>,
     pub proxy_header: Option<String>,
+    /// Start the commercial-register simulator (embedded test companies) and verify
+    /// organisations against it.
+    pub register: bool,
 }
 
 impl Options {
@@ -94,6 +99,7 @@ impl Options {
             master_key: None,
             trusted_proxies: Vec::new(),
             proxy_header: None,
+            register: false,
         }
     }
 }
@@ -116,9 +122,13 @@ pub struct TestServer {
     pub mail_dir: PathBuf,
     pub master_key: String,
     pub simulator: Option<konto_eid_sim::SimHandle>,
+    pub register: Option<konto_register_sim::SimHandle>,
+    /// Where confirmation letters (PDF) are written.
+    pub letters_dir: PathBuf,
     running: Option<Running>,
     guard: Guard,
     _mail: tempfile::TempDir,
+    _letters: tempfile::TempDir,
 }
 
 fn random_master_key() -> String {
@@ -164,6 +174,8 @@ impl TestServer {
         let issuer = options.issuer.clone().unwrap_or_else(|| own.clone());
         let master_key = options.master_key.clone().unwrap_or_else(random_master_key);
         let mail = tempfile::tempdir().expect("mail folder");
+        let letters = tempfile::tempdir().expect("letters folder");
+        let letters_dir = letters.path().to_path_buf();
 
         let mut config = Config::default();
         config.server.listen = main.local_addr().expect("address");
@@ -179,6 +191,7 @@ impl TestServer {
         }
         config.secrets.master_key = Some(master_key.clone());
         config.mail.file_dir = Some(mail.path().to_path_buf());
+        config.orgs.letters_dir = letters_dir.clone();
         config.login.registration = options.registration;
         // cheap hashes keep the suite fast; the parameters are covered by their own test
         config.login.argon2_memory_kib = 256;
@@ -228,6 +241,19 @@ impl TestServer {
             None
         };
 
+        let register = if options.register {
+            let sim = konto_register_sim::spawn(konto_register_sim::SimConfig::new(
+                "127.0.0.1:0".parse().expect("address"),
+            ))
+            .await
+            .expect("register simulator");
+            config.register.enabled = true;
+            config.register.url = Some(sim.url.to_string());
+            Some(sim)
+        } else {
+            None
+        };
+
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let app = konto_web::build(
             config,
@@ -252,9 +278,12 @@ impl TestServer {
             mail_dir: mail.path().to_path_buf(),
             master_key,
             simulator,
+            register,
+            letters_dir,
             running: Some(running),
             guard,
             _mail: mail,
+            _letters: letters,
         }
     }
 
@@ -264,6 +293,9 @@ impl TestServer {
             r.stop().await;
         }
         if let Some(sim) = self.simulator.take() {
+            sim.shutdown().await;
+        }
+        if let Some(sim) = self.register.take() {
             sim.shutdown().await;
         }
         self.store.close().await;
@@ -337,6 +369,7 @@ impl TestServer {
             min_level: Level::Basic,
             acr_vocabulary: AcrVocabulary::Eidas,
             allow_temporary_login: false,
+            service_groups: Vec::new(),
             created_at: self.clock_now(),
         }
     }

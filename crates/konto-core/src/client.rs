@@ -178,6 +178,9 @@ pub struct Client {
     pub acr_vocabulary: AcrVocabulary,
     /// Whether the client accepts a temporary login (OZG §8(5)) without an account.
     pub allow_temporary_login: bool,
+    /// The groups of online services this client belongs to (`steuern`, `gewerbe`): rights and
+    /// mandates name services or groups.
+    pub service_groups: Vec<String>,
     pub created_at: OffsetDateTime,
 }
 

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::Level;
 use crate::attributes::Attribute;
+use crate::representation::Representation;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
@@ -33,6 +34,11 @@ pub struct LoginRequest {
     pub claims: Vec<String>,
     /// Whether the client accepts a temporary login without an account (OZG §8(5)).
     pub temporary_allowed: bool,
+    /// The party the client asks the user to act for: its subject as this client knows it
+    /// (from an earlier token's `acting_for`). A party the user may not act for here ends the
+    /// login with `access_denied`.
+    #[serde(default)]
+    pub acting_for: Option<String>,
 }
 
 /// Who a login is for.
@@ -60,4 +66,7 @@ pub struct Authentication {
     pub amr: Vec<String>,
     /// The browser session this came from (OIDC `sid`); none for temporary logins.
     pub session_id: Option<String>,
+    /// For whom the person acts, if not for themselves, and by what chain.
+    #[serde(default)]
+    pub representation: Option<Representation>,
 }

@@ -12,9 +12,20 @@ pub const EMAIL: &str = "email";
 pub const ADDRESS: &str = "address";
 pub const PHONE: &str = "phone";
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// Acting for others: the user chooses whom they act for (an organisation, a principal under a
+/// mandate), and the tokens say so (`acting_for`, `mandate`, and `act` in access tokens).
+pub const REPRESENTATION: &str = "representation";
 
 /// The scopes konto supports, in the order discovery lists them.
-pub const SUPPORTED: [&str; 6] = [OPENID, PROFILE, EMAIL, ADDRESS, PHONE, OFFLINE_ACCESS];
+pub const SUPPORTED: [&str; 7] = [
+    OPENID,
+    PROFILE,
+    EMAIL,
+    ADDRESS,
+    PHONE,
+    OFFLINE_ACCESS,
+    REPRESENTATION,
+];
 
 /// The claims a scope releases.
 pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {
@@ -33,6 +44,7 @@ pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {
         EMAIL => &["email", "email_verified"],
         ADDRESS => &["address"],
         PHONE => &["phone_number", "phone_number_verified"],
+        REPRESENTATION => &["acting_for", "mandate"],
         _ => &[],
     }
 }

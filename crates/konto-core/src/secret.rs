@@ -101,6 +101,10 @@ pub enum SecretPurpose {
     Binding,
     /// The authentication tag inside a refresh token.
     RefreshTag,
+    /// The code in an organisation's confirmation letter.
+    OrgLetter,
+    /// A link inviting someone into an organisation.
+    OrgInvitation,
 }
 
 impl SecretPurpose {
@@ -116,6 +120,8 @@ impl SecretPurpose {
             SecretPurpose::Throttle => b"throttle",
             SecretPurpose::Binding => b"binding",
             SecretPurpose::RefreshTag => b"refresh-tag",
+            SecretPurpose::OrgLetter => b"org-letter",
+            SecretPurpose::OrgInvitation => b"org-invitation",
         }
     }
 }

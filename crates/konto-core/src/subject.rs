@@ -54,6 +54,17 @@ pub fn pairwise(key: &[u8], sector: &str, account_id: &str) -> String {
     )
 }
 
+/// The pairwise subject of a party in a sector: a person's is their account's; an
+/// organisation's is derived from its id in its own namespace, so it never equals a person's.
+pub fn pairwise_party(key: &[u8], sector: &str, party: &crate::representation::Party) -> String {
+    match party {
+        crate::representation::Party::Person(id) => pairwise(key, sector, id),
+        crate::representation::Party::Organisation(id) => {
+            keyed(key, &[b"pairwise-org", sector.as_bytes(), id.as_bytes()])
+        }
+    }
+}
+
 /// BundID's bPK2: a 256-bit pseudonym per service provider host, 43 base64url characters.
 pub fn bpk2(key: &[u8], sp_host: &str, account_id: &str) -> String {
     keyed(

@@ -21,6 +21,7 @@ use crate::tokens::IdTokenHint;
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
 const MAX_LOGIN_HINT: usize = 256;
+const MAX_ACTING_FOR: usize = 128;
 
 /// The OIDC side of a login in progress, kept with the flow until the code is issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +325,16 @@ impl Provider {
             .get_bounded("login_hint", MAX_LOGIN_HINT)?
             .map(str::to_owned);
 
+        // konto's parameter: the party (its subject as this client knows it) the user should act
+        // for; only with the representation scope, which only registered clients may ask for
+        let acting_for = params
+            .get_bounded("acting_for", MAX_ACTING_FOR)?
+            .map(str::to_owned);
+        if acting_for.is_some() && !scopes.contains(scope::REPRESENTATION) {
+            return Err(OAuthError::invalid_request(
+                "acting_for needs the representation scope",
+            ));
+        }
         let claim_names = claims
             .as_ref()
             .map(ClaimsRequest::names)
@@ -340,6 +351,7 @@ impl Provider {
             scopes: scopes.iter().map(str::to_owned).collect(),
             claims: claim_names,
             temporary_allowed: client.allow_temporary_login,
+            acting_for,
         };
         let flow = OidcFlow {
             client_id: client.id.clone(),

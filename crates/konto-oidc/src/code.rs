@@ -61,6 +61,7 @@ impl Provider {
             amr: auth.amr.join(" "),
             auth_time: auth.auth_time,
             session_id: auth.session_id.clone(),
+            representation: auth.representation.clone(),
             created_at: now,
             expires_at: now + lifetime,
             revoked_at: None,

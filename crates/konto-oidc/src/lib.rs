@@ -10,6 +10,7 @@ mod logout;
 mod params;
 mod provider;
 mod refresh;
+mod represent;
 mod resource;
 mod response;
 mod token;

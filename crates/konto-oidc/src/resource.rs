@@ -99,6 +99,24 @@ impl Provider {
         if let Some(acr) = &claims.acr {
             out.insert("acr".into(), json!(acr));
         }
+        // the represented party, described as in the ID token (the chain was checked with the
+        // token)
+        if scopes.contains(scope::REPRESENTATION) && grant.representation.is_some() {
+            let acting = self
+                .acting_claims(&grant, &client, now)
+                .await
+                .map_err(|_| {
+                    BearerError::InvalidToken(
+                        "the mandate or right the token acts under no longer holds".into(),
+                    )
+                })?;
+            if let Some(a) = acting {
+                out.insert("acting_for".into(), a.acting_for);
+                if let Some(m) = a.mandate {
+                    out.insert("mandate".into(), m);
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -145,6 +163,15 @@ impl Provider {
                     if let Some(amr) = c.amr {
                         m.insert("amr".into(), json!(amr));
                     }
+                    if let Some(act) = c.act {
+                        m.insert("act".into(), act);
+                    }
+                    if let Some(a) = c.acting_for {
+                        m.insert("acting_for".into(), a);
+                    }
+                    if let Some(md) = c.mandate {
+                        m.insert("mandate".into(), md);
+                    }
                     m
                 }
                 Ok(_) => inactive(),
@@ -169,6 +196,11 @@ impl Provider {
         let Some(level) = self.grant_level(&grant, &client, now)? else {
             return Ok(inactive());
         };
+        let acting = match self.acting_claims(&grant, &client, now).await {
+            Ok(a) => a,
+            Err(e) if e.code == ErrorCode::InvalidGrant => return Ok(inactive()),
+            Err(e) => return Err(e),
+        };
         let mut m = Map::new();
         m.insert("active".into(), json!(true));
         m.insert("client_id".into(), json!(grant.client_id));
@@ -179,6 +211,14 @@ impl Provider {
         m.insert("iss".into(), json!(self.config.issuer));
         m.insert("acr".into(), json!(self.acr_of(level, &client)));
         m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
+        if let Some(a) = acting {
+            m.insert("sub".into(), json!(a.sub));
+            m.insert("act".into(), a.act);
+            m.insert("acting_for".into(), a.acting_for);
+            if let Some(md) = a.mandate {
+                m.insert("mandate".into(), md);
+            }
+        }
         Ok(m)
     }
 

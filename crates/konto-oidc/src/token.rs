@@ -116,6 +116,13 @@ impl Provider {
             return Err(level_expired());
         };
         let grant = GrantRecord { level, ..grant };
+        let acting = match self.acting_claims(&grant, client, now).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.store.revoke_grant(&grant.id, now).await?;
+                return Err(e);
+            }
+        };
         let refresh = if client.allows_grant(GrantType::RefreshToken) && grant.user_id.is_some() {
             Some(self.mint_refresh_token(&grant.id, 0)?)
         } else {
@@ -140,13 +147,20 @@ impl Provider {
             &client.id,
             Some(&grant.scopes),
             Some((&grant, client)),
+            acting.as_ref(),
             now,
         )?;
         let scopes = Scopes::parse(&grant.scopes).unwrap_or_default();
         let id_token = if scopes.contains(scope::OPENID) {
             Some(
-                self.id_token(client, &grant, grant.code.nonce.as_deref(), now)
-                    .await?,
+                self.id_token(
+                    client,
+                    &grant,
+                    grant.code.nonce.as_deref(),
+                    acting.as_ref(),
+                    now,
+                )
+                .await?,
             )
         } else {
             None
@@ -230,19 +244,32 @@ impl Provider {
             return Err(level_expired());
         };
         let grant = GrantRecord { level, ..grant };
+        // a revoked or expired mandate ends the grant at its next refresh
+        let acting = match self.acting_claims(&grant, client, now).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.store.revoke_grant(&grant.id, now).await?;
+                tracing::info!(client_id = %client.id, "a representing grant ended: its chain no longer holds");
+                return Err(e);
+            }
+        };
         let scope = narrowed.unwrap_or_else(|| grant.scopes.clone());
         let (access_token, expires_in) = self.access_token(
             &grant.subject,
             &client.id,
             Some(&scope),
             Some((&grant, client)),
+            acting.as_ref(),
             now,
         )?;
         let id_token = if Scopes::parse(&scope)
             .unwrap_or_default()
             .contains(scope::OPENID)
         {
-            Some(self.id_token(client, &grant, None, now).await?)
+            Some(
+                self.id_token(client, &grant, None, acting.as_ref(), now)
+                    .await?,
+            )
         } else {
             None
         };
@@ -290,7 +317,7 @@ impl Provider {
             }
         };
         let (access_token, expires_in) =
-            self.access_token(&client.id, &client.id, scope.as_deref(), None, now)?;
+            self.access_token(&client.id, &client.id, scope.as_deref(), None, None, now)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::claims::{is_person_claim, registered_claims, user_claims};
 use crate::error::OAuthError;
 use crate::provider::Provider;
+use crate::represent::ActingClaims;
 
 /// Access tokens are signed with ES256 (the choice: short tokens, fast signatures).
 pub(crate) const ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::ES256;
@@ -43,6 +44,14 @@ pub struct AccessTokenClaims {
     /// The browser session (OIDC `sid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// RFC 8693 §4.1: the person acting, when `sub` is a party they act for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
+    /// The represented party (see `represent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_for: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<Value>,
 }
 
 impl AccessTokenClaims {
@@ -87,13 +96,14 @@ impl Provider {
         client_id: &str,
         scope: Option<&str>,
         grant: Option<(&GrantRecord, &Client)>,
+        acting: Option<&ActingClaims>,
         now: OffsetDateTime,
     ) -> Result<(String, i64), OAuthError> {
         let ttl = self.config.access_token_ttl.as_secs() as i64;
         let iat = now.unix_timestamp();
         let claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
-            sub: sub.to_owned(),
+            sub: acting.map_or(sub, |a| a.sub.as_str()).to_owned(),
             aud: self.config.issuer.clone(),
             client_id: client_id.to_owned(),
             exp: iat + ttl,
@@ -105,6 +115,9 @@ impl Provider {
             amr: grant.map(|(g, _)| split_amr(&g.amr)),
             gid: grant.map(|(g, _)| g.id.clone()),
             sid: grant.and_then(|(g, _)| g.session_id.clone()),
+            act: acting.map(|a| a.act.clone()),
+            acting_for: acting.map(|a| a.acting_for.clone()),
+            mandate: acting.and_then(|a| a.mandate.clone()),
         };
         let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server_error(&e))?;
         let token = self
@@ -120,6 +133,7 @@ impl Provider {
         client: &Client,
         grant: &GrantRecord,
         nonce: Option<&str>,
+        acting: Option<&ActingClaims>,
         now: OffsetDateTime,
     ) -> Result<String, OAuthError> {
         let iat = now.unix_timestamp();
@@ -144,6 +158,12 @@ impl Provider {
         claims.insert("amr".into(), json!(split_amr(&grant.amr)));
         if let Some(sid) = &grant.session_id {
             claims.insert("sid".into(), json!(sid));
+        }
+        if let Some(a) = acting {
+            claims.insert("acting_for".into(), a.acting_for.clone());
+            if let Some(m) = &a.mandate {
+                claims.insert("mandate".into(), m.clone());
+            }
         }
         // individual claims requested for the ID token (OIDC Core §5.5), within the registration
         if let Some(requested) = grant.claims.as_deref() {
@@ -208,9 +228,22 @@ impl Provider {
             return Err(invalid("the access token has been revoked"));
         }
         if let Some(gid) = &claims.gid {
-            match self.store.grant(gid).await? {
-                Some(g) if g.revoked_at.is_none() => {}
+            let grant = match self.store.grant(gid).await? {
+                Some(g) if g.revoked_at.is_none() => g,
                 _ => return Err(invalid("the access token has been revoked")),
+            };
+            // acting for someone holds only as long as the chain does
+            if grant.representation.is_some() {
+                let client = self
+                    .store
+                    .client(&grant.client_id)
+                    .await?
+                    .ok_or_else(|| invalid("the client is unknown"))?;
+                if self.acting_claims(&grant, &client, now).await.is_err() {
+                    return Err(invalid(
+                        "the mandate or right the token acts under no longer holds",
+                    ));
+                }
             }
         }
         Ok(claims)

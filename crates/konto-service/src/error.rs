@@ -50,6 +50,31 @@ pub enum ServiceError {
     Certificate(String),
     #[error("the eID login failed: {0}")]
     Eid(String),
+    /// The session's level is below what the action needs: step up first.
+    #[error("this needs a sign-in at level {needed} or higher")]
+    LevelTooLow { needed: konto_core::Level },
+    /// The person's name and date of birth are not from the eID card or an ELSTER certificate.
+    #[error("your identity is not verified by the eID card or an ELSTER certificate")]
+    IdentityNotVerified,
+    #[error("the register has no active entry with this key")]
+    NotInRegister,
+    #[error("the commercial register cannot be reached")]
+    RegisterUnavailable,
+    #[error("you are not listed as a legal representative of this organisation")]
+    NotARepresentative,
+    #[error("the organisation already has an account")]
+    OrganisationExists,
+    #[error("the confirmation code is wrong or has expired")]
+    BadCode,
+    /// The signed-in person may not do this for this organisation or mandate.
+    #[error("you may not do this")]
+    NotAllowed,
+    #[error("the organisation's administrator has not been confirmed yet")]
+    NotConfirmed,
+    #[error("no such organisation, person or mandate")]
+    UnknownParty,
+    #[error("the mandate is not in a state that allows this")]
+    MandateState,
     #[error("storage unavailable")]
     Unavailable,
     #[error("internal error")]

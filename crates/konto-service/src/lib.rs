@@ -3,6 +3,7 @@
 pub mod account;
 mod error;
 pub mod login;
+pub mod org;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,32 @@ pub struct ServiceConfig {
     pub reset_link_ttl: Duration,
     /// The name in e-mails and pages.
     pub product_name: String,
+    pub orgs: OrgConfig,
+}
+
+/// Settings of organisation accounts and mandates.
+#[derive(Debug, Clone)]
+pub struct OrgConfig {
+    /// How long the confirmation letter's code works.
+    pub letter_ttl: Duration,
+    /// Wrong codes before the letter is void.
+    pub letter_max_failures: u32,
+    pub invitation_ttl: Duration,
+    /// For a mandate the agent registered: how long the principal may object before it is in
+    /// force (tax-adviser practice: 14 days). Zero: only the principal's confirmation puts it
+    /// in force.
+    pub objection_period: Duration,
+}
+
+impl Default for OrgConfig {
+    fn default() -> Self {
+        OrgConfig {
+            letter_ttl: Duration::from_secs(30 * 86_400),
+            letter_max_failures: 5,
+            invitation_ttl: Duration::from_secs(7 * 86_400),
+            objection_period: Duration::from_secs(14 * 86_400),
+        }
+    }
 }
 
 /// Everything the services need, built once at start-up.
@@ -44,6 +71,13 @@ pub struct Services {
     pub passkeys: Option<Passkeys>,
     pub certificates: Option<Arc<konto_authn::cert::CertValidator>>,
     pub eid: Option<Arc<konto_authn::eid::EidConnector>>,
+    /// The commercial register, for verifying organisations.
+    pub register: Option<Arc<dyn konto_authn::register::RegisterSource>>,
+    /// The key of pairwise subjects (the same the OpenID Provider uses): a client names the
+    /// party a user should act for by the subject it was given for it.
+    pub pairwise_key: [u8; 32],
+    /// Where confirmation letters go.
+    pub letters: Arc<dyn konto_letter::LetterBox>,
     pub config: ServiceConfig,
 }
 

@@ -84,13 +84,14 @@ struct ClientRow {
     acr_vocabulary: String,
     allow_temporary_login: bool,
     created_at: i64,
+    service_groups: String,
 }
 
 macro_rules! columns {
     () => {
         "id, name, auth_method, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
      grant_types, scopes, id_token_alg, subject_type, sector_identifier_uri, first_party, require_pkce, \
-     min_level, acr_vocabulary, allow_temporary_login, created_at"
+     min_level, acr_vocabulary, allow_temporary_login, created_at, service_groups"
     };
 }
 
@@ -136,6 +137,7 @@ impl TryFrom<ClientRow> for Client {
                 .parse::<AcrVocabulary>()
                 .map_err(|_| StoreError::Corrupt("acr vocabulary".into()))?,
             allow_temporary_login: r.allow_temporary_login,
+            service_groups: from_json(&r.service_groups, "service groups")?,
             created_at: from_ts(r.created_at)?,
         })
     }
@@ -149,10 +151,11 @@ impl ClientRepo for SqlStore {
         let logout_uris = to_json(&c.post_logout_redirect_uris)?;
         let grants = to_json(&grant_types)?;
         let scopes = to_json(&c.scopes)?;
+        let service_groups = to_json(&c.service_groups)?;
         let sql = concat!(
             "INSERT INTO clients (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         );
         on_write!(self, pool => sqlx::query(sql)
             .bind(&c.id)
@@ -173,6 +176,7 @@ impl ClientRepo for SqlStore {
             .bind(c.acr_vocabulary.as_str())
             .bind(c.allow_temporary_login)
             .bind(ts(c.created_at))
+            .bind(&service_groups)
             .execute(pool)
             .await.map(|r| r.rows_affected()))
         .map_err(map_err)?;

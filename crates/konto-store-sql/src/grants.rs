@@ -7,7 +7,7 @@ use konto_core::secret::SecretHash;
 use konto_store::{GrantCode, GrantRecord, GrantRepo, StoreError, StoreResult};
 use time::OffsetDateTime;
 
-use crate::{SqlStore, from_opt_ts, from_ts, map_err, ts};
+use crate::{SqlStore, from_json, from_opt_ts, from_ts, map_err, to_json, ts};
 
 #[derive(sqlx::FromRow)]
 struct GrantRow {
@@ -33,13 +33,14 @@ struct GrantRow {
     code_used_at: Option<i64>,
     refresh_hash: Option<String>,
     refresh_generation: i64,
+    representation: Option<String>,
 }
 
 macro_rules! grant_columns {
     () => {
         "id, client_id, user_id, temporary_identity, subject, scopes, claims, level, amr, auth_time, \
          session_id, created_at, expires_at, revoked_at, code_hash, redirect_uri, code_challenge, nonce, \
-         code_expires_at, code_used_at, refresh_hash, refresh_generation"
+         code_expires_at, code_used_at, refresh_hash, refresh_generation, representation"
     };
 }
 
@@ -61,6 +62,11 @@ impl TryFrom<GrantRow> for GrantRecord {
             amr: r.amr,
             auth_time: from_ts(r.auth_time)?,
             session_id: r.session_id,
+            representation: r
+                .representation
+                .as_deref()
+                .map(|j| from_json(j, "representation"))
+                .transpose()?,
             created_at: from_ts(r.created_at)?,
             expires_at: from_ts(r.expires_at)?,
             revoked_at: from_opt_ts(r.revoked_at)?,
@@ -84,8 +90,9 @@ impl GrantRepo for SqlStore {
         let sql = concat!(
             "INSERT INTO grants (",
             grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         );
+        let representation = g.representation.as_ref().map(to_json).transpose()?;
         on_write!(self, pool => sqlx::query(sql)
             .bind(&g.id)
             .bind(&g.client_id)
@@ -109,6 +116,7 @@ impl GrantRepo for SqlStore {
             .bind(g.code.used_at.map(ts))
             .bind(g.refresh_hash.as_ref().map(|h| h.as_str().to_owned()))
             .bind(g.refresh_generation)
+            .bind(&representation)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))

@@ -40,6 +40,9 @@ macro_rules! on_write {
 mod clients;
 mod grants;
 mod misc;
+#[macro_use]
+mod org_rows;
+mod orgs;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -426,7 +426,7 @@ fn live_link(
 }
 
 /// What is purged, in this order.
-const PURGE: [&str; 8] = [
+const PURGE: [&str; 10] = [
     "DELETE FROM grants WHERE expires_at < $1",
     // codes never redeemed: their grant is useless ten minutes after the code expired
     "DELETE FROM grants WHERE code_used_at IS NULL AND code_expires_at < $1 - 600",
@@ -436,12 +436,15 @@ const PURGE: [&str; 8] = [
     "DELETE FROM client_assertions WHERE expires_at < $1",
     "DELETE FROM email_links WHERE expires_at < $1",
     "DELETE FROM signing_keys WHERE status = 'retired' AND retire_after < $1",
+    "DELETE FROM org_invitations WHERE expires_at < $1",
+    // an organisation whose letter expired stays unconfirmed: the code no longer works anyway
+    "DELETE FROM org_letters WHERE expires_at < $1",
 ];
 
 /// Throttle entries are forgotten a day after the last failure.
 const THROTTLE_MEMORY_SECS: i64 = 24 * 3600;
 
-const COUNTED: [&str; 14] = [
+const COUNTED: [&str; 21] = [
     "users",
     "attributes",
     "authenticators",
@@ -455,6 +458,13 @@ const COUNTED: [&str; 14] = [
     "signing_keys",
     "throttle",
     "email_links",
+    "organisations",
+    "org_members",
+    "org_rights",
+    "mandates",
+    "org_letters",
+    "org_invitations",
+    "org_events",
     "_sqlx_migrations",
 ];
 

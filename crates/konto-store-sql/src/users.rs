@@ -213,6 +213,18 @@ impl UserRepo for SqlStore {
             let mut tx = pool.begin().await.map_err(map_err)?;
             // Children first, so the result does not depend on the engine enforcing cascades.
             for sql in [
+                // Organisations stay; the person leaves them: their rights and memberships,
+                // a pending letter for them, and the mandates they gave or received (with the
+                // rights given under those). Mandates passed on from theirs stay and no
+                // longer verify: their chain is broken.
+                "DELETE FROM org_rights WHERE user_id = $1",
+                "DELETE FROM org_rights WHERE mandate IN (SELECT id FROM mandates \
+                 WHERE (principal_type = 'person' AND principal_id = $1) \
+                 OR (agent_type = 'person' AND agent_id = $1))",
+                "DELETE FROM mandates WHERE (principal_type = 'person' AND principal_id = $1) \
+                 OR (agent_type = 'person' AND agent_id = $1)",
+                "DELETE FROM org_members WHERE user_id = $1",
+                "DELETE FROM org_letters WHERE user_id = $1",
                 "DELETE FROM grants WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",
                 "DELETE FROM consents WHERE user_id = $1",

@@ -22,6 +22,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::*;
 
+mod mandates;
+mod orgs;
+
 fn t0() -> OffsetDateTime {
     // whole seconds: stores keep Unix seconds
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -61,6 +64,7 @@ pub fn sample_client(id: &str) -> Client {
         min_level: Level::Substantial,
         acr_vocabulary: AcrVocabulary::Stork,
         allow_temporary_login: true,
+        service_groups: Vec::new(),
         created_at: t0(),
     }
 }
@@ -82,6 +86,7 @@ fn grant(id: &str, client: &str, user: Option<&str>) -> GrantRecord {
         amr: "mfa pin sc".into(),
         auth_time: t0(),
         session_id: Some("sid-1".into()),
+        representation: None,
         created_at: t0(),
         expires_at: t0() + Duration::days(1),
         revoked_at: None,
@@ -127,6 +132,7 @@ pub async fn run_all(store: &dyn Store) {
     flows_are_claimed_once(store).await;
     deleting_an_account_leaves_nothing(store).await;
     purge_removes_only_expired_rows(store).await;
+    orgs::run_all(store).await;
     store.ping().await.expect("ping");
 }
 

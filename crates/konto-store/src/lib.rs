@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod conformance;
+mod orgs;
 mod records;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use konto_core::throttle::ThrottleState;
 use konto_core::user::{Authenticator, User};
 use time::OffsetDateTime;
 
+pub use orgs::*;
 pub use records::*;
 
 /// What can go wrong in a store, without driver detail.
@@ -63,7 +65,10 @@ pub trait UserRepo: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_last_login(&self, id: &str, at: OffsetDateTime) -> StoreResult<()>;
     /// Deletes the account and everything that belongs to it (attributes, authenticators, sessions,
-    /// grants and their tokens, consents, e-mail links) in one transaction.
+    /// grants and their tokens, consents, e-mail links; memberships and rights in organisations,
+    /// a pending organisation letter, the mandates the person gave or received and the rights
+    /// given under those) in one transaction. Mandates passed on from the person's stay and no
+    /// longer verify.
     async fn delete_user(&self, id: &str) -> StoreResult<()>;
 
     async fn attributes(&self, user_id: &str) -> StoreResult<Vec<Attribute>>;
@@ -303,6 +308,7 @@ pub trait Store:
     + KeyRepo
     + ThrottleRepo
     + EmailLinkRepo
+    + OrgRepo
     + Maintenance
 {
 }
@@ -317,6 +323,7 @@ impl<T> Store for T where
         + KeyRepo
         + ThrottleRepo
         + EmailLinkRepo
+        + OrgRepo
         + Maintenance
 {
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use konto_core::Level;
+use konto_core::representation::Representation;
 use konto_core::secret::SecretHash;
 use konto_core::session::SessionAuth;
 use time::OffsetDateTime;
@@ -79,6 +80,9 @@ pub struct GrantRecord {
     pub auth_time: OffsetDateTime,
     /// The browser session (OIDC `sid`).
     pub session_id: Option<String>,
+    /// For whom the person acts in this grant, and by what chain; every use of the grant checks
+    /// that the chain still holds.
+    pub representation: Option<Representation>,
     pub created_at: OffsetDateTime,
     /// When the last token of this grant expires; the row may be purged after.
     pub expires_at: OffsetDateTime,

@@ -18,6 +18,7 @@ use konto_keys::{KeyEncryptionKey, Keyring, import_pkcs8_pem, stored_key};
 use konto_oidc::{OidcConfig, Provider};
 use konto_service::account::AccountService;
 use konto_service::login::LoginService;
+use konto_service::org::OrgService;
 use konto_service::{ServiceConfig, Services};
 use konto_store::{KeyStatus, Store};
 use tokio::sync::watch;
@@ -61,6 +62,7 @@ pub struct App {
     pub oidc: Provider,
     pub login: LoginService,
     pub accounts: AccountService,
+    pub orgs: OrgService,
     pub services: Arc<Services>,
     pub clock: Arc<dyn Clock>,
     pub keys: DerivedKeys,
@@ -363,6 +365,21 @@ pub async fn build(
         None
     };
 
+    let register: Option<Arc<dyn konto_authn::register::RegisterSource>> =
+        if config.register.enabled {
+            let c = &config.register;
+            let url = Url::parse(need(&c.url, "register.url")?)
+                .map_err(|_| BootError::Config("register.url is not a URL".into()))?;
+            let mut r = konto_authn::register::HttpRegisterConfig::new(url);
+            r.ca_pem = c.ca_file.as_deref().map(read).transpose()?;
+            r.timeout = Duration::from_secs(c.timeout_secs.max(1));
+            let source = konto_authn::register::HttpRegister::new(r)
+                .map_err(|err| BootError::Config(format!("register: {err}")))?;
+            Some(Arc::new(source))
+        } else {
+            None
+        };
+
     let services = Arc::new(Services {
         store: Arc::clone(&store),
         clock: Arc::clone(&clock),
@@ -376,6 +393,11 @@ pub async fn build(
         passkeys,
         certificates,
         eid,
+        register,
+        letters: Arc::new(konto_letter::FolderLetters::new(
+            config.orgs.letters_dir.clone(),
+        )),
+        pairwise_key: keys.pairwise,
         config: ServiceConfig {
             issuer: issuer.clone(),
             flow_ttl: Duration::from_secs(config.login.flow_secs),
@@ -383,12 +405,19 @@ pub async fn build(
             registration_link_ttl: Duration::from_secs(24 * 3600),
             reset_link_ttl: Duration::from_secs(3600),
             product_name: "konto".into(),
+            orgs: konto_service::OrgConfig {
+                letter_ttl: Duration::from_secs(config.orgs.letter_days.max(1) * 86_400),
+                letter_max_failures: config.orgs.letter_max_failures.max(1),
+                invitation_ttl: Duration::from_secs(config.orgs.invitation_days.max(1) * 86_400),
+                objection_period: Duration::from_secs(config.orgs.objection_days * 86_400),
+            },
         },
     });
     let secure = issuer.scheme() == "https";
     Ok(Arc::new(App {
         login: LoginService::new(Arc::clone(&services)),
         accounts: AccountService::new(Arc::clone(&services)),
+        orgs: OrgService::new(Arc::clone(&services)),
         oidc,
         services,
         clock,

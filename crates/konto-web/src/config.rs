@@ -23,6 +23,39 @@ pub struct Config {
     pub mail: MailConfig,
     pub elster: ElsterConfig,
     pub eid: EidConfig,
+    pub orgs: OrgsConfig,
+    pub register: RegisterConfig,
+}
+
+/// Organisation accounts and mandates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrgsConfig {
+    /// Where confirmation letters (PDF) are written, for a print service to pick up (0700
+    /// folder, 0600 files).
+    pub letters_dir: PathBuf,
+    /// How long a letter's confirmation code works, in days.
+    pub letter_days: u64,
+    /// Wrong codes before a letter is void.
+    pub letter_max_failures: u32,
+    /// How long an invitation link works, in days.
+    pub invitation_days: u64,
+    /// For a mandate the agent registered: the principal's objection period, in days, after
+    /// which it is in force without their confirmation (tax-adviser practice: 14). 0: only the
+    /// principal's confirmation puts it in force.
+    pub objection_days: u64,
+}
+
+impl Default for OrgsConfig {
+    fn default() -> Self {
+        OrgsConfig {
+            letters_dir: PathBuf::from("data/letters"),
+            letter_days: 30,
+            letter_max_failures: 5,
+            invitation_days: 7,
+            objection_days: 14,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,6 +291,31 @@ impl Default for ElsterConfig {
             crl_refresh_secs: 3600,
             require_crl: true,
             proxy_header: None,
+        }
+    }
+}
+
+/// The commercial register konto verifies organisations against (konto's register protocol,
+/// `konto_authn::register`). Without it organisations are created only by an operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegisterConfig {
+    pub enabled: bool,
+    /// The register's base URL: `https://…`, or `http://` to a loopback address (the simulator).
+    pub url: Option<String>,
+    /// The only roots trusted for an `https` register (PEM); required for `https`.
+    pub ca_file: Option<PathBuf>,
+    /// Upper bound for one lookup, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        RegisterConfig {
+            enabled: false,
+            url: None,
+            ca_file: None,
+            timeout_secs: 10,
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn demo_client(app: &App) -> Client {
         min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: true,
+        service_groups: Vec::new(),
         created_at: app.clock.now(),
     }
 }
@@ -67,6 +68,7 @@ pub fn demo_public_client(app: &App) -> Client {
         min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: true,
+        service_groups: Vec::new(),
         created_at: app.clock.now(),
     }
 }

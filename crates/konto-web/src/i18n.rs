@@ -81,6 +81,23 @@ texts! {
     scope_address: "Anschrift", "Postal address";
     scope_phone: "Telefonnummer", "Telephone number";
     scope_offline_access: "Zugriff auch, wenn Sie nicht angemeldet sind", "Access while you are not signed in";
+    scope_representation: "Für wen Sie handeln (Organisation oder Vollmachtgeber) und auf welcher Grundlage", "Whom you act for (an organisation or a principal) and on what basis";
+    organisations: "Organisationen", "Organisations";
+    no_organisations: "Sie gehören keiner Organisation an.", "You belong to no organisation.";
+    org_unconfirmed: "noch nicht bestätigt", "not yet confirmed";
+    role_administrator: "Administration", "Administrator";
+    role_clerk: "Sachbearbeitung", "Clerk";
+    org_join_title: "Einer Organisation beitreten", "Join an organisation";
+    org_join_text: "Sie wurden eingeladen, im Konto einer Organisation mitzuwirken. Sie treten mit Ihrem eigenen Konto bei; was Sie für die Organisation tun dürfen, legt deren Administration fest.", "You were invited to work in an organisation's account. You join with your own account; what you may do for the organisation is set by its administrators.";
+    org_join_button: "Beitreten", "Join";
+    org_joined: "Sie sind jetzt Mitglied von", "You are now a member of";
+    consent_acting_for: "Sie handeln dabei für:", "You are acting for:";
+    acting_title: "Für wen handeln Sie?", "Whom are you acting for?";
+    acting_text: "Sie dürfen bei diesem Dienst auch für andere handeln. Wählen Sie, für wen Sie sich anmelden:", "At this service you may also act for others. Choose whom you are signing in for:";
+    acting_myself: "Für mich selbst", "For myself";
+    acting_via: "über", "through";
+    acting_legal_representative: "als gesetzliche Vertretung", "as legal representative";
+    acting_continue: "Weiter", "Continue";
 
     error_title: "Fehler", "Error";
     error_id: "Fehlerkennung", "Error id";
@@ -237,6 +254,13 @@ impl Texts {
         }
     }
 
+    pub fn role(&self, role: konto_core::representation::Role) -> &'static str {
+        match role {
+            konto_core::representation::Role::Administrator => self.role_administrator,
+            konto_core::representation::Role::Clerk => self.role_clerk,
+        }
+    }
+
     pub fn scope(&self, scope: &str) -> &'static str {
         match scope {
             "openid" => self.scope_openid,
@@ -245,6 +269,7 @@ impl Texts {
             "address" => self.scope_address,
             "phone" => self.scope_phone,
             "offline_access" => self.scope_offline_access,
+            "representation" => self.scope_representation,
             _ => "",
         }
     }

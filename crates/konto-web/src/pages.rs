@@ -127,10 +127,38 @@ pub(crate) struct ConsentPage<'a> {
     pub csrf: &'a str,
     pub client_name: &'a str,
     pub items: Vec<String>,
+    /// Whom the user acts for, when not for themselves.
+    pub acting_for: Option<&'a str>,
     pub remember: bool,
 }
 
 impl ConsentPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+/// One choice on the acting page.
+#[derive(Debug, Clone)]
+pub(crate) struct ActingChoice {
+    pub key: String,
+    pub name: String,
+    pub via: Option<String>,
+    pub legal_representative: bool,
+}
+
+#[derive(Template)]
+#[template(path = "acting.html")]
+pub(crate) struct ActingPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub flow: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub choices: Vec<ActingChoice>,
+}
+
+impl ActingPage<'_> {
     pub(crate) fn html(&self) -> Html<String> {
         render(self)
     }
@@ -218,10 +246,26 @@ pub(crate) struct AccountPage<'a> {
     pub can_add_elster: bool,
     pub can_add_eid: bool,
     pub consents: Vec<(String, String, String)>,
+    /// name, role, confirmed
+    pub organisations: Vec<(String, &'a str, bool)>,
     pub sessions: Vec<String>,
 }
 
 impl AccountPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org_join.html")]
+pub(crate) struct OrgJoinPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+}
+
+impl OrgJoinPage<'_> {
     pub(crate) fn html(&self) -> Html<String> {
         render(self)
     }

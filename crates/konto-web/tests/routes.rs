@@ -102,6 +102,7 @@ async fn harness_with(development: bool) -> Harness {
             min_level: Level::Basic,
             acr_vocabulary: AcrVocabulary::Eidas,
             allow_temporary_login: false,
+            service_groups: Vec::new(),
             created_at: now,
         })
         .await

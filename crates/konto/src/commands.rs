@@ -89,6 +89,17 @@ pub(crate) async fn serve(file: Option<&Path>, development: bool, started: Insta
     } else {
         None
     };
+    // so does the commercial-register simulator the register
+    let _register = if development && config.register.enabled && config.register.url.is_none() {
+        let sim =
+            konto_register_sim::spawn(konto_register_sim::SimConfig::new("127.0.0.1:0".parse()?))
+                .await
+                .context("starting the commercial-register simulator")?;
+        config.register.url = Some(sim.url.to_string());
+        Some(sim)
+    } else {
+        None
+    };
     let main = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -189,6 +200,9 @@ fn print_banner(app: &konto_web::App, cert: bool) {
     {
         println!("  eID login     simulated eID-Server and eID client at {url}");
     }
+    if let (Some(_), Some(url)) = (&app.services.register, &app.config.register.url) {
+        println!("  register      simulated commercial register at {url}");
+    }
     println!(
         "  e-mail        written to {}",
         app.config
@@ -286,6 +300,10 @@ pub(crate) struct ClientArgs {
     /// Accept temporary logins without an account (OZG §8(5)).
     #[arg(long)]
     allow_temporary_login: bool,
+    /// A group of online services this client belongs to (repeatable), e.g. `steuern`: rights
+    /// and mandates can name groups.
+    #[arg(long = "service-group")]
+    service_groups: Vec<String>,
 }
 
 fn secret_hasher(config: &Config) -> Result<SecretHasher> {
@@ -383,6 +401,7 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                     .parse::<AcrVocabulary>()
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
                 allow_temporary_login: a.allow_temporary_login,
+                service_groups: a.service_groups.clone(),
                 created_at: SystemClock.now(),
             };
             // OIDC Core §8.1: several redirect hosts need a sector identifier
@@ -435,6 +454,13 @@ fn read_password() -> Result<String> {
         bail!("no password given");
     }
     Ok(p)
+}
+
+/// The application for commands that work on accounts (no mail needed).
+pub(crate) async fn account_app(file: Option<&Path>) -> Result<Arc<konto_web::App>> {
+    let mut config = load(file, false)?;
+    config.login.registration = false;
+    app(config).await
 }
 
 pub(crate) async fn user(file: Option<&Path>, cmd: UserCommand) -> Result<()> {

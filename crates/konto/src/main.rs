@@ -2,6 +2,7 @@
 //! libraries.
 
 mod commands;
+mod orgs;
 mod settings;
 
 use std::path::PathBuf;
@@ -43,6 +44,12 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(commands::KeysCommand),
+    /// Manage organisation accounts.
+    #[command(subcommand)]
+    Org(orgs::OrgCommand),
+    /// Inspect mandates.
+    #[command(subcommand)]
+    Mandate(orgs::MandateCommand),
 }
 
 fn init_tracing() {
@@ -83,6 +90,8 @@ fn main() -> ExitCode {
             Command::Client(c) => commands::client(config, c).await,
             Command::User(c) => commands::user(config, c).await,
             Command::Keys(c) => commands::keys(config, c).await,
+            Command::Org(c) => orgs::org(config, c).await,
+            Command::Mandate(c) => orgs::mandate(config, c).await,
         }
     });
     match result {

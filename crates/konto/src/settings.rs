@@ -95,6 +95,8 @@ pub(crate) fn development_defaults() -> Config {
     c.eid.client_cert_file = Some(PathBuf::from("keys-dev/eid/client.pem"));
     c.eid.client_key_file = Some(PathBuf::from("keys-dev/eid/client.key"));
     c.eid.server_ca_file = Some(PathBuf::from("keys-dev/eid/ca.pem"));
+    // the commercial-register simulator, started by `konto dev` when no url is set
+    c.register.enabled = true;
     c
 }
 

@@ -78,6 +78,7 @@ pub(crate) fn password_login(now: OffsetDateTime) -> Authentication {
         auth_time: now,
         amr: vec!["pwd".into()],
         session_id: Some(SESSION.into()),
+        representation: None,
     }
 }
 
@@ -100,6 +101,7 @@ pub(crate) fn client(id: &str) -> Client {
         min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: false,
+        service_groups: Vec::new(),
         created_at: start(),
     }
 }

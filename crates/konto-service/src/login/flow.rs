@@ -86,6 +86,20 @@ pub struct FlowState {
     /// Something to tell the user on the next page (a linked authenticator, a refused one).
     #[serde(default)]
     pub notice: Option<String>,
+    /// Whom the user chose to act for in this login (asked for with the `representation`
+    /// scope).
+    #[serde(default)]
+    pub acting: Option<Acting>,
+}
+
+/// The choice on the "whom do you act for" page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "as", rename_all = "snake_case")]
+pub enum Acting {
+    Myself,
+    For {
+        representation: konto_core::representation::Representation,
+    },
 }
 
 /// A loaded flow.

@@ -34,9 +34,11 @@ use time::OffsetDateTime;
 
 use crate::Services;
 use crate::error::ServiceError;
+use crate::org::OrgService;
+use crate::org::representation::RepresentationOption;
 
 pub use authenticate::AuthStep;
-pub use flow::{CertOutcome, Flow, FlowState, Pending, TemporaryLogin};
+pub use flow::{Acting, CertOutcome, Flow, FlowState, Pending, TemporaryLogin};
 
 /// Why the login page is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub enum FailCode {
     /// No authenticator konto offers reaches the requested level.
     UnmetAuthenticationRequirements,
     AccessDenied,
+    /// A page would be needed (the choice whom to act for) but `prompt=none` forbids it.
+    InteractionRequired,
 }
 
 /// What the browser should see next.
@@ -77,12 +81,24 @@ pub enum Next {
         attributes: Vec<Attribute>,
         temporary_allowed: bool,
     },
+    /// The user may act for others at this client: for whom now?
+    ChooseActing {
+        options: Vec<RepresentationOption>,
+    },
     Consent {
         scopes: Vec<String>,
         claims: Vec<String>,
+        /// The name of the party the user acts for, which the client will learn about.
+        acting_for: Option<String>,
     },
     Complete(Authentication),
     Fail(FailCode, &'static str),
+}
+
+enum ActingOptions {
+    Decided(Option<konto_core::representation::Representation>),
+    Ask(Vec<RepresentationOption>),
+    Refused,
 }
 
 /// The stored consent of a user to a client.
@@ -224,7 +240,41 @@ impl LoginService {
             }
         };
 
-        // 3: consent
+        // 3: for whom? (only when the client asked for the representation scope)
+        let representation = match &principal {
+            Principal::Account { user_id }
+                if req
+                    .scopes
+                    .iter()
+                    .any(|s| s == konto_core::scope::REPRESENTATION) =>
+            {
+                match &flow.state.acting {
+                    Some(Acting::Myself) => None,
+                    Some(Acting::For { representation }) => Some(representation.clone()),
+                    None => match self.acting_options(req, user_id).await? {
+                        ActingOptions::Decided(r) => r,
+                        ActingOptions::Ask(options) => {
+                            if req.passive {
+                                return Ok(Next::Fail(
+                                    FailCode::InteractionRequired,
+                                    "the user must choose whom they act for",
+                                ));
+                            }
+                            return Ok(Next::ChooseActing { options });
+                        }
+                        ActingOptions::Refused => {
+                            return Ok(Next::Fail(
+                                FailCode::AccessDenied,
+                                "the user may not act for the party named in acting_for here",
+                            ));
+                        }
+                    },
+                }
+            }
+            _ => None,
+        };
+
+        // 4: consent
         if !flow.state.consented {
             let client = self.s.store.client(&req.client_id).await?;
             let first_party = client.as_ref().is_some_and(|c| c.first_party);
@@ -245,9 +295,18 @@ impl LoginService {
                         "the user has not consented to this client",
                     ));
                 }
+                let acting_for = match &representation {
+                    Some(r) => Some(
+                        crate::org::OrgService::new(Arc::clone(&self.s))
+                            .party_name(&r.represented)
+                            .await?,
+                    ),
+                    None => None,
+                };
                 return Ok(Next::Consent {
                     scopes: req.scopes.clone(),
                     claims: req.claims.clone(),
+                    acting_for,
                 });
             }
         }
@@ -258,7 +317,80 @@ impl LoginService {
             auth_time,
             amr,
             session_id,
+            representation,
         }))
+    }
+
+    /// Whom the user may act for at the flow's client: nobody else (act as oneself), the one the
+    /// client named, or a choice to ask.
+    async fn acting_options(
+        &self,
+        req: &LoginRequest,
+        user_id: &str,
+    ) -> Result<ActingOptions, ServiceError> {
+        let Some(client) = self.s.store.client(&req.client_id).await? else {
+            return Ok(ActingOptions::Decided(None));
+        };
+        let options = OrgService::new(Arc::clone(&self.s))
+            .options(user_id, &client)
+            .await?;
+        if let Some(named) = &req.acting_for {
+            let sector = client
+                .sector()
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let found = options.into_iter().find(|o| {
+                konto_core::subject::pairwise_party(
+                    &self.s.pairwise_key,
+                    &sector,
+                    &o.representation.represented,
+                ) == *named
+            });
+            return Ok(match found {
+                Some(o) => ActingOptions::Decided(Some(o.representation)),
+                None => {
+                    tracing::info!("a client named a party the user may not act for");
+                    ActingOptions::Refused
+                }
+            });
+        }
+        if options.is_empty() {
+            return Ok(ActingOptions::Decided(None));
+        }
+        Ok(ActingOptions::Ask(options))
+    }
+
+    /// Records whom the user acts for: `choice` is the [`RepresentationOption::key`] of one of
+    /// the options the page showed (recomputed here, so only a representation that holds now
+    /// can be chosen, and a list that changed meanwhile cannot shift the choice), or `None`
+    /// for themselves.
+    pub async fn choose_acting(
+        &self,
+        flow: &mut Flow,
+        session: Option<&SessionRecord>,
+        choice: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let Some(session) = session else {
+            return Err(ServiceError::FlowNotFound);
+        };
+        let acting = match choice {
+            None => Acting::Myself,
+            Some(key) => {
+                let ActingOptions::Ask(options) =
+                    self.acting_options(&flow.request, &session.user_id).await?
+                else {
+                    return Err(ServiceError::StepTaken);
+                };
+                let o = options
+                    .into_iter()
+                    .find(|o| o.key() == key)
+                    .ok_or(ServiceError::Invalid("no such choice".into()))?;
+                Acting::For {
+                    representation: o.representation,
+                }
+            }
+        };
+        flow.state.acting = Some(acting);
+        self.save_state(flow).await
     }
 
     fn ask_login(&self, req: &LoginRequest, reason: LoginReason) -> Next {

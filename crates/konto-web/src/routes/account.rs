@@ -27,7 +27,7 @@ use crate::i18n::Texts;
 use crate::pages::{AccountPage, MessagePage, RegisterPage, ResetPage};
 
 /// The browser's binding cookie, created when missing (forms need it for their CSRF token).
-fn binding(
+pub(super) fn binding(
     app: &App,
     browser: &Browser,
     t: &'static Texts,
@@ -45,7 +45,7 @@ fn binding(
     }
 }
 
-fn with_cookie(mut r: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
+pub(super) fn with_cookie(mut r: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
     if let Some(c) = cookie {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -367,12 +367,13 @@ pub(crate) async fn reset_confirm(
 }
 
 /// Starts a flow for konto's own pages (sign in to the account, or add an authenticator).
-async fn account_flow(
+pub(super) async fn account_flow(
     app: &App,
     browser: &Browser,
     t: &'static Texts,
     min_level: Level,
     force_login: bool,
+    protocol: Protocol,
 ) -> Result<Response, WebError> {
     let (b, cookie) = binding(app, browser, t)?;
     let request = LoginRequest {
@@ -387,10 +388,11 @@ async fn account_flow(
         scopes: Vec::new(),
         claims: Vec::new(),
         temporary_allowed: false,
+        acting_for: None,
     };
     let flow = app
         .login
-        .start_flow(&request, Protocol::Account.to_json(), &b, true)
+        .start_flow(&request, protocol.to_json(), &b, true)
         .await
         .map_err(|e| WebError::service(e, t))?;
     Ok(with_cookie(
@@ -399,7 +401,7 @@ async fn account_flow(
     ))
 }
 
-async fn signed_in(
+pub(super) async fn signed_in(
     app: &App,
     browser: &Browser,
     t: &'static Texts,
@@ -416,12 +418,12 @@ pub(crate) async fn show(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let Some(session) = signed_in(&app, &browser, t).await? else {
-        return account_flow(&app, &browser, t, Level::Basic, false).await;
+        return account_flow(&app, &browser, t, Level::Basic, false, Protocol::Account).await;
     };
     render_account(&app, &browser, t, &session, None, None).await
 }
 
-async fn render_account(
+pub(super) async fn render_account(
     app: &App,
     browser: &Browser,
     t: &'static Texts,
@@ -481,6 +483,14 @@ async fn render_account(
             })
         })
         .collect();
+    let organisations = app
+        .orgs
+        .organisations_of(&session.user_id)
+        .await
+        .map_err(|e| WebError::service(e, t))?
+        .into_iter()
+        .map(|(org, m)| (org.name, t.role(m.role), org.confirmed_at.is_some()))
+        .collect();
     let has = |k: AuthenticatorKind| o.authenticators.contains(&k);
     let page = AccountPage {
         t,
@@ -501,6 +511,7 @@ async fn render_account(
         can_add_elster: app.services.certificates.is_some() && !has(AuthenticatorKind::Elster),
         can_add_eid: app.services.eid.is_some() && !has(AuthenticatorKind::Eid),
         consents,
+        organisations,
         sessions,
     }
     .html()
@@ -509,7 +520,7 @@ async fn render_account(
 }
 
 /// Runs an account action for the signed-in user and shows the account page again.
-async fn account_action(
+pub(super) async fn account_action(
     app: &Arc<App>,
     browser: &Browser,
     body: &[u8],
@@ -536,9 +547,11 @@ async fn sensitive_action(
 ) -> Result<(SessionRecord, Vec<(String, String)>, &'static Texts), Response> {
     let (session, pairs, t) = account_action(app, browser, body).await?;
     if !recently_authenticated(app, &session) {
-        return Err(account_flow(app, browser, t, Level::Basic, true)
-            .await
-            .unwrap_or_else(IntoResponse::into_response));
+        return Err(
+            account_flow(app, browser, t, Level::Basic, true, Protocol::Account)
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+        );
     }
     Ok((session, pairs, t))
 }
@@ -557,7 +570,7 @@ pub(crate) async fn confirm(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let force = signed_in(&app, &browser, t).await?.is_some();
-    account_flow(&app, &browser, t, Level::Basic, force).await
+    account_flow(&app, &browser, t, Level::Basic, force, Protocol::Account).await
 }
 
 pub(crate) async fn names(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
@@ -598,7 +611,7 @@ pub(crate) async fn link(State(app): State<Arc<App>>, browser: Browser, body: By
             return WebError::page(StatusCode::BAD_REQUEST, t.error_bad_request, t).into_response();
         }
     };
-    account_flow(&app, &browser, t, level, true)
+    account_flow(&app, &browser, t, level, true, Protocol::Account)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -668,6 +681,7 @@ pub(crate) async fn passkey_start(
         scopes: Vec::new(),
         claims: Vec::new(),
         temporary_allowed: false,
+        acting_for: None,
     };
     let protocol = Protocol::PasskeyRegistration {
         user_id: session.user_id.clone(),

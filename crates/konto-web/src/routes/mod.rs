@@ -6,6 +6,7 @@ pub(crate) mod cert;
 pub(crate) mod login;
 pub(crate) mod misc;
 pub(crate) mod oidc;
+pub(crate) mod orgs;
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub enum Protocol {
     Oidc(OidcFlow),
     /// The user's own account pages (signing in to them, adding an ELSTER certificate or eID).
     Account,
+    /// Signing in to join an organisation (the invitation waits in a cookie, see `orgs`).
+    OrgJoin,
     /// Registering a passkey from the account page.
     PasskeyRegistration {
         user_id: String,
@@ -108,6 +111,9 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/login/cert/signed", post(login::external::cert_signed))
         .route("/login/unlinked", post(login::page::unlinked))
         .route("/login/consent", post(login::page::consent))
+        .route("/login/acting", post(login::page::acting))
+        .route("/org/join", get(orgs::join_form).post(orgs::join))
+        .route("/mandates/check", post(oidc::check_mandate))
         .route("/login/cancel", post(login::page::cancel))
         .route(
             "/register",

@@ -262,6 +262,18 @@ pub(crate) async fn introspect(State(app): State<Arc<App>>, request: BackChannel
     }
 }
 
+/// konto's mandate check for relying parties (client authentication as at `/token`).
+pub(crate) async fn check_mandate(State(app): State<Arc<App>>, request: BackChannel) -> Response {
+    match app
+        .oidc
+        .check_mandate(request.input(), app.clock.now())
+        .await
+    {
+        Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
+        Err(e) => oauth_error_response(&e),
+    }
+}
+
 pub(crate) async fn revoke(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app.oidc.revoke(request.input(), app.clock.now()).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),

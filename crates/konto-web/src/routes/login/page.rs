@@ -115,6 +115,27 @@ pub(crate) async fn consent(
     }
 }
 
+/// The choice whom the user acts for.
+pub(crate) async fn acting(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = form_pairs(&body);
+    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
+    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let choice = match field(&pairs, "acting") {
+        None | Some("self") => None,
+        Some(key) if key.len() <= 300 => Some(key),
+        Some(_) => return Err(WebError::refused("the choice is too long", ctx.t)),
+    };
+    app.login
+        .choose_acting(&mut ctx.flow, ctx.session.as_ref(), choice)
+        .await
+        .map_err(|e| WebError::service(e, ctx.t))?;
+    after_step(&app, ctx, AuthStep::Continue).await
+}
+
 pub(crate) async fn cancel(
     State(app): State<Arc<App>>,
     browser: Browser,

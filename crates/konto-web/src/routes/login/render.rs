@@ -14,7 +14,9 @@ use super::Ctx;
 use crate::app::App;
 use crate::error::WebError;
 use crate::i18n::Texts;
-use crate::pages::{ConsentPage, LoginPage, SecondFactorPage, UnlinkedPage};
+use crate::pages::{
+    ActingChoice, ActingPage, ConsentPage, LoginPage, SecondFactorPage, UnlinkedPage,
+};
 use crate::routes::{Protocol, authorization_response, see_other};
 use crate::security::csp_with_form_targets;
 
@@ -175,7 +177,31 @@ pub(crate) async fn render(
             }
             .html()
         }
-        Next::Consent { scopes, claims } => {
+        Next::ChooseActing { options } => {
+            let name = client_name(app, oidc.as_ref()).await;
+            ActingPage {
+                t,
+                dev,
+                flow: &ctx.flow_id,
+                csrf: &ctx.csrf,
+                client_name: &name,
+                choices: options
+                    .iter()
+                    .map(|o| ActingChoice {
+                        key: o.key(),
+                        name: o.name.clone(),
+                        via: o.via.clone(),
+                        legal_representative: o.representation.legal_representative,
+                    })
+                    .collect(),
+            }
+            .html()
+        }
+        Next::Consent {
+            scopes,
+            claims,
+            acting_for,
+        } => {
             let name = client_name(app, oidc.as_ref()).await;
             let mut items: Vec<String> = scopes
                 .iter()
@@ -190,6 +216,7 @@ pub(crate) async fn render(
                 csrf: &ctx.csrf,
                 client_name: &name,
                 items,
+                acting_for: acting_for.as_deref(),
                 remember: ctx.flow.state.temporary.is_none(),
             }
             .html()
@@ -258,12 +285,15 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
             }
             Ok(authorization_response(app, t, &resp))
         }
-        Some(Protocol::Account) => {
+        Some(p @ (Protocol::Account | Protocol::OrgJoin)) => {
             app.login
                 .finish_flow(&ctx.flow)
                 .await
                 .map_err(|e| WebError::service(e, t))?;
-            Ok(see_other("/account"))
+            Ok(see_other(match p {
+                Protocol::OrgJoin => "/org/join",
+                _ => "/account",
+            }))
         }
         _ => Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t)),
     }
@@ -289,6 +319,7 @@ pub(super) async fn fail(
                     ErrorCode::UnmetAuthenticationRequirements
                 }
                 FailCode::AccessDenied => ErrorCode::AccessDenied,
+                FailCode::InteractionRequired => ErrorCode::InteractionRequired,
             };
             Ok(authorization_response(
                 app,

@@ -1,0 +1,228 @@
+//! What tokens say when a person acts for someone else.
+//!
+//! - **ID token and userinfo**: the subject stays the person (OIDC Core §2: the subject is the
+//!   End-User who authenticated); `acting_for` describes the represented party — its subject as
+//!   this client sees it (pairwise like a person's), and for an organisation its name, legal
+//!   form, identifiers, verification level and whether the person is one of its legal
+//!   representatives; `mandate` describes the chain (the root mandate's id, scope and validity,
+//!   and every link). Both only with the `representation` scope, which only registered clients
+//!   may ask for, and the user's consent.
+//! - **Access tokens** follow RFC 8693 §4.1: `sub` is the represented party and `act` the
+//!   actor, the person; prior actors — the organisations a mandate passed through — nest inside
+//!   it, the least recent deepest.
+//! - Every use of a representing grant — redeeming its code, each refresh, userinfo,
+//!   introspection — checks that the chain still holds at that instant and for this client
+//!   ([`konto_core::representation::verify`]); a revoked or expired link ends the grant.
+
+use konto_core::client::Client;
+use konto_core::representation::{self, Facts, Link, Party, Representation, Service};
+use konto_core::subject::pairwise_party;
+use konto_store::{GrantRecord, facts_for_chain};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::error::OAuthError;
+use crate::provider::Provider;
+
+/// The claims of a representing grant.
+#[derive(Debug, Clone)]
+pub(crate) struct ActingClaims {
+    /// The represented party's subject for this client.
+    pub sub: String,
+    /// RFC 8693 `act`.
+    pub act: Value,
+    pub acting_for: Value,
+    pub mandate: Option<Value>,
+}
+
+impl Provider {
+    fn party_subject(&self, client: &Client, party: &Party) -> Result<String, OAuthError> {
+        Ok(pairwise_party(
+            &self.pairwise_key,
+            &self.sector_of(client)?,
+            party,
+        ))
+    }
+
+    /// The claims of `grant`'s representation if it still holds at `now`; `Ok(None)` when the
+    /// grant has none; `Err(invalid_grant)` when it no longer holds.
+    pub(crate) async fn acting_claims(
+        &self,
+        grant: &GrantRecord,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<Option<ActingClaims>, OAuthError> {
+        let Some(rep) = &grant.representation else {
+            return Ok(None);
+        };
+        let facts = facts_for_chain(self.store.as_ref(), rep).await?;
+        let service = Service {
+            client_id: &client.id,
+            groups: &client.service_groups,
+        };
+        if representation::verify(rep, service, &facts.facts(), now).is_err() {
+            return Err(OAuthError::invalid_grant(
+                "the mandate or right this grant acts under no longer holds",
+            ));
+        }
+        let acting_for = self.describe_party(client, rep).await?;
+        let mandate = rep.mandates().next().map(|root| {
+            let root_mandate = facts.mandates.iter().find(|m| m.id == root);
+            let chain: Vec<Value> = rep
+                .chain
+                .iter()
+                .map(|l| match l {
+                    Link::Mandate(id) => json!({ "type": "mandate", "id": id }),
+                    Link::Right(id) => json!({ "type": "right", "id": id }),
+                })
+                .collect();
+            json!({
+                "id": root,
+                "scope": root_mandate.map(|m| m.scope.entries()).unwrap_or_default(),
+                "valid_until": root_mandate.and_then(|m| m.valid_until).map(OffsetDateTime::unix_timestamp),
+                "chain": chain,
+            })
+        });
+        // prior actors: the agents the mandates passed through, most recent first, without the
+        // person themselves
+        let mut prior: Vec<Party> = Vec::new();
+        for id in rep.mandates() {
+            if let Some(m) = facts.mandates.iter().find(|m| m.id == id)
+                && m.agent != Party::Person(rep.actor.clone())
+            {
+                prior.push(m.agent.clone());
+            }
+        }
+        let mut act = Map::new();
+        act.insert("sub".into(), json!(grant.subject));
+        let mut innermost: Option<Value> = None;
+        for party in &prior {
+            let mut level = Map::new();
+            level.insert("sub".into(), json!(self.party_subject(client, party)?));
+            if let Some(inner) = innermost.take() {
+                level.insert("act".into(), inner);
+            }
+            innermost = Some(Value::Object(level));
+        }
+        if let Some(inner) = innermost {
+            act.insert("act".into(), inner);
+        }
+        Ok(Some(ActingClaims {
+            sub: self.party_subject(client, &rep.represented)?,
+            act: Value::Object(act),
+            acting_for,
+            mandate,
+        }))
+    }
+
+    async fn describe_party(
+        &self,
+        client: &Client,
+        rep: &Representation,
+    ) -> Result<Value, OAuthError> {
+        let sub = self.party_subject(client, &rep.represented)?;
+        match &rep.represented {
+            Party::Organisation(id) => {
+                let Some(org) = self.store.organisation(id).await? else {
+                    return Err(OAuthError::invalid_grant(
+                        "the represented organisation no longer exists",
+                    ));
+                };
+                let mut m = Map::new();
+                m.insert("type".into(), json!("organisation"));
+                m.insert("sub".into(), json!(sub));
+                m.insert("name".into(), json!(org.name));
+                if !org.legal_form.is_empty() {
+                    m.insert("legal_form".into(), json!(org.legal_form));
+                }
+                if let Some(w) = &org.wirtschafts_id {
+                    m.insert("wirtschafts_id".into(), json!(w.as_str()));
+                }
+                if let Some(k) = &org.register {
+                    m.insert(
+                        "register".into(),
+                        json!({ "court": k.court, "type": k.kind.as_str(), "number": k.number }),
+                    );
+                }
+                if let Some(e) = &org.euid {
+                    m.insert("euid".into(), json!(e.as_str()));
+                }
+                m.insert("verification_level".into(), json!(org.level.as_str()));
+                m.insert(
+                    "legal_representative".into(),
+                    json!(rep.legal_representative),
+                );
+                Ok(Value::Object(m))
+            }
+            Party::Person(_) => Ok(json!({ "type": "person", "sub": sub })),
+        }
+    }
+}
+
+impl Provider {
+    /// The mandate check (konto's API for relying parties): does mandate `mandate` hold now,
+    /// for the calling client? A client learns only about mandates whose scope covers it; any
+    /// other id — unknown, or for other services — reads as inactive, so the API reveals
+    /// nothing about mandates the client was never shown.
+    pub async fn check_mandate(
+        &self,
+        input: crate::client_auth::ClientAuthInput<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Map<String, Value>, OAuthError> {
+        let client = self.authenticate_client(input, now).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(
+                "the mandate check needs an authenticated client",
+            ));
+        }
+        let id = input
+            .params
+            .get_bounded("mandate", 64)?
+            .ok_or_else(|| OAuthError::invalid_request("missing parameter mandate"))?;
+        let inactive = || {
+            let mut m = Map::new();
+            m.insert("active".into(), json!(false));
+            m
+        };
+        let service = Service {
+            client_id: &client.id,
+            groups: &client.service_groups,
+        };
+        let Some(mandate) = self.store.mandate(id).await? else {
+            return Ok(inactive());
+        };
+        if !mandate.scope.covers(service) {
+            return Ok(inactive());
+        }
+        // a mandate that was passed on holds only while the ones it came from do
+        let mandates = konto_store::mandate_with_ancestors(self.store.as_ref(), id).await?;
+        let facts = Facts {
+            rights: &[],
+            organisations: &[],
+            mandates: &mandates,
+        };
+        let chain_holds = representation::mandate_holds(&facts, id, service, now);
+        let status = mandate.status_at(now);
+        let mut m = Map::new();
+        m.insert("active".into(), json!(chain_holds));
+        m.insert("mandate".into(), json!(mandate.id));
+        m.insert("status".into(), json!(status.as_str()));
+        m.insert(
+            "principal".into(),
+            json!({ "type": mandate.principal.kind(), "sub": self.party_subject(&client, &mandate.principal)? }),
+        );
+        m.insert(
+            "agent".into(),
+            json!({ "type": mandate.agent.kind(), "sub": self.party_subject(&client, &mandate.agent)? }),
+        );
+        m.insert("scope".into(), json!(mandate.scope.entries()));
+        m.insert(
+            "valid_from".into(),
+            json!(mandate.valid_from.unix_timestamp()),
+        );
+        if let Some(u) = mandate.valid_until {
+            m.insert("valid_until".into(), json!(u.unix_timestamp()));
+        }
+        Ok(m)
+    }
+}

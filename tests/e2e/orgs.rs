@@ -1,0 +1,871 @@
+//! Organisations, members and mandates, end to end: accounts from the eID card, organisations
+//! verified against the commercial-register simulator and confirmed by the code in their letter
+//! (a real PDF, read back), a mandate from a company to a tax firm, a clerk invited by e-mail who
+//! signs in over HTTP and acts for the firm's client at a tax service — with an `openidconnect`
+//! relying party verifying the ID token — and nowhere else; revocation seen at once by refresh,
+//! introspection and the mandate check; expiry and the objection period on the clock.
+
+use konto_core::Level;
+use konto_core::representation::{MandateStatus, Role, ServiceScope};
+use konto_letter::Language;
+use konto_register_sim::{
+    ALTE_MUSTERMANN_DELETED, BEISPIEL_HANDEL, MUSTERMANN_SOFTWARE, WEBER_PARTNER,
+};
+use konto_service::ServiceError;
+use konto_service::org::{Actor, NewMandate, PartyRef};
+use konto_store::{ClientRepo, UserRepo};
+use konto_tests::rp::Rp;
+use konto_tests::*;
+use openidconnect::OAuth2TokenResponse;
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use serde_json::Value;
+
+on_both_backends!(
+    a_clerk_acts_for_the_firms_client_at_a_tax_service_only,
+    organisations_need_a_matching_representative_and_their_letter,
+    the_objection_period_and_the_end_of_a_mandate,
+    one_time_values_hold_under_parallel_use,
+);
+
+const PW: &str = "Fahrradklingel-Nordsee-42";
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+fn options(backend: Backend) -> Options {
+    let mut o = Options::new(backend);
+    o.eid = true;
+    o.register = true;
+    o
+}
+
+/// A person with an account created from their eID card (`choice` of the eID simulator), at
+/// level high.
+async fn card_holder(server: &TestServer, choice: &str) -> Actor {
+    if server.store.client("portal").await.unwrap().is_none() {
+        let mut portal = server.client("portal");
+        portal.first_party = true;
+        server.add_client(portal).await;
+    }
+    let before: Vec<String> = server
+        .store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let browser = server.browser();
+    let page = server
+        .authorize(
+            &browser,
+            "portal",
+            "https://portal.example/callback",
+            &[("acr_values", HIGH)],
+        )
+        .await
+        .page();
+    let page = browser.eid(&page, choice).await.page();
+    let out = browser.unlinked(&page, "create").await;
+    assert!(out.param("code").is_some(), "an account from the card");
+    let user = server
+        .store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| !before.contains(&u.id))
+        .expect("a new account");
+    Actor {
+        user_id: user.id,
+        level: Level::High,
+    }
+}
+
+/// The confirmation code printed in the newest letter to `organisation` (read from the PDF).
+fn letter_code(server: &TestServer, organisation: &str) -> String {
+    let mut letters: Vec<_> = std::fs::read_dir(&server.letters_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(organisation) && n.ends_with(".pdf"))
+        })
+        .collect();
+    letters.sort();
+    let pdf = std::fs::read(letters.last().expect("a letter")).unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a readable PDF");
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-'))
+        .find(|w| {
+            let groups: Vec<&str> = w.split('-').collect();
+            groups.len() == 3
+                && groups.iter().all(|g| {
+                    g.len() == 4
+                        && g.chars()
+                            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                })
+        })
+        .unwrap_or_else(|| panic!("no code in the letter:\n{text}"))
+        .to_owned()
+}
+
+/// An organisation from the register, created by `admin` and confirmed with its letter's code.
+async fn confirmed_org(
+    server: &TestServer,
+    admin: &Actor,
+    key: konto_register_sim::TestKey,
+) -> String {
+    let created = server
+        .app
+        .orgs
+        .create_from_register(admin, &key.key().unwrap(), Language::De)
+        .await
+        .expect("organisation");
+    let id = created.organisation.id;
+    let code = letter_code(server, &id);
+    server
+        .app
+        .orgs
+        .confirm(admin, &id, &code.to_lowercase().replace('-', " "))
+        .await
+        .expect("the letter's code, typed loosely");
+    id
+}
+
+/// The invitation link in the newest mail.
+fn invitation_token(server: &TestServer) -> String {
+    let mail = server.mails().pop().expect("an invitation mail");
+    link_in(&mail, "/org/join?token=")
+        .expect("an invitation link")
+        .trim_start_matches("/org/join?token=")
+        .to_owned()
+}
+
+/// `username` follows the invitation link in a browser, not yet signed in: the link's token
+/// moves into a cookie, they sign in, confirm on the join page and see the organisation in
+/// their account. A second browser with the same link afterwards gets nothing.
+async fn join_in_browser(server: &TestServer, username: &str, token: &str) {
+    let browser = server.browser();
+    let link = format!("/org/join?token={token}");
+    let r = browser.get(&link).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location().as_deref(),
+        Some("/org/join"),
+        "the token leaves the URL"
+    );
+    let login = browser.visit("/org/join").await.page();
+    let page = browser.password(&login, username, PW).await.page();
+    assert!(page.has("action=\"/org/join\""), "{}", page.body);
+    // without the page's CSRF token nothing happens
+    let forged = browser.post("/org/join", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let csrf = page.hidden("csrf").unwrap();
+    let account = browser.post("/org/join", &[("csrf", &csrf)]).await;
+    assert!(
+        account.has("Weber") && account.has("Sachbearbeitung"),
+        "the account lists the organisation and the role:\n{}",
+        account.body
+    );
+    // the link is spent
+    let again = browser.get(&link).await;
+    assert_eq!(again.status, 303);
+    let page = browser.visit("/org/join").await.page();
+    let csrf = page.hidden("csrf").unwrap();
+    let spent = browser.post("/org/join", &[("csrf", &csrf)]).await;
+    assert!(
+        spent.has("alert-error"),
+        "a used invitation is refused:\n{}",
+        spent.body
+    );
+}
+
+fn tax_scope() -> ServiceScope {
+    ServiceScope::listed(Vec::<&str>::new(), vec!["steuern"]).unwrap()
+}
+
+/// Company A (Erika) mandates tax firm B (Lukas) for tax services, passable on once; B's
+/// administrator invites clerk Clara and gives her the right under that mandate. Returns
+/// (A, B, mandate id, Erika, Lukas, Clara).
+struct Firms {
+    a: String,
+    b: String,
+    mandate: String,
+    erika: Actor,
+    lukas: Actor,
+    clara: Actor,
+}
+
+async fn firms(server: &TestServer) -> Firms {
+    let erika = card_holder(server, "erika").await;
+    let lukas = card_holder(server, "lukas").await;
+    let a = confirmed_org(server, &erika, MUSTERMANN_SOFTWARE).await;
+    let b = confirmed_org(server, &lukas, WEBER_PARTNER).await;
+    let offered = server
+        .app
+        .orgs
+        .offer_mandate(
+            &erika,
+            NewMandate {
+                principal: PartyRef::Organisation(a.clone()),
+                agent: PartyRef::Organisation(b.clone()),
+                scope: tax_scope(),
+                valid_from: None,
+                valid_until: None,
+                redelegation: 1,
+                parent: None,
+                evidence: Some("Vollmacht 2026-17".into()),
+            },
+        )
+        .await
+        .expect("a mandate offered");
+    assert_eq!(
+        offered.status_at(server.clock_now()),
+        MandateStatus::Offered
+    );
+    let accepted = server
+        .app
+        .orgs
+        .accept_mandate(&lukas, &offered.id)
+        .await
+        .expect("accepted by the agent's administrator");
+    assert_eq!(
+        accepted.status_at(server.clock_now()),
+        MandateStatus::Active
+    );
+    let clara_id = server.add_user("clara", PW, "Clara", "Schmidt").await;
+    let clara = Actor {
+        user_id: clara_id,
+        level: Level::Basic,
+    };
+    server
+        .app
+        .orgs
+        .invite(&lukas, &b, "clara@example.org", Role::Clerk)
+        .await
+        .expect("invited");
+    join_in_browser(server, "clara", &invitation_token(server)).await;
+    server
+        .app
+        .orgs
+        .grant_right(
+            &lukas,
+            &b,
+            &clara.user_id,
+            tax_scope(),
+            Some(offered.id.as_str()),
+        )
+        .await
+        .expect("a right under the mandate");
+    Firms {
+        a,
+        b,
+        mandate: offered.id,
+        erika,
+        lukas,
+        clara,
+    }
+}
+
+/// A confidential client in a group of services, allowed the representation scope.
+async fn service(server: &TestServer, id: &str, groups: &[&str]) -> (String, String) {
+    let mut c = server.client(id);
+    c.service_groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    let redirect = c.redirect_uris[0].clone();
+    let secret = server.add_client(c).await.unwrap();
+    (secret, redirect)
+}
+
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    client: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(server.url(path))
+        .basic_auth(client, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn mandate_check(server: &TestServer, client: &str, secret: &str, id: &str) -> Value {
+    let (status, body) = post_form(
+        server,
+        "/mandates/check",
+        client,
+        secret,
+        &[("mandate", id)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The whole chain over HTTP: Clara signs in at the tax service, chooses company A, and the
+/// tokens say she acts for A through B under the mandate. Other services offer no choice and
+/// refuse a named party; revoking the mandate ends the grant at once.
+async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let f = firms(&server).await;
+    let (tax_secret, tax_redirect) = service(&server, "steuer", &["steuern"]).await;
+    let (kfz_secret, kfz_redirect) = service(&server, "kfz", &["kfz"]).await;
+    let rp = Rp::new(
+        &server.issuer,
+        "steuer",
+        Some(&tax_secret),
+        &tax_redirect,
+        None,
+    )
+    .await;
+
+    // Clara signs in and is asked for whom she acts: herself, B (her own right covers tax
+    // services) or A through B
+    let browser = server.browser();
+    let pending = rp.authorize(&["openid", "profile", "representation"], &[]);
+    let page = browser.visit(&pending.url).await.page();
+    let page = browser.password(&page, "clara", PW).await.page();
+    let choices = acting_choices(&page);
+    assert_eq!(choices[0].0, "self");
+    let for_a = choices
+        .iter()
+        .find(|(_, label)| label.contains("Mustermann Software GmbH"))
+        .unwrap_or_else(|| panic!("A is offered: {choices:?}"));
+    assert!(
+        for_a.1.contains("über Weber"),
+        "the option says through whom: {}",
+        for_a.1
+    );
+    assert!(
+        !choices
+            .iter()
+            .any(|(_, l)| l.contains("Weber") && !l.contains("Mustermann")),
+        "Clara has no right of her own to act for B: {choices:?}"
+    );
+    // a choice that is not on offer is refused (a forged key)
+    let forged = browser.acting(&page, "o:forged|m:x").await.page();
+    assert!(forged.status.as_u16() >= 400, "{}", forged.body);
+    let page = browser.visit(&pending.url).await.page();
+    let choices = acting_choices(&page);
+    let key = choices
+        .iter()
+        .find(|(_, l)| l.contains("Mustermann Software GmbH"))
+        .unwrap()
+        .0
+        .clone();
+    let consent = browser.acting(&page, &key).await.page();
+    assert!(
+        consent.has("Mustermann Software GmbH"),
+        "the consent page names the organisation the service will learn about:\n{}",
+        consent.body
+    );
+    let out = browser.consent(&consent, true).await;
+    let code = out.param("code").expect("a code");
+    let (tokens, id_claims) = rp
+        .exchange(
+            pending,
+            &code,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        )
+        .await;
+
+    // OIDC Core §2: the ID token's subject stays the person who authenticated
+    let id_token = jwt_claims(&tokens.extra_fields().id_token().unwrap().to_string());
+    let person = id_claims.subject().to_string();
+    assert_eq!(id_token["sub"], person.as_str());
+    let acting_for = &id_token["acting_for"];
+    assert_eq!(acting_for["type"], "organisation");
+    assert_eq!(acting_for["name"], "Mustermann Software GmbH");
+    assert_eq!(acting_for["wirtschafts_id"], "DE123456788");
+    assert_eq!(acting_for["register"]["court"], "München");
+    assert_eq!(acting_for["legal_representative"], false);
+    let org_sub = acting_for["sub"].as_str().unwrap().to_owned();
+    assert_ne!(
+        org_sub, f.a,
+        "the organisation's subject is pairwise, not its id"
+    );
+    assert_eq!(id_token["mandate"]["id"], f.mandate.as_str());
+    assert_eq!(id_token["mandate"]["chain"].as_array().unwrap().len(), 2);
+
+    // RFC 8693 §4.1: the access token's subject is the represented party, `act` the person,
+    // and the firm a prior actor nested inside
+    let access = jwt_claims(tokens.access_token().secret());
+    assert_eq!(access["sub"], org_sub.as_str());
+    assert_eq!(access["act"]["sub"], person.as_str());
+    let firm_sub = access["act"]["act"]["sub"].as_str().expect("the firm");
+    assert_ne!(firm_sub, org_sub);
+    assert_eq!(access["acting_for"]["name"], "Mustermann Software GmbH");
+
+    let info = userinfo_claims(&server, tokens.access_token().secret()).await;
+    assert_eq!(info["sub"], person.as_str());
+    assert_eq!(info["acting_for"]["sub"], org_sub.as_str());
+
+    // the mandate check, with the tax service's credentials; another service learns nothing
+    let check = mandate_check(&server, "steuer", &tax_secret, &f.mandate).await;
+    assert_eq!(check["active"], true, "{check}");
+    assert_eq!(check["principal"]["sub"], org_sub.as_str());
+    assert_eq!(check["agent"]["sub"], firm_sub);
+    let elsewhere = mandate_check(&server, "kfz", &kfz_secret, &f.mandate).await;
+    assert_eq!(elsewhere, serde_json::json!({ "active": false }));
+    let (status, body) = post_form(
+        &server,
+        "/mandates/check",
+        "steuer",
+        "wrong-secret",
+        &[("mandate", &f.mandate)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // at the vehicle service Clara may act for no one: no question is asked
+    let kfz = server.browser();
+    let url = authorize_url(
+        &server,
+        "kfz",
+        &kfz_redirect,
+        &[("scope", "openid representation")],
+    );
+    let page = kfz.visit(&url).await.page();
+    let out = kfz.password(&page, "clara", PW).await.page();
+    assert!(
+        out.has("action=\"/login/consent\"") && !out.has("action=\"/login/acting\""),
+        "{}",
+        out.body
+    );
+    // and naming A (as the tax service knows it) is refused
+    let url = authorize_url(
+        &server,
+        "kfz",
+        &kfz_redirect,
+        &[("scope", "openid representation"), ("acting_for", &org_sub)],
+    );
+    let out = kfz.visit(&url).await;
+    assert_eq!(out.param("error").as_deref(), Some("access_denied"));
+    // the tax service names A itself: no question, straight to consent
+    let url = authorize_url(
+        &server,
+        "steuer",
+        &tax_redirect,
+        &[("scope", "openid representation"), ("acting_for", &org_sub)],
+    );
+    let out = browser.visit(&url).await;
+    let out = match out {
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
+        other => other,
+    };
+    let named = redeem_code(
+        &server,
+        "steuer",
+        &tax_secret,
+        &tax_redirect,
+        &out.param("code").expect("a code"),
+    )
+    .await;
+    assert_eq!(
+        jwt_claims(named["access_token"].as_str().unwrap())["sub"],
+        org_sub.as_str()
+    );
+    // acting_for without the representation scope is a malformed request (RFC 6749 §4.1.2.1)
+    let url = authorize_url(
+        &server,
+        "steuer",
+        &tax_redirect,
+        &[("scope", "openid"), ("acting_for", &org_sub)],
+    );
+    let out = browser.visit(&url).await;
+    assert_eq!(out.param("error").as_deref(), Some("invalid_request"));
+
+    // A's administrator revokes the mandate: the next refresh fails, introspection and the
+    // check say so at once (RFC 7662 §2.2: inactive, nothing else)
+    server
+        .app
+        .orgs
+        .revoke_mandate(&f.erika, &f.mandate)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token().expect("a refresh token").secret();
+    let (status, body) = post_form(
+        &server,
+        "/token",
+        "steuer",
+        &tax_secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (_, intro) = post_form(
+        &server,
+        "/introspect",
+        "steuer",
+        &tax_secret,
+        &[("token", tokens.access_token().secret())],
+    )
+    .await;
+    assert_eq!(intro, serde_json::json!({ "active": false }));
+    let check = mandate_check(&server, "steuer", &tax_secret, &f.mandate).await;
+    assert_eq!(check["active"], false);
+    assert_eq!(check["status"], "revoked");
+    let r = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "userinfo refuses the token of a revoked chain"
+    );
+    // and the next login offers A no more
+    let page = browser
+        .visit(&rp.authorize(&["openid", "representation"], &[]).url)
+        .await;
+    if let Outcome::Page(p) = page {
+        assert!(!p.has("Mustermann Software GmbH"), "{}", p.body);
+    }
+    let _ = (&f.b, &f.lukas, &f.clara);
+    server.stop().await;
+}
+
+/// Only a legal representative in the register (matched on the verified identity) at
+/// substantial or higher may create an organisation; deleted entries are refused; until the
+/// letter's code is entered nothing can be granted, and only its addressee can enter it.
+async fn organisations_need_a_matching_representative_and_their_letter(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let erika = card_holder(&server, "erika").await;
+    let lukas = card_holder(&server, "lukas").await;
+    let orgs = &server.app.orgs;
+    let at = |key: konto_register_sim::TestKey| key.key().unwrap();
+    // a namesake born on another day is not Erika
+    let err = orgs
+        .create_from_register(&erika, &at(BEISPIEL_HANDEL), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotARepresentative), "{err:?}");
+    let err = orgs
+        .create_from_register(&erika, &at(ALTE_MUSTERMANN_DELETED), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotInRegister), "{err:?}");
+    let err = orgs
+        .create_from_register(&lukas, &at(MUSTERMANN_SOFTWARE), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotARepresentative), "{err:?}");
+    let basic = Actor {
+        user_id: erika.user_id.clone(),
+        level: Level::Basic,
+    };
+    let err = orgs
+        .create_from_register(&basic, &at(MUSTERMANN_SOFTWARE), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::LevelTooLow { .. }), "{err:?}");
+    // a password account has no verified identity to match
+    let pw = server.add_user("paula", PW, "Erika", "Mustermann").await;
+    let err = orgs
+        .create_from_register(
+            &Actor {
+                user_id: pw,
+                level: Level::High,
+            },
+            &at(MUSTERMANN_SOFTWARE),
+            Language::De,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::IdentityNotVerified | ServiceError::NotARepresentative
+        ),
+        "{err:?}"
+    );
+
+    let created = orgs
+        .create_from_register(&erika, &at(MUSTERMANN_SOFTWARE), Language::De)
+        .await
+        .unwrap();
+    let a = created.organisation.id.clone();
+    assert_eq!(created.organisation.name, "Mustermann Software GmbH");
+    let err = orgs
+        .create_from_register(&erika, &at(MUSTERMANN_SOFTWARE), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::OrganisationExists), "{err:?}");
+    // unconfirmed: no rights, no invitations
+    let err = orgs
+        .grant_right(&erika, &a, &erika.user_id, tax_scope(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotConfirmed), "{err:?}");
+    let code = letter_code(&server, &a);
+    // only the addressee enters the code; a wrong one is counted
+    let err = orgs.confirm(&lukas, &a, &code).await.unwrap_err();
+    assert!(matches!(err, ServiceError::NotAllowed), "{err:?}");
+    let err = orgs
+        .confirm(&erika, &a, "2222-3333-4444")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::BadCode), "{err:?}");
+    orgs.confirm(&erika, &a, &code).await.unwrap();
+    // once only
+    let err = orgs.confirm(&erika, &a, &code).await.unwrap_err();
+    assert!(matches!(err, ServiceError::BadCode), "{err:?}");
+    // Lukas administers nothing at A
+    let err = orgs
+        .invite(&lukas, &a, "mallory@example.org", Role::Administrator)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotAllowed), "{err:?}");
+    // the administrator may act for A everywhere: a login at any service offers A
+    let (_, redirect) = service(&server, "any", &[]).await;
+    let overview = orgs.overview(&erika, &a).await.unwrap();
+    assert_eq!(overview.members.len(), 1);
+    let _ = redirect;
+    server.stop().await;
+}
+
+/// A mandate the agent registers is in force only after the principal's objection period
+/// (14 days by default) or the principal's confirmation; a mandate's end (valid_until) ends
+/// what was granted under it.
+async fn the_objection_period_and_the_end_of_a_mandate(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let erika = card_holder(&server, "erika").await;
+    let lukas = card_holder(&server, "lukas").await;
+    let a = confirmed_org(&server, &erika, MUSTERMANN_SOFTWARE).await;
+    let b = confirmed_org(&server, &lukas, WEBER_PARTNER).await;
+    let orgs = &server.app.orgs;
+    let now = server.clock_now();
+    // the firm registers the mandate it holds (tax-adviser practice)
+    let registered = orgs
+        .offer_mandate(
+            &lukas,
+            NewMandate {
+                principal: PartyRef::Organisation(a.clone()),
+                agent: PartyRef::Organisation(b.clone()),
+                scope: tax_scope(),
+                valid_from: None,
+                valid_until: Some(now + time::Duration::days(30)),
+                redelegation: 0,
+                parent: None,
+                evidence: Some("Vollmacht vom 1.12.".into()),
+            },
+        )
+        .await
+        .unwrap();
+    // the agent cannot accept what it registered itself
+    let err = orgs
+        .accept_mandate(&lukas, &registered.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::NotAllowed | ServiceError::MandateState),
+        "{err:?}"
+    );
+    let (secret, _) = service(&server, "steuer", &["steuern"]).await;
+    let check = mandate_check(&server, "steuer", &secret, &registered.id).await;
+    assert_eq!(check["active"], false);
+    assert_eq!(check["status"], "offered");
+    server.clock.advance(time::Duration::days(15));
+    let check = mandate_check(&server, "steuer", &secret, &registered.id).await;
+    assert_eq!(
+        check["active"], true,
+        "in force after the objection period: {check}"
+    );
+    // an administrator, too, acts under a mandate only with a right under it
+    let steuer = server.store.client("steuer").await.unwrap().unwrap();
+    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    assert!(
+        !options.iter().any(|o| o.name == "Mustermann Software GmbH"),
+        "{options:?}"
+    );
+    orgs.grant_right(
+        &lukas,
+        &b,
+        &lukas.user_id,
+        tax_scope(),
+        Some(&registered.id),
+    )
+    .await
+    .unwrap();
+    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    assert!(
+        options.iter().any(|o| o.name == "Mustermann Software GmbH"),
+        "{options:?}"
+    );
+    // redelegation 0: B cannot pass it on to Lukas personally
+    let err = orgs
+        .offer_mandate(
+            &lukas,
+            NewMandate {
+                principal: PartyRef::Organisation(b.clone()),
+                agent: PartyRef::Me,
+                scope: tax_scope(),
+                valid_from: None,
+                valid_until: None,
+                redelegation: 0,
+                parent: Some(registered.id.clone()),
+                evidence: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");
+    // 30 days after its start the mandate has ended
+    server.clock.advance(time::Duration::days(16));
+    let check = mandate_check(&server, "steuer", &secret, &registered.id).await;
+    assert_eq!(
+        (check["active"].clone(), check["status"].clone()),
+        (Value::Bool(false), Value::String("expired".into()))
+    );
+    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    assert!(
+        !options.iter().any(|o| o.name == "Mustermann Software GmbH"),
+        "{options:?}"
+    );
+    server.stop().await;
+}
+
+/// Parallel use of one-time values: an invitation link joins one person only; parallel
+/// acceptance of one offer succeeds once; the letter voids after the allowed wrong codes even
+/// when they arrive together.
+async fn one_time_values_hold_under_parallel_use(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let erika = card_holder(&server, "erika").await;
+    let lukas = card_holder(&server, "lukas").await;
+    let orgs = server.app.orgs.clone();
+
+    // wrong codes in parallel: at most the allowed number are judged, then the letter is void
+    let a = orgs
+        .create_from_register(&erika, &MUSTERMANN_SOFTWARE.key().unwrap(), Language::De)
+        .await
+        .unwrap()
+        .organisation
+        .id;
+    let code = letter_code(&server, &a);
+    let tries = (0..12).map(|i| {
+        let orgs = orgs.clone();
+        let erika = erika.clone();
+        let a = a.clone();
+        tokio::spawn(async move {
+            orgs.confirm(&erika, &a, &format!("2222-3333-{:04}", 4000 + i))
+                .await
+        })
+    });
+    for t in tries {
+        assert!(t.await.unwrap().is_err());
+    }
+    let err = orgs.confirm(&erika, &a, &code).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::BadCode),
+        "after five wrong codes even the right one is refused: {err:?}"
+    );
+
+    let b = confirmed_org(&server, &lukas, WEBER_PARTNER).await;
+    // one invitation, three people joining at once: one member
+    orgs.invite(&lukas, &b, "team@example.org", Role::Clerk)
+        .await
+        .unwrap();
+    let token = invitation_token(&server);
+    let mut joins = Vec::new();
+    for name in ["c1", "c2", "c3"] {
+        let id = server.add_user(name, PW, "C", name).await;
+        let orgs = orgs.clone();
+        let token = token.clone();
+        joins.push(tokio::spawn(async move {
+            orgs.join(
+                &Actor {
+                    user_id: id,
+                    level: Level::Basic,
+                },
+                &token,
+            )
+            .await
+        }));
+    }
+    let mut joined = 0;
+    for j in joins {
+        if j.await.unwrap().is_ok() {
+            joined += 1;
+        }
+    }
+    assert_eq!(joined, 1);
+    let overview = orgs.overview(&lukas, &b).await.unwrap();
+    assert_eq!(overview.members.len(), 2, "Lukas and one clerk");
+
+    // Lukas offers his firm's services to Erika personally; two accepts at once: one wins
+    let offer = orgs
+        .offer_mandate(
+            &lukas,
+            NewMandate {
+                principal: PartyRef::Organisation(b.clone()),
+                agent: PartyRef::Person("erika-does-not-exist".into()),
+                scope: tax_scope(),
+                valid_from: None,
+                valid_until: None,
+                redelegation: 0,
+                parent: None,
+                evidence: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(offer, ServiceError::UnknownParty), "{offer:?}");
+    let clara = server.add_user("clara", PW, "Clara", "Schmidt").await;
+    let offer = orgs
+        .offer_mandate(
+            &lukas,
+            NewMandate {
+                principal: PartyRef::Organisation(b.clone()),
+                agent: PartyRef::Person("clara".into()),
+                scope: tax_scope(),
+                valid_from: None,
+                valid_until: None,
+                redelegation: 0,
+                parent: None,
+                evidence: None,
+            },
+        )
+        .await
+        .unwrap();
+    let clara = Actor {
+        user_id: clara,
+        level: Level::Basic,
+    };
+    let accepts: Vec<_> = (0..4)
+        .map(|_| {
+            let orgs = orgs.clone();
+            let clara = clara.clone();
+            let id = offer.id.clone();
+            tokio::spawn(async move { orgs.accept_mandate(&clara, &id).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for a in accepts {
+        if a.await.unwrap().is_ok() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 1);
+    server.stop().await;
+}
