@@ -19,6 +19,7 @@ mod external;
 mod https;
 mod login;
 mod logout;
+mod orgs;
 mod passkeys;
 mod selftest;
 

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 on_both_backends!(
     a_clerk_acts_for_the_firms_client_at_a_tax_service_only,
+    a_choice_stays_with_the_person_who_made_it,
     organisations_need_a_matching_representative_and_their_letter,
     the_objection_period_and_the_end_of_a_mandate,
     one_time_values_hold_under_parallel_use,
@@ -78,35 +79,6 @@ async fn card_holder(server: &TestServer, choice: &str) -> Actor {
         user_id: user.id,
         level: Level::High,
     }
-}
-
-/// The confirmation code printed in the newest letter to `organisation` (read from the PDF).
-fn letter_code(server: &TestServer, organisation: &str) -> String {
-    let mut letters: Vec<_> = std::fs::read_dir(&server.letters_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.contains(organisation) && n.ends_with(".pdf"))
-        })
-        .collect();
-    letters.sort();
-    let pdf = std::fs::read(letters.last().expect("a letter")).unwrap();
-    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a readable PDF");
-    text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-'))
-        .find(|w| {
-            let groups: Vec<&str> = w.split('-').collect();
-            groups.len() == 3
-                && groups.iter().all(|g| {
-                    g.len() == 4
-                        && g.chars()
-                            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-                })
-        })
-        .unwrap_or_else(|| panic!("no code in the letter:\n{text}"))
-        .to_owned()
 }
 
 /// An organisation from the register, created by `admin` and confirmed with its letter's code.
@@ -184,18 +156,16 @@ fn tax_scope() -> ServiceScope {
     ServiceScope::listed(Vec::<&str>::new(), vec!["steuern"]).unwrap()
 }
 
-/// Company A (Erika) mandates tax firm B (Lukas) for tax services, passable on once; B's
-/// administrator invites clerk Clara and gives her the right under that mandate. Returns
-/// (A, B, mandate id, Erika, Lukas, Clara).
+/// What [`firms`] set up: company A, the mandate A gave B, and A's administrator Erika.
 struct Firms {
     a: String,
-    b: String,
     mandate: String,
     erika: Actor,
-    lukas: Actor,
-    clara: Actor,
 }
 
+/// Company A (Erika) mandates tax firm B (Lukas) for tax services, passable on once; B's
+/// administrator invites clerk Clara (she joins in a browser) and gives her the right under
+/// that mandate.
 async fn firms(server: &TestServer) -> Firms {
     let erika = card_holder(server, "erika").await;
     let lukas = card_holder(server, "lukas").await;
@@ -259,11 +229,8 @@ async fn firms(server: &TestServer) -> Firms {
         .expect("a right under the mandate");
     Firms {
         a,
-        b,
         mandate: offered.id,
         erika,
-        lukas,
-        clara,
     }
 }
 
@@ -485,6 +452,20 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
     let out = browser.visit(&url).await;
     assert_eq!(out.param("error").as_deref(), Some("invalid_request"));
 
+    // a client not registered for the representation scope cannot ask for it (RFC 6749 §3.3)
+    let mut plain = server.client("plain");
+    plain.scopes.retain(|s| s != "representation");
+    let plain_redirect = plain.redirect_uris[0].clone();
+    server.add_client(plain).await;
+    let url = authorize_url(
+        &server,
+        "plain",
+        &plain_redirect,
+        &[("scope", "openid representation")],
+    );
+    let out = browser.visit(&url).await;
+    assert_eq!(out.param("error").as_deref(), Some("invalid_scope"));
+
     // A's administrator revokes the mandate: the next refresh fails, introspection and the
     // check say so at once (RFC 7662 §2.2: inactive, nothing else)
     server
@@ -536,7 +517,6 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
     if let Outcome::Page(p) = page {
         assert!(!p.has("Mustermann Software GmbH"), "{}", p.body);
     }
-    let _ = (&f.b, &f.lukas, &f.clara);
     server.stop().await;
 }
 
@@ -633,11 +613,18 @@ async fn organisations_need_a_matching_representative_and_their_letter(backend: 
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotAllowed), "{err:?}");
-    // the administrator may act for A everywhere: a login at any service offers A
-    let (_, redirect) = service(&server, "any", &[]).await;
+    // the administrator (a legal representative) may act for A at any service
+    service(&server, "any", &[]).await;
+    let any = server.store.client("any").await.unwrap().unwrap();
+    let options = orgs.options(&erika.user_id, &any).await.unwrap();
+    assert!(
+        options
+            .iter()
+            .any(|o| o.name == "Mustermann Software GmbH" && o.representation.legal_representative),
+        "{options:?}"
+    );
     let overview = orgs.overview(&erika, &a).await.unwrap();
     assert_eq!(overview.members.len(), 1);
-    let _ = redirect;
     server.stop().await;
 }
 
@@ -867,5 +854,64 @@ async fn one_time_values_hold_under_parallel_use(backend: Backend) {
         }
     }
     assert_eq!(accepted, 1);
+    server.stop().await;
+}
+
+/// One browser, two people (a shared computer): Clara chooses to act for A at the tax service
+/// and leaves the login at its consent page; Mallory signs in in the same browser and takes the
+/// flow up. Clara's choice is not Mallory's: the grant acts for no one.
+async fn a_choice_stays_with_the_person_who_made_it(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    firms(&server).await;
+    let (secret, redirect) = service(&server, "steuer", &["steuern"]).await;
+    server.add_user("mallory", PW, "Mallory", "Moe").await;
+    let browser = server.browser();
+    let url = authorize_url(
+        &server,
+        "steuer",
+        &redirect,
+        &[("scope", "openid representation")],
+    );
+    let page = browser.visit(&url).await.page();
+    let flow = page.hidden("flow").unwrap();
+    let page = browser.password(&page, "clara", PW).await.page();
+    let key = acting_choices(&page)
+        .into_iter()
+        .find(|(_, l)| l.contains("Mustermann"))
+        .unwrap()
+        .0;
+    let consent = browser.acting(&page, &key).await.page();
+    assert!(consent.has("Mustermann Software GmbH"));
+    // Clara signs out; Mallory signs in in the same browser
+    let account = browser.visit("/account").await.page();
+    let csrf = account.hidden("csrf").unwrap();
+    browser.post("/account/logout", &[("csrf", &csrf)]).await;
+    let login = browser.visit("/account").await.page();
+    let mine = browser.password(&login, "mallory", PW).await.page();
+    assert!(mine.has("mallory"), "{}", mine.body);
+    // Mallory takes Clara's flow up
+    let page = browser.visit(&format!("/login?flow={flow}")).await;
+    let out = match page {
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => {
+            assert!(!p.has("Mustermann"), "{}", p.body);
+            browser.consent(&p, true).await
+        }
+        Outcome::Page(p) => panic!("expected the consent page:\n{}", p.body),
+        callback => callback,
+    };
+    let tokens = redeem_code(
+        &server,
+        "steuer",
+        &secret,
+        &redirect,
+        &out.param("code").expect("a code"),
+    )
+    .await;
+    let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert!(id.get("acting_for").is_none(), "{id}");
+    let access = jwt_claims(tokens["access_token"].as_str().unwrap());
+    assert!(access.get("act").is_none(), "{access}");
     server.stop().await;
 }

@@ -595,3 +595,77 @@ pub fn elster_certificate(name: &str) -> String {
         .expect("test certificate");
     STANDARD.encode(cert.as_ref())
 }
+
+/// The confirmation code printed in the newest letter to `organisation` (read from the PDF).
+pub fn letter_code(server: &TestServer, organisation: &str) -> String {
+    let mut letters: Vec<_> = std::fs::read_dir(&server.letters_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(organisation) && n.ends_with(".pdf"))
+        })
+        .collect();
+    letters.sort();
+    let pdf = std::fs::read(letters.last().expect("a letter")).unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("a readable PDF");
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-'))
+        .find(|w| {
+            let groups: Vec<&str> = w.split('-').collect();
+            groups.len() == 3
+                && groups.iter().all(|g| {
+                    g.len() == 4
+                        && g.chars()
+                            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                })
+        })
+        .unwrap_or_else(|| panic!("no code in the letter:\n{text}"))
+        .to_owned()
+}
+
+/// An organisation an operator created (`konto org add`) with `admin` (a user id) as its
+/// first administrator, confirmed with its letter's code; its id.
+pub async fn operator_org(server: &TestServer, name: &str, admin: &str) -> String {
+    use konto_core::org::OrgEvidence;
+    let org = konto_store::OrganisationRecord {
+        id: konto_keys::random::id().expect("id"),
+        name: name.to_owned(),
+        legal_form: "GmbH".into(),
+        wirtschafts_id: None,
+        register: None,
+        euid: None,
+        address: konto_store::OrgAddress {
+            street: "Marktplatz 3".into(),
+            postal_code: "14467".into(),
+            locality: "Potsdam".into(),
+            country: "DE".into(),
+        },
+        level: konto_core::Level::Substantial,
+        evidence: OrgEvidence::Operator {
+            reference: "test".into(),
+        },
+        postbox_handle: konto_keys::random::uuid().expect("uuid"),
+        created_at: server.clock_now(),
+        confirmed_at: None,
+    };
+    let created = server
+        .app
+        .orgs
+        .create_by_operator(org, admin, konto_letter::Language::De)
+        .await
+        .expect("organisation");
+    let id = created.organisation.id;
+    let actor = konto_service::org::Actor {
+        user_id: admin.to_owned(),
+        level: konto_core::Level::High,
+    };
+    server
+        .app
+        .orgs
+        .confirm(&actor, &id, &letter_code(server, &id))
+        .await
+        .expect("confirmed");
+    id
+}

@@ -250,8 +250,12 @@ impl LoginService {
             {
                 match &flow.state.acting {
                     Some(Acting::Myself) => None,
-                    Some(Acting::For { representation }) => Some(representation.clone()),
-                    None => match self.acting_options(req, user_id).await? {
+                    // a choice made by whoever was signed in then: if another account has signed
+                    // in in this browser since, that choice is not theirs and they choose anew
+                    Some(Acting::For { representation }) if representation.actor == *user_id => {
+                        Some(representation.clone())
+                    }
+                    _ => match self.acting_options(req, user_id).await? {
                         ActingOptions::Decided(r) => r,
                         ActingOptions::Ask(options) => {
                             if req.passive {

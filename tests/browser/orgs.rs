@@ -1,0 +1,76 @@
+//! Organisation pages in Chromium: joining from an invitation link (not yet signed in), the
+//! account's list of organisations, and choosing whom one acts for at a service, with the
+//! consent page naming the organisation.
+
+use konto_core::Level;
+use konto_core::representation::{Role, ServiceScope};
+use konto_service::org::Actor;
+use konto_tests::site::ClientSite;
+use konto_tests::{link_in, operator_org};
+
+use crate::{PW, allow, code_at_client, id_claims, shows, sign_in, sqlite, start, texts, variants};
+use konto_tests::chromium::{Js, Lang};
+
+variants!(join_and_act_for_an_organisation: de_js => (De, On), en_nojs => (En, Off));
+
+async fn join_and_act_for_an_organisation(test: &str, lang: Lang, js: Js) {
+    let Some((chromium, server)) = start(test, sqlite()).await else {
+        return;
+    };
+    let t = texts(lang);
+    let lukas = server.add_user("lukas", PW, "Lukas", "Weber").await;
+    let clara = server.add_user("clara", PW, "Clara", "Schmidt").await;
+    let org = operator_org(&server, "Weber Steuerberatung GmbH", &lukas).await;
+    let admin = Actor {
+        user_id: lukas,
+        level: Level::Substantial,
+    };
+    server
+        .app
+        .orgs
+        .invite(&admin, &org, "clara@example.org", Role::Clerk)
+        .await
+        .unwrap();
+    let mail = server.mails().pop().unwrap();
+    let link = link_in(&mail, "/org/join?token=").unwrap();
+
+    // the invitation, opened before signing in
+    let tab = chromium.tab(test, lang, js).await;
+    tab.goto(&server.url(&link)).await;
+    sign_in(&tab, "clara", PW).await;
+    shows(&tab, t.org_join_title).await;
+    assert!(
+        !tab.url().await.contains("token="),
+        "the token left the address bar"
+    );
+    tab.check("org-join").await;
+    tab.click_and_wait("form[action='/org/join'] button[type=submit]")
+        .await;
+    shows(&tab, t.org_joined).await;
+    shows(&tab, "Weber Steuerberatung GmbH").await;
+    shows(&tab, t.role_clerk).await;
+    tab.check("account-organisations").await;
+
+    // the administrator gives Clara the right for every service
+    server
+        .app
+        .orgs
+        .grant_right(&admin, &org, &clara, ServiceScope::All, None)
+        .await
+        .unwrap();
+    let site = ClientSite::start(&server, "steuer", |_| {}).await;
+    tab.goto(&site.authorize_url(&server, &[("scope", "openid representation")]))
+        .await;
+    shows(&tab, t.acting_title).await;
+    tab.check("acting").await;
+    tab.click("#acting-1").await;
+    tab.click_and_wait("form[action='/login/acting'] button[type=submit]")
+        .await;
+    shows(&tab, t.consent_acting_for).await;
+    shows(&tab, "Weber Steuerberatung GmbH").await;
+    allow(&tab, &site).await;
+    let tokens = code_at_client(&server, &site, None).await;
+    let claims = id_claims(&tokens);
+    assert_eq!(claims["acting_for"]["name"], "Weber Steuerberatung GmbH");
+    server.stop().await;
+}
