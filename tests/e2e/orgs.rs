@@ -23,6 +23,7 @@ use serde_json::Value;
 on_both_backends!(
     a_clerk_acts_for_the_firms_client_at_a_tax_service_only,
     a_choice_stays_with_the_person_who_made_it,
+    a_service_can_require_a_legal_representative,
     organisations_need_a_matching_representative_and_their_letter,
     the_objection_period_and_the_end_of_a_mandate,
     one_time_values_hold_under_parallel_use,
@@ -913,5 +914,82 @@ async fn a_choice_stays_with_the_person_who_made_it(backend: Backend) {
     assert!(id.get("acting_for").is_none(), "{id}");
     let access = jwt_claims(tokens["access_token"].as_str().unwrap());
     assert!(access.get("act").is_none(), "{access}");
+    server.stop().await;
+}
+
+/// A service that needs a legal representative asks for it in the claims parameter (OIDC Core
+/// §5.5.1 allows members of its own): `acting_for` essential with `legal_representative`. A
+/// clerk acting under a mandate is refused; Erika, the company's Geschäftsführerin as the
+/// register says, chooses the company — acting for herself is not offered.
+async fn a_service_can_require_a_legal_representative(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    firms(&server).await;
+    let (secret, redirect) = service(&server, "steuer", &["steuern"]).await;
+    let claims = r#"{"id_token":{"acting_for":{"essential":true,"legal_representative":true}}}"#;
+    let ask = |extra: &[(&str, &str)]| {
+        let mut all = vec![
+            ("scope", "openid representation"),
+            ("claims", claims),
+            ("acr_values", HIGH),
+        ];
+        all.extend_from_slice(extra);
+        authorize_url(&server, "steuer", &redirect, &all)
+    };
+    // Clara may act for A only under the mandate
+    let clara = server.browser();
+    let page = clara
+        .visit(&authorize_url(
+            &server,
+            "steuer",
+            &redirect,
+            &[("scope", "openid representation"), ("claims", claims)],
+        ))
+        .await
+        .page();
+    let out = clara.password(&page, "clara", PW).await;
+    assert_eq!(out.param("error").as_deref(), Some("access_denied"));
+
+    // Erika signs in with her card and chooses A; there is no "for myself"
+    let erika = server.browser();
+    let page = erika.visit(&ask(&[])).await.page();
+    let page = erika.eid(&page, "erika").await.page();
+    let choices = acting_choices(&page);
+    assert!(
+        choices.iter().all(|(k, _)| k != "self"),
+        "acting for oneself is no choice here: {choices:?}"
+    );
+    let (key, _) = choices
+        .iter()
+        .find(|(_, l)| l.contains("Mustermann Software GmbH"))
+        .unwrap_or_else(|| panic!("{choices:?}"));
+    // a hand-made "self" is refused all the same
+    let refused = erika.acting(&page, "self").await.page();
+    assert!(refused.status.as_u16() >= 400, "{}", refused.body);
+    let page = erika.visit(&ask(&[])).await.page();
+    let consent = erika.acting(&page, key).await.page();
+    let out = erika.consent(&consent, true).await;
+    let tokens = redeem_code(
+        &server,
+        "steuer",
+        &secret,
+        &redirect,
+        &out.param("code").expect("a code"),
+    )
+    .await;
+    let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["acting_for"]["legal_representative"], true, "{id}");
+    assert_eq!(id["acting_for"]["name"], "Mustermann Software GmbH");
+
+    // without the representation scope the requirement is a malformed request
+    let url = authorize_url(
+        &server,
+        "steuer",
+        &redirect,
+        &[("scope", "openid"), ("claims", claims)],
+    );
+    let out = erika.visit(&url).await;
+    assert_eq!(out.param("error").as_deref(), Some("invalid_request"));
     server.stop().await;
 }

@@ -39,6 +39,11 @@ pub struct LoginRequest {
     /// login with `access_denied`.
     #[serde(default)]
     pub acting_for: Option<String>,
+    /// The client needs the user to act for an organisation they legally represent (entered
+    /// in the register as such and matched when the organisation was verified), not for
+    /// themselves nor under a mandate: France's ProConnect asks the same with an acr value.
+    #[serde(default)]
+    pub legal_representative_required: bool,
 }
 
 /// Who a login is for.

@@ -335,6 +335,14 @@ impl Provider {
                 "acting_for needs the representation scope",
             ));
         }
+        let legal_representative_required = claims
+            .as_ref()
+            .is_some_and(ClaimsRequest::legal_representative_required);
+        if legal_representative_required && !scopes.contains(scope::REPRESENTATION) {
+            return Err(OAuthError::invalid_request(
+                "a legal representative can be required only with the representation scope",
+            ));
+        }
         let claim_names = claims
             .as_ref()
             .map(ClaimsRequest::names)
@@ -352,6 +360,7 @@ impl Provider {
             claims: claim_names,
             temporary_allowed: client.allow_temporary_login,
             acting_for,
+            legal_representative_required,
         };
         let flow = OidcFlow {
             client_id: client.id.clone(),

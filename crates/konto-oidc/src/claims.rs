@@ -29,6 +29,10 @@ pub struct ClaimRequest {
     pub value: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<Value>>,
+    /// konto's member for `acting_for` (§5.5.1: "other members MAY be defined"): with
+    /// `essential: true`, the user must act as a legal representative of an organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_representative: Option<bool>,
 }
 
 /// The `claims` parameter: what to put in the ID token and what in userinfo.
@@ -85,6 +89,21 @@ impl ClaimsRequest {
             min = Some(min.map_or(level, |m| m.min(level)));
         }
         Ok(min)
+    }
+
+    /// Whether `acting_for` is requested as essential with `legal_representative: true`, in the
+    /// ID token or userinfo.
+    pub fn legal_representative_required(&self) -> bool {
+        [&self.id_token, &self.userinfo].iter().any(|place| {
+            matches!(
+                place.get("acting_for"),
+                Some(Some(ClaimRequest {
+                    essential: Some(true),
+                    legal_representative: Some(true),
+                    ..
+                }))
+            )
+        })
     }
 
     /// The request without the claims about the person that are not in `allowed`; requests for

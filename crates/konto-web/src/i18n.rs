@@ -94,6 +94,7 @@ texts! {
     consent_acting_for: "Sie handeln dabei für:", "You are acting for:";
     acting_title: "Für wen handeln Sie?", "Whom are you acting for?";
     acting_text: "Sie dürfen bei diesem Dienst auch für andere handeln. Wählen Sie, für wen Sie sich anmelden:", "At this service you may also act for others. Choose whom you are signing in for:";
+    acting_legal_required: "Dieser Dienst verlangt, dass Sie als gesetzliche Vertretung einer Organisation handeln.", "This service needs you to act as the legal representative of an organisation.";
     acting_myself: "Für mich selbst", "For myself";
     acting_via: "über", "through";
     acting_legal_representative: "als gesetzliche Vertretung", "as legal representative";

@@ -156,6 +156,8 @@ pub(crate) struct ActingPage<'a> {
     pub csrf: &'a str,
     pub client_name: &'a str,
     pub choices: Vec<ActingChoice>,
+    /// Whether "for myself" is a choice (not when the service needs a legal representative).
+    pub myself_allowed: bool,
 }
 
 impl ActingPage<'_> {

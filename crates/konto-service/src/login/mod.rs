@@ -84,6 +84,9 @@ pub enum Next {
     /// The user may act for others at this client: for whom now?
     ChooseActing {
         options: Vec<RepresentationOption>,
+        /// Whether acting for oneself is among the choices (not when the client requires a
+        /// legal representative).
+        myself_allowed: bool,
     },
     Consent {
         scopes: Vec<String>,
@@ -249,7 +252,7 @@ impl LoginService {
                     .any(|s| s == konto_core::scope::REPRESENTATION) =>
             {
                 match &flow.state.acting {
-                    Some(Acting::Myself) => None,
+                    Some(Acting::Myself) if !req.legal_representative_required => None,
                     // a choice made by whoever was signed in then: if another account has signed
                     // in in this browser since, that choice is not theirs and they choose anew
                     Some(Acting::For { representation }) if representation.actor == *user_id => {
@@ -264,12 +267,19 @@ impl LoginService {
                                     "the user must choose whom they act for",
                                 ));
                             }
-                            return Ok(Next::ChooseActing { options });
+                            return Ok(Next::ChooseActing {
+                                options,
+                                myself_allowed: !req.legal_representative_required,
+                            });
                         }
                         ActingOptions::Refused => {
                             return Ok(Next::Fail(
                                 FailCode::AccessDenied,
-                                "the user may not act for the party named in acting_for here",
+                                if req.legal_representative_required {
+                                    "the user is no legal representative of an organisation here"
+                                } else {
+                                    "the user may not act for the party named in acting_for here"
+                                },
                             ));
                         }
                     },
@@ -335,9 +345,16 @@ impl LoginService {
         let Some(client) = self.s.store.client(&req.client_id).await? else {
             return Ok(ActingOptions::Decided(None));
         };
-        let options = OrgService::new(Arc::clone(&self.s))
+        let mut options = OrgService::new(Arc::clone(&self.s))
             .options(user_id, &client)
             .await?;
+        if req.legal_representative_required {
+            options.retain(|o| o.representation.legal_representative);
+            if options.is_empty() {
+                tracing::info!("the client requires a legal representative; the user is none here");
+                return Ok(ActingOptions::Refused);
+            }
+        }
         if let Some(named) = &req.acting_for {
             let sector = client
                 .sector()
@@ -377,6 +394,11 @@ impl LoginService {
             return Err(ServiceError::FlowNotFound);
         };
         let acting = match choice {
+            None if flow.request.legal_representative_required => {
+                return Err(ServiceError::Invalid(
+                    "this service needs you to act for an organisation".into(),
+                ));
+            }
             None => Acting::Myself,
             Some(key) => {
                 let ActingOptions::Ask(options) =

@@ -389,6 +389,7 @@ pub(super) async fn account_flow(
         claims: Vec::new(),
         temporary_allowed: false,
         acting_for: None,
+        legal_representative_required: false,
     };
     let flow = app
         .login
@@ -682,6 +683,7 @@ pub(crate) async fn passkey_start(
         claims: Vec::new(),
         temporary_allowed: false,
         acting_for: None,
+        legal_representative_required: false,
     };
     let protocol = Protocol::PasskeyRegistration {
         user_id: session.user_id.clone(),

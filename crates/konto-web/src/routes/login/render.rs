@@ -177,7 +177,10 @@ pub(crate) async fn render(
             }
             .html()
         }
-        Next::ChooseActing { options } => {
+        Next::ChooseActing {
+            options,
+            myself_allowed,
+        } => {
             let name = client_name(app, oidc.as_ref()).await;
             ActingPage {
                 t,
@@ -194,6 +197,7 @@ pub(crate) async fn render(
                         legal_representative: o.representation.legal_representative,
                     })
                     .collect(),
+                myself_allowed,
             }
             .html()
         }
