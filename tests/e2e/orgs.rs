@@ -13,7 +13,7 @@ use konto_register_sim::{
 };
 use konto_service::ServiceError;
 use konto_service::org::{Actor, NewMandate, PartyRef};
-use konto_store::{ClientRepo, UserRepo};
+use konto_store::{ClientRepo, OrgRepo, UserRepo};
 use konto_tests::rp::Rp;
 use konto_tests::*;
 use openidconnect::OAuth2TokenResponse;
@@ -24,6 +24,7 @@ on_both_backends!(
     a_clerk_acts_for_the_firms_client_at_a_tax_service_only,
     a_choice_stays_with_the_person_who_made_it,
     a_service_can_require_a_legal_representative,
+    the_organisation_pages_over_http,
     organisations_need_a_matching_representative_and_their_letter,
     the_objection_period_and_the_end_of_a_mandate,
     one_time_values_hold_under_parallel_use,
@@ -991,5 +992,239 @@ async fn a_service_can_require_a_legal_representative(backend: Backend) {
     );
     let out = erika.visit(&url).await;
     assert_eq!(out.param("error").as_deref(), Some("invalid_request"));
+    server.stop().await;
+}
+
+/// The organisation pages as a browser uses them: Erika (signed in with her card) creates her
+/// company from the register, confirms it with the letter's code, invites Clara, gives her a
+/// right and records a mandate to the tax firm, which Lukas accepts and Erika ends. Clara sees
+/// her own rights but cannot administer; a stranger sees nothing; an administrator signed in
+/// with a password only is asked to sign in at a higher level; forms without the CSRF token
+/// are refused.
+async fn the_organisation_pages_over_http(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    let lukas = card_holder(&server, "lukas").await;
+    let b = confirmed_org(&server, &lukas, WEBER_PARTNER).await;
+    let portal_redirect = "https://portal.example/callback";
+    let erika = server.browser();
+    let page = erika
+        .visit(&authorize_url(
+            &server,
+            "portal",
+            portal_redirect,
+            &[("acr_values", HIGH)],
+        ))
+        .await
+        .page();
+    let page = erika.eid(&page, "erika").await.page();
+    erika.unlinked(&page, "create").await;
+
+    // create from the register
+    let form = erika.visit("/org/new").await.page();
+    let csrf = form.hidden("csrf").unwrap();
+    let r = erika
+        .post(
+            "/org/new",
+            &[
+                ("csrf", &csrf),
+                ("court", "München"),
+                ("register_type", "HRB"),
+                ("number", "123456"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let org_path = r.location().unwrap();
+    let a = org_path.trim_start_matches("/org/").to_owned();
+    let page = erika.visit(&org_path).await.page();
+    assert!(
+        page.has("Mustermann Software GmbH") && page.has("action=\"/org/"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.has("name=\"code\""),
+        "the addressee may enter the code"
+    );
+    let csrf = page.hidden("csrf").unwrap();
+    let wrong = erika
+        .post(
+            &format!("{org_path}/confirm"),
+            &[("csrf", &csrf), ("code", "2222-3333-4444")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.has("alert-error"), "{}", wrong.body);
+    let code = letter_code(&server, &a);
+    let ok = erika
+        .post(
+            &format!("{org_path}/confirm"),
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(!ok.has("name=\"code\""), "confirmed: {}", ok.body);
+
+    // invite Clara, who joins; give her a right for tax services
+    let clara = server.add_user("clara", PW, "Clara", "Schmidt").await;
+    let invited = erika
+        .post(
+            &format!("{org_path}/invite"),
+            &[
+                ("csrf", &csrf),
+                ("email", "clara@example.org"),
+                ("role", "clerk"),
+            ],
+        )
+        .await;
+    assert!(invited.has("alert-info"), "{}", invited.body);
+    let token = invitation_token(&server);
+    let clara_browser = server.browser();
+    clara_browser.get(&format!("/org/join?token={token}")).await;
+    let login = clara_browser.visit("/org/join").await.page();
+    let join = clara_browser.password(&login, "clara", PW).await.page();
+    let jc = join.hidden("csrf").unwrap();
+    clara_browser.post("/org/join", &[("csrf", &jc)]).await;
+    let granted = erika
+        .post(
+            &format!("{org_path}/rights"),
+            &[
+                ("csrf", &csrf),
+                ("member", &clara),
+                ("scope", "listed"),
+                ("groups", "steuern"),
+                ("mandate", ""),
+            ],
+        )
+        .await;
+    assert!(
+        granted.has("alert-info") && granted.has("steuern"),
+        "{}",
+        granted.body
+    );
+
+    // Clara sees her rights, and may administer nothing
+    let hers = clara_browser.visit(&org_path).await.page();
+    assert!(
+        hers.has("steuern") && !hers.has("/invite\""),
+        "{}",
+        hers.body
+    );
+    // (a clerk's page has no forms; the account page's token is this browser's token)
+    let cc = clara_browser
+        .visit("/account")
+        .await
+        .page()
+        .hidden("csrf")
+        .unwrap();
+    let refused = clara_browser
+        .post(
+            &format!("{org_path}/invite"),
+            &[
+                ("csrf", &cc),
+                ("email", "mallory@example.org"),
+                ("role", "administrator"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.has("alert-error"), "{}", refused.body);
+    // without the CSRF token nothing happens
+    let forged = clara_browser
+        .post(&format!("{org_path}/invite"), &[("email", "x@example.org")])
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // a stranger learns nothing about the organisation
+    server.add_user("mallory", PW, "Mallory", "Moe").await;
+    let mallory = server.browser();
+    let login = mallory.visit("/account").await.page();
+    mallory.password(&login, "mallory", PW).await;
+    let nothing = mallory.visit(&org_path).await.page();
+    assert_eq!(nothing.status, 404);
+    assert!(!nothing.has("Mustermann"), "{}", nothing.body);
+
+    // a mandate to the tax firm, recorded on the page, accepted by Lukas, ended by Erika
+    let given = erika
+        .post(
+            &format!("{org_path}/mandates"),
+            &[
+                ("csrf", &csrf),
+                ("direction", "give"),
+                ("party", "org"),
+                ("court", "Potsdam"),
+                ("register_type", "PR"),
+                ("number", "321"),
+                ("scope", "listed"),
+                ("groups", "steuern"),
+                ("redelegation", "1"),
+                ("valid_until", ""),
+                ("parent", ""),
+                ("evidence", "Vollmacht 2026-17"),
+            ],
+        )
+        .await;
+    assert!(
+        given.has("alert-info") && given.has("Weber"),
+        "{}",
+        given.body
+    );
+    let mandates = server
+        .store
+        .mandates_of(&konto_core::representation::Party::Organisation(b.clone()))
+        .await
+        .unwrap();
+    assert_eq!(mandates.len(), 1);
+    server
+        .app
+        .orgs
+        .accept_mandate(&lukas, &mandates[0].id)
+        .await
+        .unwrap();
+    let ended = erika
+        .post(
+            &format!("{org_path}/mandates/revoke"),
+            &[("csrf", &csrf), ("mandate", &mandates[0].id)],
+        )
+        .await;
+    assert!(ended.has("alert-info"), "{}", ended.body);
+    let check = server
+        .store
+        .mandate(&mandates[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(check.revoked_at.is_some());
+    // and the record of changes shows who did it, at which level
+    assert!(
+        ended.has("Vollmacht beendet") && ended.has("Mitglied beigetreten"),
+        "{}",
+        ended.body
+    );
+
+    // an administrator signed in with a password only is asked to sign in at a higher level
+    let paula = server.add_user("paula", PW, "Paula", "Weber").await;
+    let p_org = operator_org(&server, "Paula GmbH", &paula).await;
+    let pb = server.browser();
+    let login = pb.visit(&format!("/org/{p_org}")).await.page();
+    let page = pb.password(&login, "paula", PW).await.page();
+    assert!(page.has(&format!("/org/{p_org}/step-up")), "{}", page.body);
+    let pc = page.hidden("csrf").unwrap();
+    let low = pb
+        .post(
+            &format!("/org/{p_org}/invite"),
+            &[("csrf", &pc), ("email", "x@example.org"), ("role", "clerk")],
+        )
+        .await;
+    assert_eq!(low.status, 400);
+    assert!(low.has("step-up"), "{}", low.body);
+    let step_up = pb.visit(&format!("/org/{p_org}/step-up")).await.page();
+    assert!(
+        step_up.has("action=\"/login/eid\"") || step_up.has("/login/eid"),
+        "{}",
+        step_up.body
+    );
     server.stop().await;
 }

@@ -91,6 +91,112 @@ texts! {
     org_join_text: "Sie wurden eingeladen, im Konto einer Organisation mitzuwirken. Sie treten mit Ihrem eigenen Konto bei; was Sie für die Organisation tun dürfen, legt deren Administration fest.", "You were invited to work in an organisation's account. You join with your own account; what you may do for the organisation is set by its administrators.";
     org_join_button: "Beitreten", "Join";
     org_joined: "Sie sind jetzt Mitglied von", "You are now a member of";
+    org_title: "Organisation", "Organisation";
+    org_open: "Öffnen", "Open";
+    org_new_title: "Organisation anlegen", "Create an organisation";
+    org_new_text: "Gesetzliche Vertreterinnen und Vertreter legen das Konto ihrer Organisation aus dem Handelsregister an. konto vergleicht Ihren geprüften Namen und Ihr Geburtsdatum mit den Vertretungsberechtigten des Registereintrags und schickt der Organisation einen Brief mit einem Bestätigungscode.", "Legal representatives create their organisation's account from the commercial register. konto compares your verified name and date of birth with the representatives in the register entry and sends the organisation a letter with a confirmation code.";
+    org_new_unavailable: "Das Handelsregister ist hier nicht angebunden; eine Organisation kann nur der Betrieb anlegen.", "The commercial register is not connected here; only the operator can create an organisation.";
+    org_court: "Registergericht", "Register court";
+    org_register_type: "Registerart", "Register type";
+    org_number: "Registernummer", "Register number";
+    org_create: "Anlegen", "Create";
+    org_wirtschafts_id: "Wirtschafts-Identifikationsnummer", "Business identification number";
+    org_register: "Registereintrag", "Register entry";
+    org_euid: "EUID", "EUID";
+    org_legal_form: "Rechtsform", "Legal form";
+    org_level: "Vertrauensniveau", "Level of assurance";
+    org_your_role: "Ihre Rolle", "Your role";
+    org_your_rights: "Ihre Rechte", "Your rights";
+    org_no_rights: "Keine.", "None.";
+    org_unconfirmed_text: "Die Organisation ist noch nicht bestätigt. Bis der Bestätigungscode aus dem Brief an die Organisation eingegeben ist, kann sie keine Rechte vergeben.", "The organisation is not confirmed yet. Until the confirmation code from the letter to the organisation is entered, it can grant no rights.";
+    org_letter_sent: "Brief verschickt am", "Letter sent on";
+    org_letter_valid: "Code gültig bis", "Code valid until";
+    org_code: "Bestätigungscode", "Confirmation code";
+    org_confirm: "Bestätigen", "Confirm";
+    org_confirmed: "Die Organisation ist bestätigt.", "The organisation is confirmed.";
+    org_members: "Mitglieder", "Members";
+    org_member: "Mitglied", "Member";
+    org_role: "Rolle", "Role";
+    org_rights: "Rechte", "Rights";
+    org_remove: "Entfernen", "Remove";
+    org_invite: "Einladen", "Invite";
+    org_invite_title: "Jemanden einladen", "Invite someone";
+    org_email: "E-Mail-Adresse", "E-mail address";
+    org_invited: "Die Einladung ist verschickt.", "The invitation has been sent.";
+    org_grant_title: "Ein Recht vergeben", "Grant a right";
+    org_grant: "Vergeben", "Grant";
+    org_scope: "Für welche Dienste", "For which services";
+    org_scope_all: "alle Dienste", "every service";
+    org_scope_listed: "nur diese", "only these";
+    org_scope_group: "Dienstgruppe", "service group";
+    org_scope_service: "Dienst", "service";
+    org_groups: "Dienstgruppen (durch Komma getrennt)", "Service groups (separated by commas)";
+    org_services: "Dienste (Kennungen, durch Komma getrennt)", "Services (identifiers, separated by commas)";
+    org_for_org: "für die Organisation selbst", "for the organisation itself";
+    org_under_mandate: "unter der Vollmacht", "under the mandate";
+    org_right_granted: "Das Recht ist vergeben.", "The right has been granted.";
+    org_right_revoked: "Das Recht ist entzogen.", "The right has been revoked.";
+    org_member_removed: "Das Mitglied ist entfernt.", "The member has been removed.";
+    org_mandates: "Vollmachten", "Mandates";
+    org_no_mandates: "Keine.", "None.";
+    mandate_given: "erteilt", "given";
+    mandate_received: "erhalten", "received";
+    mandate_principal: "Vollmachtgeber", "Principal";
+    mandate_agent: "Bevollmächtigt", "Agent";
+    mandate_status: "Stand", "Status";
+    mandate_valid_until: "gültig bis", "valid until";
+    mandate_objection_until: "Widerspruch möglich bis", "objection possible until";
+    mandate_offered: "angeboten", "offered";
+    mandate_accepted: "angenommen", "accepted";
+    mandate_active: "wirksam", "active";
+    mandate_revoked: "beendet", "ended";
+    mandate_expired: "abgelaufen", "expired";
+    mandate_accept: "Annehmen", "Accept";
+    mandate_end: "Beenden", "End";
+    mandate_new_title: "Eine Vollmacht eintragen", "Record a mandate";
+    mandate_direction: "Richtung", "Direction";
+    mandate_give: "Wir bevollmächtigen", "We give a mandate to";
+    mandate_hold: "Wir sind bevollmächtigt von (Widerspruchsfrist für die andere Seite)", "We hold a mandate from (the other side may object)";
+    mandate_party_org: "einer Organisation im Handelsregister", "an organisation in the commercial register";
+    mandate_party_person: "einer Person (Benutzername bei konto)", "a person (their konto user name)";
+    mandate_username: "Benutzername", "User name";
+    mandate_redelegation: "Darf weitergegeben werden (Stufen)", "May be passed on (levels)";
+    mandate_evidence: "Nachweis (Aktenzeichen, Dokument)", "Evidence (reference, document)";
+    mandate_parent: "Weitergabe einer erhaltenen Vollmacht", "Passing on a mandate received";
+    mandate_none: "keine", "none";
+    mandate_create: "Eintragen", "Record";
+    mandate_created: "Die Vollmacht ist eingetragen; sie wird wirksam, sobald die andere Seite zustimmt.", "The mandate is recorded; it takes effect once the other side agrees.";
+    mandate_accepted_notice: "Die Vollmacht ist angenommen.", "The mandate has been accepted.";
+    mandate_revoked_notice: "Die Vollmacht ist beendet.", "The mandate has been ended.";
+    org_events: "Änderungen", "Changes";
+    org_revoke_right: "Entziehen", "Revoke";
+    ev_organisation_created: "Organisation angelegt", "organisation created";
+    ev_administrator_confirmed: "Administration mit dem Code aus dem Brief bestätigt", "administrator confirmed with the letter's code";
+    ev_member_invited: "Mitglied eingeladen", "member invited";
+    ev_member_joined: "Mitglied beigetreten", "member joined";
+    ev_member_removed: "Mitglied entfernt", "member removed";
+    ev_right_granted: "Recht vergeben", "right granted";
+    ev_right_revoked: "Recht entzogen", "right revoked";
+    ev_mandate_offered: "Vollmacht eingetragen", "mandate recorded";
+    ev_mandate_accepted: "Vollmacht angenommen", "mandate accepted";
+    ev_mandate_revoked: "Vollmacht beendet", "mandate ended";
+    org_event_time: "Zeit", "Time";
+    org_event_who: "Wer", "Who";
+    org_event_what: "Was", "What";
+    org_step_up: "Mit höherem Vertrauensniveau anmelden", "Sign in at a higher level";
+    org_admin_level: "Verwalten verlangt das Vertrauensniveau substanziell (ELSTER-Zertifikat oder Online-Ausweis).", "Administration needs the level substantial (ELSTER certificate or eID card).";
+    org_err_level: "Dafür ist eine Anmeldung mit dem Vertrauensniveau substanziell oder hoch nötig.", "This needs a sign-in at the level substantial or high.";
+    org_err_not_allowed: "Das dürfen Sie in dieser Organisation nicht.", "You may not do this in this organisation.";
+    org_err_not_member: "Diese Organisation gibt es nicht, oder Sie gehören ihr nicht an.", "This organisation does not exist, or you do not belong to it.";
+    org_err_not_confirmed: "Die Organisation ist noch nicht bestätigt.", "The organisation is not confirmed yet.";
+    org_err_code: "Der Code ist falsch, abgelaufen oder schon verwendet.", "The code is wrong, expired or already used.";
+    org_err_not_in_register: "Diesen Eintrag gibt es im Handelsregister nicht (oder nicht mehr).", "The commercial register has no such (current) entry.";
+    org_err_not_representative: "Sie stehen nicht als Vertretungsberechtigte oder Vertretungsberechtigter in diesem Registereintrag.", "You are not a representative in this register entry.";
+    org_err_identity: "Dafür braucht Ihr Konto einen geprüften Namen und ein Geburtsdatum (Online-Ausweis oder ELSTER-Zertifikat).", "This needs a verified name and date of birth in your account (eID card or ELSTER certificate).";
+    org_err_exists: "Diese Organisation hat schon ein Konto.", "This organisation already has an account.";
+    org_err_unknown_party: "Diese Organisation oder Person kennt konto nicht.", "konto does not know this organisation or person.";
+    org_err_mandate_state: "Die Vollmacht ist in einem anderen Stand.", "The mandate is in another state.";
+    org_err_invalid: "Die Angaben sind nicht vollständig oder nicht gültig.", "The details are incomplete or invalid.";
     consent_acting_for: "Sie handeln dabei für:", "You are acting for:";
     acting_title: "Für wen handeln Sie?", "Whom are you acting for?";
     acting_text: "Sie dürfen bei diesem Dienst auch für andere handeln. Wählen Sie, für wen Sie sich anmelden:", "At this service you may also act for others. Choose whom you are signing in for:";
@@ -252,6 +358,23 @@ impl Texts {
             konto_core::Level::Low => self.level_low,
             konto_core::Level::Substantial => self.level_substantial,
             konto_core::Level::High => self.level_high,
+        }
+    }
+
+    /// An organisation's recorded change, by its action name (unknown names as they are).
+    pub fn org_event<'a>(&self, action: &'a str) -> &'a str {
+        match action {
+            "organisation_created" => self.ev_organisation_created,
+            "administrator_confirmed" => self.ev_administrator_confirmed,
+            "member_invited" => self.ev_member_invited,
+            "member_joined" => self.ev_member_joined,
+            "member_removed" => self.ev_member_removed,
+            "right_granted" => self.ev_right_granted,
+            "right_revoked" => self.ev_right_revoked,
+            "mandate_offered" => self.ev_mandate_offered,
+            "mandate_accepted" => self.ev_mandate_accepted,
+            "mandate_revoked" => self.ev_mandate_revoked,
+            other => other,
         }
     }
 

@@ -248,8 +248,8 @@ pub(crate) struct AccountPage<'a> {
     pub can_add_elster: bool,
     pub can_add_eid: bool,
     pub consents: Vec<(String, String, String)>,
-    /// name, role, confirmed
-    pub organisations: Vec<(String, &'a str, bool)>,
+    /// id, name, role, confirmed
+    pub organisations: Vec<(String, String, &'a str, bool)>,
     pub sessions: Vec<String>,
 }
 
@@ -268,6 +268,85 @@ pub(crate) struct OrgJoinPage<'a> {
 }
 
 impl OrgJoinPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+/// A member on the organisation page.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberRow {
+    pub user_id: String,
+    pub username: String,
+    pub role: &'static str,
+    pub is_me: bool,
+    /// right id, description
+    pub rights: Vec<(String, String)>,
+}
+
+/// A mandate on the organisation page.
+#[derive(Debug, Clone)]
+pub(crate) struct MandateRow {
+    pub id: String,
+    pub direction: &'static str,
+    pub principal: String,
+    pub agent: String,
+    pub scope: String,
+    pub status: &'static str,
+    pub valid_until: String,
+    pub objection_until: String,
+    pub can_accept: bool,
+    pub can_revoke: bool,
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+pub(crate) struct OrgPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub legal_form: &'a str,
+    pub identifiers: Vec<(&'a str, String)>,
+    pub level: &'a str,
+    pub confirmed: bool,
+    pub role: &'a str,
+    pub is_admin: bool,
+    /// Whether the session is at the level administration needs.
+    pub admin_level: bool,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+    /// sent, valid until — for the addressee while unconfirmed
+    pub letter: Option<(String, String)>,
+    pub my_rights: Vec<String>,
+    pub members: Vec<MemberRow>,
+    pub mandates: Vec<MandateRow>,
+    /// Active mandates the organisation received: id, description (for rights under them).
+    pub grantable: Vec<(String, String)>,
+    /// time, who, level, action
+    pub events: Vec<(String, String, &'a str, String)>,
+}
+
+impl OrgPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org_new.html")]
+pub(crate) struct OrgNewPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub admin_level: bool,
+    /// Whether a register is connected.
+    pub available: bool,
+}
+
+impl OrgNewPage<'_> {
     pub(crate) fn html(&self) -> Html<String> {
         render(self)
     }

@@ -41,7 +41,8 @@ fn service_of(client: &Client) -> Service<'_> {
 }
 
 impl OrgService {
-    pub(crate) async fn party_name(&self, party: &Party) -> Result<String, ServiceError> {
+    /// A party's name for pages: an organisation's name, a person's given and family names.
+    pub async fn party_name(&self, party: &Party) -> Result<String, ServiceError> {
         Ok(match party {
             Party::Organisation(id) => self
                 .s

@@ -490,7 +490,7 @@ pub(super) async fn render_account(
         .await
         .map_err(|e| WebError::service(e, t))?
         .into_iter()
-        .map(|(org, m)| (org.name, t.role(m.role), org.confirmed_at.is_some()))
+        .map(|(org, m)| (org.id, org.name, t.role(m.role), org.confirmed_at.is_some()))
         .collect();
     let has = |k: AuthenticatorKind| o.authenticators.contains(&k);
     let page = AccountPage {

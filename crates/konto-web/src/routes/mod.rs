@@ -6,6 +6,7 @@ pub(crate) mod cert;
 pub(crate) mod login;
 pub(crate) mod misc;
 pub(crate) mod oidc;
+pub(crate) mod org_pages;
 pub(crate) mod orgs;
 
 use std::sync::Arc;
@@ -30,6 +31,10 @@ pub enum Protocol {
     Account,
     /// Signing in to join an organisation (the invitation waits in a cookie, see `orgs`).
     OrgJoin,
+    /// Signing in (or at a higher level) for an organisation's page.
+    OrgPage { organisation: String },
+    /// Signing in to create an organisation.
+    OrgNew,
     /// Registering a passkey from the account page.
     PasskeyRegistration {
         user_id: String,
@@ -113,6 +118,17 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/login/consent", post(login::page::consent))
         .route("/login/acting", post(login::page::acting))
         .route("/org/join", get(orgs::join_form).post(orgs::join))
+        .route("/org/new", get(org_pages::new_form).post(org_pages::create))
+        .route("/org/{id}", get(org_pages::show))
+        .route("/org/{id}/step-up", get(org_pages::step_up))
+        .route("/org/{id}/confirm", post(org_pages::confirm))
+        .route("/org/{id}/invite", post(org_pages::invite))
+        .route("/org/{id}/rights", post(org_pages::grant))
+        .route("/org/{id}/rights/revoke", post(org_pages::revoke_right))
+        .route("/org/{id}/members/remove", post(org_pages::remove_member))
+        .route("/org/{id}/mandates", post(org_pages::mandate))
+        .route("/org/{id}/mandates/accept", post(org_pages::accept))
+        .route("/org/{id}/mandates/revoke", post(org_pages::revoke))
         .route("/mandates/check", post(oidc::check_mandate))
         .route("/login/cancel", post(login::page::cancel))
         .route(

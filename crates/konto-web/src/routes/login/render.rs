@@ -289,14 +289,22 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
             }
             Ok(authorization_response(app, t, &resp))
         }
-        Some(p @ (Protocol::Account | Protocol::OrgJoin)) => {
+        Some(
+            p @ (Protocol::Account
+            | Protocol::OrgJoin
+            | Protocol::OrgNew
+            | Protocol::OrgPage { .. }),
+        ) => {
             app.login
                 .finish_flow(&ctx.flow)
                 .await
                 .map_err(|e| WebError::service(e, t))?;
-            Ok(see_other(match p {
-                Protocol::OrgJoin => "/org/join",
-                _ => "/account",
+            Ok(see_other(&match p {
+                Protocol::OrgJoin => "/org/join".to_owned(),
+                Protocol::OrgNew => "/org/new".to_owned(),
+                // the id was checked when the flow started (URL-safe characters only)
+                Protocol::OrgPage { organisation } => format!("/org/{organisation}"),
+                _ => "/account".to_owned(),
             }))
         }
         _ => Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t)),
