@@ -21,7 +21,7 @@
 # (2020-2021), revoked (valid dates, listed in crl.pem), foreign (issued by the foreign CA),
 # wrong-usage (keyUsage keyEncipherment only, extendedKeyUsage serverAuth only). Edge cases:
 # ecdsa (valid, P-256 key), critical-ext (an unknown critical extension), issued-by-max (signed
-# by max's key although max is no CA).
+# by max's key although max is no CA). Organisation: org-mustermann (valid, names a company).
 #
 # Fixed validity dates (not "now + n days") keep the tests from rotting: CAs 2020-2060, valid
 # users 2024-2050.
@@ -67,6 +67,7 @@ commonName             = supplied
 givenName              = optional
 surname                = optional
 serialNumber           = optional
+organizationIdentifier = optional
 emailAddress           = optional
 
 [ req ]
@@ -198,6 +199,13 @@ user critical-ext issuing-ca "/C=DE/GN=Klara/SN=Kritisch/CN=Klara Kritisch/seria
 new_ca_db max
 user issued-by-max max "/C=DE/GN=Moritz/SN=Untergeordnet/CN=Moritz Untergeordnet" \
     v3_user "$USER_START" "$USER_END" ca-chain.pem "Moritz Untergeordnet (issued by a non-CA)"
+
+# An organisation certificate, as ELSTER issues them to companies (Mein Unternehmenskonto): the
+# subject names the organisation (O, and organizationIdentifier in the ETSI EN 319 412-1 form
+# with its VAT number, the basis of the Wirtschafts-Identifikationsnummer) and no person.
+user org-mustermann issuing-ca \
+    "/C=DE/O=Mustermann Software GmbH/organizationIdentifier=VATDE-123456788/CN=Mustermann Software GmbH/serialNumber=KONTO-TEST-ORG-0000001" \
+    v3_user "$USER_START" "$USER_END" ca-chain.pem "Mustermann Software GmbH (konto Test-ELSTER organisation)"
 
 # --- revocation ----------------------------------------------------------------------------------
 ca issuing-ca -cert issuing-ca.crt.pem -keyfile issuing-ca.key.pem -revoke revoked.crt.pem \

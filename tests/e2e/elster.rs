@@ -38,6 +38,8 @@ async fn every_certificate_failure_is_refused(backend: Backend) {
         (Some("revoked"), "revoked"),
         (Some("foreign"), "untrusted_issuer"),
         (Some("wrong-usage"), "wrong_key_usage"),
+        // a company's certificate signs in no person (it would make one named after the company)
+        (Some("org-mustermann"), "organisation_certificate"),
         (None, "no_certificate"),
     ] {
         let browser = elster_browser(&server.base, certificate);
@@ -56,6 +58,11 @@ async fn every_certificate_failure_is_refused(backend: Backend) {
             server.rows("sessions").await,
             0,
             "{certificate:?} made no session"
+        );
+        assert_eq!(
+            server.rows("users").await,
+            0,
+            "{certificate:?} made no account"
         );
     }
     // a valid certificate after all those failures works in the same flow machinery

@@ -49,7 +49,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub use proxy::{MAX_FORWARDED_HEADER_BYTES, parse_forwarded_certificate};
-pub use subject::CertIdentity;
+pub use subject::{CertIdentity, CertOrganisation};
 
 /// The most certificates accepted in one chain (leaf and intermediates as sent by the client).
 pub const MAX_CHAIN_CERTS: usize = 4;
@@ -119,6 +119,8 @@ pub enum CertError {
     UnsupportedCriticalExtension,
     #[error("the certificate subject does not name a person")]
     IncompleteSubject,
+    #[error("the certificate is an organisation's; it signs in no person")]
+    OrganisationCertificate,
     #[error("the certificate's key type cannot sign challenges")]
     UnsupportedKey,
     #[error("the certificate has been revoked")]
@@ -150,6 +152,7 @@ impl CertError {
             CertError::WrongKeyUsage => "wrong_key_usage",
             CertError::UnsupportedCriticalExtension => "unsupported_extension",
             CertError::IncompleteSubject => "incomplete_subject",
+            CertError::OrganisationCertificate => "organisation_certificate",
             CertError::UnsupportedKey => "unsupported_key",
             CertError::Revoked => "revoked",
             CertError::CrlUnavailable => "crl_unavailable",

@@ -6,6 +6,11 @@
 //! - Names: givenName and surname attributes; where one is missing, the CN split at its last
 //!   space ("Anna Maria Schmidt" → "Anna Maria" / "Schmidt"). A CN of one word gives no names.
 //! - E-mail: the first rfc822Name of subjectAltName, else the subject emailAddress.
+//! - Organisation certificates (ELSTER issues them to companies; Mein Unternehmenskonto signs
+//!   in with them): a subject with organizationName and neither givenName nor surname names an
+//!   organisation, not a person — its CN is the organisation's name and is not split into a
+//!   person's names. `organizationIdentifier` (ETSI EN 319 412-1, e.g. `VATDE-123456788`) is
+//!   kept as it is.
 //! - Every value read must be a readable string (UTF8, Printable, IA5, Numeric, BMP or Teletex),
 //!   at most [`MAX_VALUE_CHARS`] characters, without control characters; an unreadable value is
 //!   refused rather than skipped, so that the holder id never silently changes form.
@@ -17,8 +22,8 @@ use x509_parser::asn1_rs::Tag;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::oid_registry::{
-    OID_PKCS9_EMAIL_ADDRESS, OID_X509_COMMON_NAME, OID_X509_GIVEN_NAME, OID_X509_SERIALNUMBER,
-    OID_X509_SURNAME,
+    OID_PKCS9_EMAIL_ADDRESS, OID_X509_COMMON_NAME, OID_X509_GIVEN_NAME, OID_X509_ORGANIZATION_NAME,
+    OID_X509_SERIALNUMBER, OID_X509_SURNAME,
 };
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
@@ -27,6 +32,10 @@ use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
 
 use super::CertError;
+
+/// organizationIdentifier (X.520, ETSI EN 319 412-1 §5.1.4).
+const OID_ORGANIZATION_IDENTIFIER: x509_parser::der_parser::oid::Oid<'static> =
+    x509_parser::der_parser::oid!(2.5.4.97);
 
 /// The longest subject value accepted, in characters.
 pub(super) const MAX_VALUE_CHARS: usize = 256;
@@ -49,9 +58,39 @@ pub struct CertIdentity {
     pub issuer: String,
     #[serde(with = "time::serde::timestamp")]
     pub not_after: OffsetDateTime,
+    /// Set when the certificate names an organisation rather than a person.
+    #[serde(default)]
+    pub organisation: Option<CertOrganisation>,
+}
+
+/// The organisation an organisation certificate names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertOrganisation {
+    /// organizationName
+    pub name: String,
+    /// organizationIdentifier (2.5.4.97) as written, e.g. `VATDE-123456788`.
+    pub identifier: Option<String>,
+}
+
+impl CertOrganisation {
+    /// The Wirtschafts-Identifikationsnummer's base (the VAT number, `DE` + 9 digits) when the
+    /// identifier is a German VAT identifier in the ETSI form `VATDE-…`.
+    pub fn vat_number(&self) -> Option<String> {
+        let rest = self.identifier.as_deref()?.strip_prefix("VATDE-")?;
+        (rest.len() == 9 && rest.bytes().all(|b| b.is_ascii_digit())).then(|| format!("DE{rest}"))
+    }
 }
 
 impl CertIdentity {
+    /// The identity as a person's authenticator: an organisation certificate signs in no
+    /// person (it would make one of the company's name).
+    pub fn person(self) -> Result<CertIdentity, CertError> {
+        if self.organisation.is_some() {
+            return Err(CertError::OrganisationCertificate);
+        }
+        Ok(self)
+    }
+
     /// kind Elster, external_id Some(holder_id), attributes GivenName/FamilyName (and Email if
     /// present) with AttributeSource::Elster, Level::Substantial, verified_at = now
     pub fn into_verified(self, now: OffsetDateTime) -> crate::Verified {
@@ -82,13 +121,26 @@ pub(super) fn identity(leaf: &X509Certificate<'_>) -> Result<CertIdentity, CertE
     let common_name = first(subject, &OID_X509_COMMON_NAME)?;
     let given = first(subject, &OID_X509_GIVEN_NAME)?;
     let family = first(subject, &OID_X509_SURNAME)?;
-    let (split_given, split_family) = common_name.as_deref().map(split_name).unwrap_or_default();
+    let organisation = match first(subject, &OID_X509_ORGANIZATION_NAME)? {
+        Some(name) if given.is_none() && family.is_none() => Some(CertOrganisation {
+            name,
+            identifier: first(subject, &OID_ORGANIZATION_IDENTIFIER)?,
+        }),
+        _ => None,
+    };
+    let (split_given, split_family) = match (&organisation, common_name.as_deref()) {
+        (None, Some(cn)) => split_name(cn),
+        _ => (None, None),
+    };
     let given_name = given.or(split_given);
     let family_name = family.or(split_family);
     let common_name = match (common_name, &given_name, &family_name) {
         (Some(cn), _, _) => cn,
         (None, Some(g), Some(f)) => format!("{g} {f}"),
-        _ => return Err(CertError::IncompleteSubject),
+        _ => match &organisation {
+            Some(o) => o.name.clone(),
+            None => return Err(CertError::IncompleteSubject),
+        },
     };
     let holder_id = match first(subject, &OID_X509_SERIALNUMBER)? {
         Some(serial) => serial,
@@ -108,6 +160,7 @@ pub(super) fn identity(leaf: &X509Certificate<'_>) -> Result<CertIdentity, CertE
         serial_hex: serial_hex(leaf.raw_serial()),
         issuer: leaf.issuer().to_string(),
         not_after: leaf.validity().not_after.to_datetime(),
+        organisation,
     })
 }
 

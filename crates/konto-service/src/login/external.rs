@@ -17,6 +17,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_authn::Verified;
+use konto_authn::cert::CertIdentity;
 use konto_authn::eid::{EidError, EidSession, check_refresh_query};
 use konto_core::secret::{Secret, SecretHash, SecretPurpose};
 use konto_keys::random;
@@ -38,6 +39,7 @@ impl LoginService {
         let now = self.now();
         let identity = validator
             .validate(chain, now)
+            .and_then(CertIdentity::person)
             .map_err(|e| ServiceError::Certificate(e.code().to_owned()))?;
         Ok(identity.into_verified(now))
     }
@@ -170,6 +172,7 @@ impl LoginService {
         let now = self.now();
         let identity = validator
             .verify_challenge(chain, challenge.as_bytes(), signature, now)
+            .and_then(CertIdentity::person)
             .map_err(|e| ServiceError::Certificate(e.code().to_owned()))?;
         self.verified_login(flow, session, identity.into_verified(now))
             .await

@@ -76,6 +76,30 @@ fn max_is_valid_with_names_from_the_cn_and_a_hashed_holder_id() {
     assert_eq!(verified.attributes.len(), 2);
 }
 
+/// An ELSTER organisation certificate names a company: no person's names are split from its
+/// CN, the organisation and its identifier are read, and it signs in no person.
+#[test]
+fn an_organisation_certificate_names_an_organisation_and_no_person() {
+    let validator = strict_validator();
+    let identity = validator.validate(&leaf("org-mustermann"), NOW).unwrap();
+    assert_eq!(identity.holder_id, "KONTO-TEST-ORG-0000001");
+    assert_eq!(identity.common_name, "Mustermann Software GmbH");
+    assert_eq!(identity.given_name, None);
+    assert_eq!(identity.family_name, None);
+    let org = identity.organisation.clone().expect("an organisation");
+    assert_eq!(org.name, "Mustermann Software GmbH");
+    assert_eq!(org.identifier.as_deref(), Some("VATDE-123456788"));
+    assert_eq!(org.vat_number().as_deref(), Some("DE123456788"));
+    assert_eq!(
+        identity.person().unwrap_err().code(),
+        "organisation_certificate"
+    );
+    // a person's certificate stays a person's
+    let erika = validator.validate(&leaf("erika"), NOW).unwrap();
+    assert_eq!(erika.organisation, None);
+    assert!(erika.person().is_ok());
+}
+
 #[test]
 fn identity_round_trips_through_serde() {
     let identity = strict_validator().validate(&leaf("erika"), NOW).unwrap();
@@ -256,6 +280,7 @@ fn error_codes_are_stable_and_distinct() {
         CertError::WrongKeyUsage,
         CertError::UnsupportedCriticalExtension,
         CertError::IncompleteSubject,
+        CertError::OrganisationCertificate,
         CertError::UnsupportedKey,
         CertError::Revoked,
         CertError::CrlUnavailable,
