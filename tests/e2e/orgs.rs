@@ -605,6 +605,25 @@ async fn organisations_need_a_matching_representative_and_their_letter(backend: 
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::BadCode), "{err:?}");
+    // a letter on its way is waited for a week; then a new one replaces it (lost in the post)
+    let err = orgs
+        .resend_letter(&erika, &a, Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::LetterPending), "{err:?}");
+    let err = orgs
+        .resend_letter(&lukas, &a, Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotAllowed), "{err:?}");
+    server.clock.advance(time::Duration::days(8));
+    orgs.resend_letter(&erika, &a, Language::En).await.unwrap();
+    let err = orgs.confirm(&erika, &a, &code).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::BadCode),
+        "the old code is void: {err:?}"
+    );
+    let code = letter_code(&server, &a);
     orgs.confirm(&erika, &a, &code).await.unwrap();
     // once only
     let err = orgs.confirm(&erika, &a, &code).await.unwrap_err();
@@ -1057,7 +1076,36 @@ async fn the_organisation_pages_over_http(backend: Backend) {
         .await;
     assert_eq!(wrong.status, 400);
     assert!(wrong.has("alert-error"), "{}", wrong.body);
+    // a letter is on its way: no second one yet
+    let early = erika
+        .post(&format!("{org_path}/letter"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(early.status, 400);
+    assert!(early.has("alert-error"), "{}", early.body);
+    // four more wrong codes void the letter (five in all); then a new one may be asked for,
+    // and the old code stops working
+    let old_code = letter_code(&server, &a);
+    for _ in 0..4 {
+        erika
+            .post(
+                &format!("{org_path}/confirm"),
+                &[("csrf", &csrf), ("code", "2222-3333-4444")],
+            )
+            .await;
+    }
+    let resent = erika
+        .post(&format!("{org_path}/letter"), &[("csrf", &csrf)])
+        .await;
+    assert!(resent.has("alert-info"), "{}", resent.body);
+    let stale = erika
+        .post(
+            &format!("{org_path}/confirm"),
+            &[("csrf", &csrf), ("code", &old_code)],
+        )
+        .await;
+    assert_eq!(stale.status, 400, "the old letter's code is void");
     let code = letter_code(&server, &a);
+    assert_ne!(code, old_code);
     let ok = erika
         .post(
             &format!("{org_path}/confirm"),

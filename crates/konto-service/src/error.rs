@@ -75,6 +75,9 @@ pub enum ServiceError {
     UnknownParty,
     #[error("the mandate is not in a state that allows this")]
     MandateState,
+    /// A confirmation letter is on its way; another can be asked for later.
+    #[error("a confirmation letter is on its way")]
+    LetterPending,
     #[error("storage unavailable")]
     Unavailable,
     #[error("internal error")]

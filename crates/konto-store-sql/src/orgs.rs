@@ -239,6 +239,58 @@ impl OrgRepo for SqlStore {
         row.map(OrgLetterRecord::try_from).transpose()
     }
 
+    async fn replace_letter(
+        &self,
+        letter: &OrgLetterRecord,
+        previous_sent_at: Option<OffsetDateTime>,
+        event: &OrgEvent,
+    ) -> StoreResult<bool> {
+        // an async block, so that its early answers still pass through on_write!'s settling
+        on_write!(self, pool => async {
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            if let Some(sent_at) = previous_sent_at {
+                let gone = sqlx::query(
+                    "DELETE FROM org_letters WHERE organisation = $1 AND sent_at = $2",
+                )
+                .bind(&letter.organisation)
+                .bind(ts(sent_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if gone != 1 {
+                    return Ok(false);
+                }
+            }
+            // only for an unconfirmed organisation; a letter put in place meanwhile by a
+            // parallel call holds the key, and this insert loses
+            let inserted = sqlx::query(concat!(
+                "INSERT INTO org_letters (",
+                letter_columns!(),
+                ") SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS \
+                 (SELECT 1 FROM organisations WHERE id = $1 AND confirmed_at IS NULL) \
+                 ON CONFLICT (organisation) DO NOTHING"
+            ))
+            .bind(&letter.organisation)
+            .bind(&letter.user_id)
+            .bind(letter.code_hash.as_str())
+            .bind(&letter.reference)
+            .bind(ts(letter.sent_at))
+            .bind(ts(letter.expires_at))
+            .bind(i64::from(letter.failures))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            if inserted != 1 {
+                return Ok(false);
+            }
+            insert_event!(&mut *tx, &letter.organisation, event)?;
+            tx.commit().await.map_err(map_err).map(|()| true)
+        }
+        .await)
+    }
+
     async fn confirm_organisation(
         &self,
         organisation: &str,

@@ -167,6 +167,17 @@ pub trait OrgRepo: Send + Sync {
         event: &OrgEvent,
     ) -> StoreResult<bool>;
 
+    /// Puts a new letter in place of the one sent at `previous_sent_at` (`None`: when there is
+    /// none, e.g. after too many wrong codes), while the organisation is unconfirmed — one
+    /// transaction, compare-and-set: `false` when the letter changed meanwhile, a letter
+    /// exists although `None` was given, or the organisation is confirmed.
+    async fn replace_letter(
+        &self,
+        letter: &OrgLetterRecord,
+        previous_sent_at: Option<OffsetDateTime>,
+        event: &OrgEvent,
+    ) -> StoreResult<bool>;
+
     async fn members(&self, organisation: &str) -> StoreResult<Vec<MembershipRecord>>;
     async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<MembershipRecord>>;
     /// `Conflict` if the person is a member already.

@@ -169,6 +169,10 @@ texts! {
     mandate_accepted_notice: "Die Vollmacht ist angenommen.", "The mandate has been accepted.";
     mandate_revoked_notice: "Die Vollmacht ist beendet.", "The mandate has been ended.";
     org_events: "Änderungen", "Changes";
+    org_letter_resend: "Neuen Brief anfordern (der alte Code verfällt)", "Ask for a new letter (the old code stops working)";
+    org_letter_resent: "Ein neuer Brief ist unterwegs.", "A new letter is on its way.";
+    org_err_letter_pending: "Ein Brief ist noch unterwegs. Einen neuen können Sie sieben Tage nach dem letzten anfordern, oder wenn der Code abgelaufen oder gesperrt ist.", "A letter is still on its way. You can ask for a new one seven days after the last, or once the code has expired or been blocked.";
+    ev_letter_sent: "Neuer Brief verschickt", "new letter sent";
     org_revoke_right: "Entziehen", "Revoke";
     ev_organisation_created: "Organisation angelegt", "organisation created";
     ev_administrator_confirmed: "Administration mit dem Code aus dem Brief bestätigt", "administrator confirmed with the letter's code";
@@ -374,6 +378,7 @@ impl Texts {
             "mandate_offered" => self.ev_mandate_offered,
             "mandate_accepted" => self.ev_mandate_accepted,
             "mandate_revoked" => self.ev_mandate_revoked,
+            "letter_sent" => self.ev_letter_sent,
             other => other,
         }
     }

@@ -42,6 +42,9 @@ pub use members::{MemberView, OrgOverview};
 /// (an ELSTER certificate).
 pub const ADMIN_LEVEL: Level = Level::Substantial;
 
+/// How long a letter that may still arrive is waited for before another can be asked for.
+pub const LETTER_RESEND_AFTER: time::Duration = time::Duration::days(7);
+
 /// The person doing something, with the level their session holds now.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -242,15 +245,15 @@ impl OrgService {
             .await
     }
 
-    async fn create(
+    /// Renders the confirmation letter for `org` with a new code and hands it to the letter
+    /// box; the code and where the letter went.
+    async fn send_letter(
         &self,
-        actor: &Actor,
-        org: OrganisationRecord,
-        legal_representative: bool,
+        org: &OrganisationRecord,
         requested_by: &str,
         language: Language,
-    ) -> Result<OrgCreated, ServiceError> {
-        let now = self.now();
+        now: OffsetDateTime,
+    ) -> Result<(String, String), ServiceError> {
         let code = confirmation_code()?;
         let ttl = self.s.config.orgs.letter_ttl;
         let letter = ConfirmationLetter {
@@ -284,7 +287,7 @@ impl OrgService {
             valid_until: (now + ttl).date(),
             issuer_name: self.s.config.product_name.clone(),
             issuer_url: format!(
-                "{}/org/{}/confirm",
+                "{}/org/{}",
                 self.s.config.issuer.as_str().trim_end_matches('/'),
                 org.id
             ),
@@ -297,6 +300,20 @@ impl OrgService {
             .send(&org.id, pdf)
             .await
             .map_err(|e| ServiceError::Internal(format!("letter: {e}")))?;
+        Ok((code, reference))
+    }
+
+    async fn create(
+        &self,
+        actor: &Actor,
+        org: OrganisationRecord,
+        legal_representative: bool,
+        requested_by: &str,
+        language: Language,
+    ) -> Result<OrgCreated, ServiceError> {
+        let now = self.now();
+        let (code, reference) = self.send_letter(&org, requested_by, language, now).await?;
+        let ttl = self.s.config.orgs.letter_ttl;
         let member = MembershipRecord {
             organisation: org.id.clone(),
             user_id: actor.user_id.clone(),
@@ -334,6 +351,65 @@ impl OrgService {
             organisation: org,
             letter_reference: reference,
         })
+    }
+
+    /// A new confirmation letter for an unconfirmed organisation, asked for by its first
+    /// administrator: when the last one was void (too many wrong codes), has expired, or was
+    /// sent at least [`LETTER_RESEND_AFTER`] ago (lost in the post). The new code replaces the
+    /// old one; of parallel requests one sends a letter that counts.
+    pub async fn resend_letter(
+        &self,
+        actor: &Actor,
+        organisation: &str,
+        language: Language,
+    ) -> Result<(), ServiceError> {
+        let (org, membership) = self.membership(actor, organisation).await?;
+        if membership.role != Role::Administrator || org.confirmed_at.is_some() {
+            return Err(ServiceError::NotAllowed);
+        }
+        let now = self.now();
+        let previous = self.s.store.org_letter(organisation).await?;
+        if let Some(l) = &previous {
+            if l.user_id != actor.user_id {
+                return Err(ServiceError::NotAllowed);
+            }
+            let usable = l.expires_at > now && l.failures < self.s.config.orgs.letter_max_failures;
+            if usable && now - l.sent_at < LETTER_RESEND_AFTER {
+                return Err(ServiceError::LetterPending);
+            }
+        }
+        let requested_by = self
+            .party_name(&konto_core::representation::Party::Person(
+                actor.user_id.clone(),
+            ))
+            .await?;
+        let (code, reference) = self.send_letter(&org, &requested_by, language, now).await?;
+        let record = OrgLetterRecord {
+            organisation: org.id.clone(),
+            user_id: actor.user_id.clone(),
+            code_hash: self.s.hasher.hash(SecretPurpose::OrgLetter, &code),
+            reference: reference.clone(),
+            sent_at: now,
+            expires_at: now + self.s.config.orgs.letter_ttl,
+            failures: 0,
+        };
+        let event = self.event(
+            &org.id,
+            Some(actor),
+            "letter_sent",
+            serde_json::json!({ "letter": reference }),
+        );
+        if !self
+            .s
+            .store
+            .replace_letter(&record, previous.map(|l| l.sent_at), &event)
+            .await?
+        {
+            // a parallel request sent one first; this letter's code will not work
+            return Err(ServiceError::LetterPending);
+        }
+        tracing::info!(organisation = %org.id, "confirmation letter sent again");
+        Ok(())
     }
 
     /// The first administrator enters the letter's code: the organisation is confirmed and the

@@ -27,6 +27,7 @@ pub(super) async fn run_all(store: &dyn Store) {
     organisations_round_trip(store).await;
     identifiers_make_one_organisation(store).await;
     letters_confirm_once(store).await;
+    letters_are_replaced_once(store).await;
     members_and_rights(store).await;
     mandates::mandates_change_by_compare_and_set(store).await;
     mandates::reads_by_ids(store).await;
@@ -474,6 +475,58 @@ async fn letters_confirm_once(store: &dyn Store) {
             .expect("rights")
             .is_empty()
     );
+}
+
+/// A new letter replaces a void or lost one, compare-and-set on the one it replaces, and only
+/// while the organisation is unconfirmed.
+async fn letters_are_replaced_once(store: &dyn Store) {
+    let later = t0() + Duration::days(2);
+    let new_letter = |org: &str| OrgLetterRecord {
+        code_hash: hash(&format!("letter-new-{org}")),
+        sent_at: later,
+        expires_at: later + Duration::days(30),
+        ..letter(org, "ob")
+    };
+    // org-plain's letter is void (too many wrong codes): of parallel requests one sends anew
+    let results = join_all((0..RACERS).map(|_| async {
+        store
+            .replace_letter(
+                &new_letter("org-plain"),
+                None,
+                &event("org-plain", "letter_sent"),
+            )
+            .await
+            .expect("replace")
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|r| **r).count(), 1, "{results:?}");
+    assert_eq!(
+        store.org_letter("org-plain").await.expect("read"),
+        Some(new_letter("org-plain"))
+    );
+    // org-plain2's letter expired: replaced only when named by the time it was sent
+    let replace = |previous| async move {
+        store
+            .replace_letter(
+                &new_letter("org-plain2"),
+                previous,
+                &event("org-plain2", "letter_sent"),
+            )
+            .await
+            .expect("replace")
+    };
+    assert!(!replace(Some(t0() + Duration::hours(1))).await);
+    assert!(!replace(None).await, "a letter is there");
+    assert!(replace(Some(t0())).await);
+    assert!(!replace(Some(t0())).await, "replaced already");
+    // a confirmed organisation gets no letter
+    assert!(
+        !store
+            .replace_letter(&new_letter("org-a"), None, &event("org-a", "letter_sent"))
+            .await
+            .expect("replace")
+    );
+    assert!(store.org_letter("org-a").await.expect("read").is_none());
 }
 
 async fn members_and_rights(store: &dyn Store) {

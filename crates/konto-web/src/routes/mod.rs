@@ -122,6 +122,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/org/{id}", get(org_pages::show))
         .route("/org/{id}/step-up", get(org_pages::step_up))
         .route("/org/{id}/confirm", post(org_pages::confirm))
+        .route("/org/{id}/letter", post(org_pages::letter))
         .route("/org/{id}/invite", post(org_pages::invite))
         .route("/org/{id}/rights", post(org_pages::grant))
         .route("/org/{id}/rights/revoke", post(org_pages::revoke_right))

@@ -68,6 +68,7 @@ fn refusal(t: &'static Texts, e: &ServiceError) -> Option<&'static str> {
         ServiceError::OrganisationExists => t.org_err_exists,
         ServiceError::UnknownParty => t.org_err_unknown_party,
         ServiceError::MandateState => t.org_err_mandate_state,
+        ServiceError::LetterPending => t.org_err_letter_pending,
         ServiceError::Invalid(_) => t.org_err_invalid,
         ServiceError::BadEmail => t.err_email,
         _ => return None,
@@ -370,6 +371,7 @@ pub(crate) async fn step_up(
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Confirm,
+    Letter,
     Invite,
     Grant,
     RevokeRight,
@@ -393,6 +395,15 @@ async fn act(
         Action::Confirm => {
             orgs.confirm(actor, id, &f("code")).await?;
             Ok(t.org_confirmed)
+        }
+        Action::Letter => {
+            let language = if t.lang == "en" {
+                Language::En
+            } else {
+                Language::De
+            };
+            orgs.resend_letter(actor, id, language).await?;
+            Ok(t.org_letter_resent)
         }
         Action::Invite => {
             let role = Role::parse(&f("role")).unwrap_or(Role::Clerk);
@@ -519,6 +530,7 @@ macro_rules! action_handler {
 
 action_handler!(
     confirm => Confirm,
+    letter => Letter,
     invite => Invite,
     grant => Grant,
     revoke_right => RevokeRight,
