@@ -1153,6 +1153,46 @@ async fn the_organisation_pages_over_http(backend: Backend) {
         granted.body
     );
 
+    // Erika is the only administrator: she cannot step down, nor delete her account while
+    // Clara is a member; she makes Clara an administrator, then steps down herself
+    let erika_id = server
+        .store
+        .members(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.user_id != clara)
+        .unwrap()
+        .user_id;
+    let alone = erika
+        .post(
+            &format!("{org_path}/members/role"),
+            &[("csrf", &csrf), ("member", &erika_id), ("role", "clerk")],
+        )
+        .await;
+    assert_eq!(alone.status, 400);
+    assert!(alone.has("alert-error"), "{}", alone.body);
+    let err = server.app.accounts.delete(&erika_id).await.unwrap_err();
+    assert!(matches!(err, ServiceError::LastAdministrator), "{err:?}");
+    let promoted = erika
+        .post(
+            &format!("{org_path}/members/role"),
+            &[
+                ("csrf", &csrf),
+                ("member", &clara),
+                ("role", "administrator"),
+            ],
+        )
+        .await;
+    assert!(promoted.has("alert-info"), "{}", promoted.body);
+    let demoted = erika
+        .post(
+            &format!("{org_path}/members/role"),
+            &[("csrf", &csrf), ("member", &clara), ("role", "clerk")],
+        )
+        .await;
+    assert!(demoted.has("alert-info"), "{}", demoted.body);
+
     // Clara sees her rights, and may administer nothing
     let hers = clara_browser.visit(&org_path).await.page();
     assert!(

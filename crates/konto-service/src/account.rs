@@ -688,7 +688,23 @@ impl AccountService {
     }
 
     /// Deletes the account and all its data (OZG §8: at any time).
+    /// Deletes the account — unless the person is the last administrator of an organisation
+    /// that has other members, which would be left with no one to manage it (they appoint
+    /// another administrator first, or remove the members).
     pub async fn delete(&self, user_id: &str) -> Result<(), ServiceError> {
+        for m in self.s.store.memberships_of_user(user_id).await? {
+            if m.role != konto_core::representation::Role::Administrator {
+                continue;
+            }
+            let members = self.s.store.members(&m.organisation).await?;
+            let others = members.iter().filter(|o| o.user_id != user_id);
+            let another_admin = others
+                .clone()
+                .any(|o| o.role == konto_core::representation::Role::Administrator);
+            if !another_admin && others.count() > 0 {
+                return Err(ServiceError::LastAdministrator);
+            }
+        }
         self.s.store.delete_user(user_id).await?;
         Ok(())
     }

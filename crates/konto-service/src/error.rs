@@ -75,6 +75,9 @@ pub enum ServiceError {
     UnknownParty,
     #[error("the mandate is not in a state that allows this")]
     MandateState,
+    /// The person is the last administrator of an organisation that has other members.
+    #[error("an organisation would be left without an administrator")]
+    LastAdministrator,
     /// A confirmation letter is on its way; another can be asked for later.
     #[error("a confirmation letter is on its way")]
     LetterPending,

@@ -436,21 +436,44 @@ impl OrgRepo for SqlStore {
         role: Role,
         event: &OrgEvent,
     ) -> StoreResult<()> {
-        on_write!(self, pool => {
+        on_write!(self, pool => async {
             let mut tx = pool.begin().await.map_err(map_err)?;
-            let done = sqlx::query("UPDATE org_members SET role = $1 WHERE organisation = $2 AND user_id = $3")
-                .bind(role.as_str())
+            // the organisation's row lock serialises role changes on PostgreSQL (SQLite has one
+            // writer), so the check below sees every other change
+            sqlx::query("UPDATE organisations SET id = id WHERE id = $1")
                 .bind(organisation)
-                .bind(user_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            let done = sqlx::query(
+                "UPDATE org_members SET role = $1 WHERE organisation = $2 AND user_id = $3 \
+                 AND ($1 = 'administrator' OR EXISTS (SELECT 1 FROM org_members AS o \
+                 WHERE o.organisation = $2 AND o.user_id <> $3 AND o.role = 'administrator'))",
+            )
+            .bind(role.as_str())
+            .bind(organisation)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
+                let member: Option<(String,)> = sqlx::query_as(
+                    "SELECT role FROM org_members WHERE organisation = $1 AND user_id = $2",
+                )
+                .bind(organisation)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                return Err(match member {
+                    None => StoreError::NotFound,
+                    Some(_) => StoreError::Conflict("the last administrator".into()),
+                });
             }
             insert_event!(&mut *tx, organisation, event)?;
             tx.commit().await.map_err(map_err)
-        })
+        }
+        .await)
     }
 
     async fn grant_right(&self, right: &Right, event: &OrgEvent) -> StoreResult<()> {

@@ -189,6 +189,9 @@ pub trait OrgRepo: Send + Sync {
         user_id: &str,
         event: &OrgEvent,
     ) -> StoreResult<()>;
+    /// Sets a member's role. `NotFound` if not a member; `Conflict` when it would leave the
+    /// organisation without an administrator (checked under a lock on the organisation, so two
+    /// administrators demoting each other at once cannot both succeed).
     async fn set_role(
         &self,
         organisation: &str,

@@ -169,6 +169,10 @@ texts! {
     mandate_accepted_notice: "Die Vollmacht ist angenommen.", "The mandate has been accepted.";
     mandate_revoked_notice: "Die Vollmacht ist beendet.", "The mandate has been ended.";
     org_events: "Änderungen", "Changes";
+    org_role_change: "Rolle ändern", "Change role";
+    org_role_set: "Die Rolle ist geändert.", "The role has been changed.";
+    org_err_last_admin: "Eine Organisation mit weiteren Mitgliedern braucht eine Administration. Bestimmen Sie zuerst jemand anderen dazu.", "An organisation with other members needs an administrator. Appoint someone else first.";
+    ev_role_set: "Rolle geändert", "role changed";
     org_letter_resend: "Neuen Brief anfordern (der alte Code verfällt)", "Ask for a new letter (the old code stops working)";
     org_letter_resent: "Ein neuer Brief ist unterwegs.", "A new letter is on its way.";
     org_err_letter_pending: "Ein Brief ist noch unterwegs. Einen neuen können Sie sieben Tage nach dem letzten anfordern, oder wenn der Code abgelaufen oder gesperrt ist.", "A letter is still on its way. You can ask for a new one seven days after the last, or once the code has expired or been blocked.";
@@ -379,6 +383,7 @@ impl Texts {
             "mandate_accepted" => self.ev_mandate_accepted,
             "mandate_revoked" => self.ev_mandate_revoked,
             "letter_sent" => self.ev_letter_sent,
+            "role_set" => self.ev_role_set,
             other => other,
         }
     }

@@ -279,6 +279,7 @@ pub(crate) struct MemberRow {
     pub user_id: String,
     pub username: String,
     pub role: &'static str,
+    pub is_admin: bool,
     pub is_me: bool,
     /// right id, description
     pub rights: Vec<(String, String)>,

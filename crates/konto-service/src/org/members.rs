@@ -247,6 +247,35 @@ impl OrgService {
         }
     }
 
+    /// Makes a member an administrator or a clerk; an organisation always keeps one
+    /// administrator.
+    pub async fn set_role(
+        &self,
+        actor: &Actor,
+        organisation: &str,
+        member: &str,
+        role: Role,
+    ) -> Result<(), ServiceError> {
+        self.administered(actor, organisation).await?;
+        let event = self.event(
+            organisation,
+            Some(actor),
+            "role_set",
+            serde_json::json!({ "member": member, "role": role.as_str() }),
+        );
+        match self
+            .s
+            .store
+            .set_role(organisation, member, role, &event)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound) => Err(ServiceError::Invalid("not a member".into())),
+            Err(StoreError::Conflict(_)) => Err(ServiceError::LastAdministrator),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn remove_member(
         &self,
         actor: &Actor,

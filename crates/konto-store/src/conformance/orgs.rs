@@ -580,6 +580,48 @@ async fn members_and_rights(store: &dyn Store) {
         Err(StoreError::NotFound),
         "only a member has a role"
     );
+    // an organisation keeps an administrator: the last one cannot step down, and of two
+    // stepping down at once one succeeds
+    assert!(matches!(
+        store
+            .set_role(
+                "org-plain2",
+                "ob",
+                Role::Clerk,
+                &event("org-plain2", "role_set")
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let both = join_all(["oa", "oc"].map(|user| async move {
+        (
+            user,
+            store
+                .set_role("org-a", user, Role::Clerk, &event("org-a", "role_set"))
+                .await,
+        )
+    }))
+    .await;
+    let stepped_down: Vec<&str> = both
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(u, _)| *u)
+        .collect();
+    assert_eq!(stepped_down.len(), 1, "{both:?}");
+    assert!(
+        both.iter()
+            .any(|(_, r)| matches!(r, Err(StoreError::Conflict(_)))),
+        "{both:?}"
+    );
+    store
+        .set_role(
+            "org-a",
+            stepped_down[0],
+            Role::Administrator,
+            &event("org-a", "role_set"),
+        )
+        .await
+        .expect("back");
 
     let r1 = right("r-c1", "org-a", "oc", None);
     store
@@ -653,13 +695,16 @@ async fn members_and_rights(store: &dyn Store) {
         "the other members keep theirs"
     );
     assert_eq!(
-        actions(store, "org-a").await[..8],
+        actions(store, "org-a").await[..10],
         [
             "member_removed",
             "right_granted",
             "right_granted",
             "right_revoked",
             "right_granted",
+            // the restore, the one who stepped down, the promotion
+            "role_set",
+            "role_set",
             "role_set",
             "member_added",
             "administrator_confirmed",

@@ -830,8 +830,21 @@ pub(crate) async fn delete(State(app): State<Arc<App>>, browser: Browser, body: 
             .await
             .unwrap_or_else(IntoResponse::into_response);
     }
-    if let Err(e) = app.accounts.delete(&session.user_id).await {
-        return WebError::service(e, t).into_response();
+    match app.accounts.delete(&session.user_id).await {
+        Ok(()) => {}
+        Err(ServiceError::LastAdministrator) => {
+            return render_account(
+                &app,
+                &browser,
+                t,
+                &session,
+                Some(t.org_err_last_admin),
+                None,
+            )
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+        }
+        Err(e) => return WebError::service(e, t).into_response(),
     }
     let r = message(&app, t, t.delete_account, t.account_deleted, None);
     with_cookie(r, Some(clear_cookie(&app, app.cookies.session)))

@@ -127,6 +127,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/org/{id}/rights", post(org_pages::grant))
         .route("/org/{id}/rights/revoke", post(org_pages::revoke_right))
         .route("/org/{id}/members/remove", post(org_pages::remove_member))
+        .route("/org/{id}/members/role", post(org_pages::set_role))
         .route("/org/{id}/mandates", post(org_pages::mandate))
         .route("/org/{id}/mandates/accept", post(org_pages::accept))
         .route("/org/{id}/mandates/revoke", post(org_pages::revoke))

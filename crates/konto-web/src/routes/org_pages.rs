@@ -69,6 +69,7 @@ fn refusal(t: &'static Texts, e: &ServiceError) -> Option<&'static str> {
         ServiceError::UnknownParty => t.org_err_unknown_party,
         ServiceError::MandateState => t.org_err_mandate_state,
         ServiceError::LetterPending => t.org_err_letter_pending,
+        ServiceError::LastAdministrator => t.org_err_last_admin,
         ServiceError::Invalid(_) => t.org_err_invalid,
         ServiceError::BadEmail => t.err_email,
         _ => return None,
@@ -194,6 +195,7 @@ async fn render(
             user_id: m.membership.user_id.clone(),
             username: m.username.clone(),
             role: t.role(m.membership.role),
+            is_admin: m.membership.role == Role::Administrator,
             is_me: m.membership.user_id == actor.user_id,
             rights: m
                 .rights
@@ -376,6 +378,7 @@ enum Action {
     Grant,
     RevokeRight,
     RemoveMember,
+    SetRole,
     Mandate,
     Accept,
     Revoke,
@@ -425,6 +428,11 @@ async fn act(
         Action::RevokeRight => {
             orgs.revoke_right(actor, id, &f("right")).await?;
             Ok(t.org_right_revoked)
+        }
+        Action::SetRole => {
+            let role = Role::parse(&f("role")).ok_or(ServiceError::Invalid("role".into()))?;
+            orgs.set_role(actor, id, &f("member"), role).await?;
+            Ok(t.org_role_set)
         }
         Action::RemoveMember => {
             orgs.remove_member(actor, id, &f("member")).await?;
@@ -535,6 +543,7 @@ action_handler!(
     grant => Grant,
     revoke_right => RevokeRight,
     remove_member => RemoveMember,
+    set_role => SetRole,
     mandate => Mandate,
     accept => Accept,
     revoke => Revoke,
