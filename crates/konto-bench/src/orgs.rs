@@ -211,3 +211,62 @@ async fn seed_into(store: &SqlStore, admin: &str, clerk: &str) -> Result<Chain> 
         .await?;
     Ok(chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use konto_core::representation::{self, Link, Service};
+    use konto_store::conformance::sample_user;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_seeded_chain_is_what_the_clerk_may_choose_at_a_tax_service() {
+        let store = SqlStore::connect("sqlite::memory:", &StoreOptions::default())
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        for id in ["admin", "clerk"] {
+            store
+                .create_user(&sample_user(id), &[], &[])
+                .await
+                .expect("user");
+        }
+        let chain = seed_into(&store, "admin@example.org", "clerk@example.org")
+            .await
+            .expect("seed");
+        let facts = konto_store::facts_for_user(&store, "clerk")
+            .await
+            .expect("facts");
+        let now = OffsetDateTime::now_utc();
+        let groups = [GROUP.to_owned()];
+        let tax = Service {
+            client_id: "bench",
+            groups: &groups,
+        };
+        let options = representation::options("clerk", tax, &facts.facts(), now);
+        assert_eq!(options.len(), 1, "{options:?}");
+        let only = &options[0];
+        assert_eq!(
+            only.represented,
+            Party::Organisation("bench-company-a".into())
+        );
+        assert_eq!(
+            only.chain,
+            [
+                Link::Mandate(chain.mandate.clone()),
+                Link::Right(chain.right.clone())
+            ]
+        );
+        assert_eq!(chain.option_key(), "m:bench-mandate-ab,r:bench-right-bc");
+        // the chain holds as konto re-checks it at every use, and only for the tax services
+        let chain_facts = konto_store::facts_for_chain(&store, only)
+            .await
+            .expect("chain facts");
+        assert!(representation::verify(only, tax, &chain_facts.facts(), now).is_ok());
+        let other = Service {
+            client_id: "bench",
+            groups: &[],
+        };
+        assert!(representation::options("clerk", other, &facts.facts(), now).is_empty());
+    }
+}
