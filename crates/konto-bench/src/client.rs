@@ -113,13 +113,31 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-/// One complete code flow as a new browser: authorize, login page, password, code, token.
-/// Returns the code's access token and refresh token.
-pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String)> {
+/// Whom the browser signs in for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acting {
+    /// Themselves; the client does not ask for the `representation` scope.
+    Myself,
+    /// Company A through the mandate chain: the client asks for `representation`, and the
+    /// browser picks the chain on the acting page.
+    Chain,
+}
+
+/// One complete code flow as a new browser: authorize, login page, password, (the acting page
+/// and its choice,) code, token. Returns the code's access token and refresh token.
+pub(crate) async fn code_flow_as(
+    c: &mut Conn,
+    k: &Konto,
+    acting: Acting,
+) -> Result<(String, String)> {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
     let redirect: String = url::form_urlencoded::byte_serialize(k.redirect.as_bytes()).collect();
+    let scope = match acting {
+        Acting::Myself => "openid%20offline_access",
+        Acting::Chain => "openid%20offline_access%20representation",
+    };
     let authorize = format!(
-        "/authorize?client_id={}&redirect_uri={redirect}&response_type=code&scope=openid%20offline_access&code_challenge={challenge}&code_challenge_method=S256&state=b",
+        "/authorize?client_id={}&redirect_uri={redirect}&response_type=code&scope={scope}&code_challenge={challenge}&code_challenge_method=S256&state=b",
         k.client_id
     );
     // the authorization endpoint shows the login page itself (or redirects to it)
@@ -157,7 +175,37 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
         jar.push_str(cookie);
     }
     // first-party client without consent: the password answer leads straight back to the client
+    // (or, for someone who may act for others, to the acting page)
     let mut callback = r.location.context("no redirect after the password")?;
+    if acting == Acting::Chain {
+        if !callback.starts_with("/login") {
+            bail!("no acting page after the password: {callback}");
+        }
+        let page = c
+            .request(Method::GET, &callback, &[("cookie", &jar)], None)
+            .await?;
+        let key = k.chain.option_key();
+        if !page.body.contains(&format!("value=\"{key}\"")) {
+            bail!("the acting page ({}) offers no chain {key}", page.status);
+        }
+        let flow = hidden(&page.body, "flow").context("flow field on the acting page")?;
+        let csrf = hidden(&page.body, "csrf").context("csrf field on the acting page")?;
+        let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        let r = c
+            .request(
+                Method::POST,
+                "/login/acting",
+                &[
+                    ("cookie", &jar),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                Some(format!("flow={flow}&csrf={csrf}&acting={key}")),
+            )
+            .await?;
+        callback = r
+            .location
+            .ok_or_else(|| anyhow!("no code after the choice ({}): {}", r.status, r.body))?;
+    }
     if callback.starts_with("/login") {
         let r = c
             .request(Method::GET, &callback, &[("cookie", &jar)], None)
@@ -181,4 +229,10 @@ pub(crate) async fn code_flow(c: &mut Conn, k: &Konto) -> Result<(String, String
         json_field(&body, "access_token").context("access token")?,
         json_field(&body, "refresh_token").context("refresh token")?,
     ))
+}
+
+/// The claims of a JWT (unverified: the bench only checks what konto issued).
+pub(crate) fn jwt_claims(jwt: &str) -> Option<serde_json::Value> {
+    let payload = jwt.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }

@@ -1,6 +1,7 @@
 //! konto's load benchmark (see README.md). Run it with `scripts/bench`.
 
 mod client;
+mod orgs;
 mod server;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use hdrhistogram::Histogram;
 
-use crate::client::Conn;
+use crate::client::{Acting, Conn};
 use crate::server::Konto;
 
 #[derive(Parser, Clone)]
@@ -40,8 +41,13 @@ struct Args {
     /// `postgres://postgres@127.0.0.1:5432/konto_bench`.
     #[arg(long)]
     database: Option<String>,
-    /// Only these phases (comma-separated: ready,cc,refresh,flow,argon2).
-    #[arg(long, default_value = "ready,cc,refresh,argon2,flow")]
+    /// Only these phases (comma-separated: ready, cc, refresh, refresh_chain, mandate_check,
+    /// argon2, flow, flow_chain). `refresh_chain` and `flow_chain` act for company A under the
+    /// mandate chain and run right after their plain counterparts, for a ratio.
+    #[arg(
+        long,
+        default_value = "ready,cc,refresh,refresh_chain,mandate_check,argon2,flow,flow_chain"
+    )]
     phases: String,
 }
 
@@ -60,6 +66,27 @@ impl Phase {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Server CPU per successful operation, in µs.
+    fn cpu_per_op(&self) -> f64 {
+        if self.ops > 0 {
+            self.server_cpu.as_micros() as f64 / self.ops as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// This phase against `plain`: the rate as a share of its rate, and the server CPU per
+    /// operation as a share of its (the second moves less with the machine's noise).
+    fn against(&self, plain: &Phase) -> String {
+        format!(
+            "{} / {} = {:.0} % (server CPU per operation: {:.0} %)",
+            self.name,
+            plain.name,
+            self.rate() / plain.rate() * 100.0,
+            self.cpu_per_op() / plain.cpu_per_op() * 100.0
+        )
+    }
+
     fn report(&self) -> String {
         format!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {} |",
@@ -67,11 +94,7 @@ impl Phase {
             self.rate(),
             self.latency.value_at_quantile(0.5) as f64 / 1000.0,
             self.latency.value_at_quantile(0.99) as f64 / 1000.0,
-            if self.ops > 0 {
-                self.server_cpu.as_micros() as f64 / self.ops as f64
-            } else {
-                0.0
-            },
+            self.cpu_per_op(),
             self.errors
         )
     }
@@ -242,6 +265,7 @@ async fn main() -> Result<()> {
     lines.push("| phase | ops/s | p50 ms | p99 ms | server CPU µs/op | errors |".into());
     lines.push("|---|---|---|---|---|---|".into());
     let mut results: Vec<Phase> = Vec::new();
+    let mut ratios: Vec<String> = Vec::new();
     let addr = running.addr;
 
     if phases.contains(&"cc") {
@@ -268,35 +292,45 @@ async fn main() -> Result<()> {
         results.push(phase);
     }
 
+    let mut plain_refresh = None;
     if phases.contains(&"refresh") {
+        let phase = refresh(&konto, &running, &args, Acting::Myself).await?;
+        lines.push(phase.report());
+        plain_refresh = Some(phase);
+    }
+    if phases.contains(&"refresh_chain") {
+        let phase = refresh(&konto, &running, &args, Acting::Chain).await?;
+        lines.push(phase.report());
+        if let Some(plain) = &plain_refresh {
+            ratios.push(phase.against(plain));
+        }
+    }
+
+    if phases.contains(&"mandate_check") {
         let mut states = Vec::new();
+        let form = format!("mandate={}", konto.chain.mandate);
         for _ in 0..args.connections {
-            let mut c = Conn::connect(addr).await?;
-            let rt = client::code_flow(&mut c, &konto)
-                .await
-                .context("a code flow for a refresh token")?
-                .1;
-            states.push((c, konto.basic_auth(), rt));
+            states.push((Conn::connect(addr).await?, konto.basic_auth(), form.clone()));
         }
         let phase = drive(
-            "refresh_token",
+            "mandate check",
             &running,
             args.seconds,
             states,
-            |(mut c, auth, rt)| async move {
-                match c
-                    .token(
-                        &auth,
-                        &format!("grant_type=refresh_token&refresh_token={rt}"),
+            |(mut c, auth, form)| async move {
+                let ok = c
+                    .request(
+                        hyper::Method::POST,
+                        "/mandates/check",
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "application/x-www-form-urlencoded"),
+                        ],
+                        Some(form.clone()),
                     )
                     .await
-                {
-                    Ok(body) => match client::json_field(&body, "refresh_token") {
-                        Some(next) => ((c, auth, next), true),
-                        None => ((c, auth, rt), false),
-                    },
-                    Err(_) => ((c, auth, rt), false),
-                }
+                    .is_ok_and(|r| r.status == 200 && r.body.contains("\"active\":true"));
+                ((c, auth, form), ok)
             },
         )
         .await?;
@@ -313,34 +347,121 @@ async fn main() -> Result<()> {
         ));
     }
 
+    let mut plain_flow = None;
     if phases.contains(&"flow") {
-        let konto = Arc::new(konto.clone());
-        let mut states = Vec::new();
-        for _ in 0..args.browsers {
-            states.push((Conn::connect(addr).await?, Arc::clone(&konto)));
-        }
-        let phase = drive(
-            "code flow with password login",
-            &running,
-            args.seconds,
-            states,
-            |(mut c, k)| async move {
-                let ok = client::code_flow(&mut c, &k).await.is_ok();
-                ((c, k), ok)
-            },
-        )
-        .await?;
+        let phase = flows(&konto, &running, &args, Acting::Myself).await?;
         lines.push(phase.report());
         if let Some(raw) = raw_argon {
-            lines.push(String::new());
-            lines.push(format!(
+            ratios.push(format!(
                 "code flows / raw Argon2id rate = {:.0} %",
                 phase.rate() / raw * 100.0
             ));
         }
-        results.push(phase);
+        plain_flow = Some(phase);
+    }
+    if phases.contains(&"flow_chain") {
+        let phase = flows(&konto, &running, &args, Acting::Chain).await?;
+        lines.push(phase.report());
+        if let Some(plain) = &plain_flow {
+            ratios.push(phase.against(plain));
+        }
     }
     running.stop().await;
+    if !ratios.is_empty() {
+        lines.push(String::new());
+        lines.append(&mut ratios);
+    }
     println!("{}", lines.join("\n"));
+    Ok(())
+}
+
+/// Refresh-token rotations on `args.connections` connections, each with the refresh token of
+/// its own code flow acting as `acting`.
+async fn refresh(
+    konto: &Konto,
+    running: &server::Running,
+    args: &Args,
+    acting: Acting,
+) -> Result<Phase> {
+    let mut states = Vec::new();
+    for _ in 0..args.connections {
+        let mut c = Conn::connect(running.addr).await?;
+        let (at, rt) = client::code_flow_as(&mut c, konto, acting)
+            .await
+            .context("a code flow for a refresh token")?;
+        if acting == Acting::Chain {
+            acts_under_chain(&at)?;
+        }
+        states.push((c, konto.basic_auth(), rt));
+    }
+    let name = match acting {
+        Acting::Myself => "refresh_token",
+        Acting::Chain => "refresh_token acting under the chain",
+    };
+    drive(
+        name,
+        running,
+        args.seconds,
+        states,
+        |(mut c, auth, rt)| async move {
+            match c
+                .token(
+                    &auth,
+                    &format!("grant_type=refresh_token&refresh_token={rt}"),
+                )
+                .await
+            {
+                Ok(body) => match client::json_field(&body, "refresh_token") {
+                    Some(next) => ((c, auth, next), true),
+                    None => ((c, auth, rt), false),
+                },
+                Err(_) => ((c, auth, rt), false),
+            }
+        },
+    )
+    .await
+}
+
+/// Complete code flows with password login by `args.browsers` browsers, acting as `acting`.
+async fn flows(
+    konto: &Konto,
+    running: &server::Running,
+    args: &Args,
+    acting: Acting,
+) -> Result<Phase> {
+    let konto = Arc::new(konto.clone());
+    if acting == Acting::Chain {
+        // once, outside the measurement: the flow really ends in a token acting for A
+        let mut c = Conn::connect(running.addr).await?;
+        let (at, _) = client::code_flow_as(&mut c, &konto, acting).await?;
+        acts_under_chain(&at)?;
+    }
+    let mut states = Vec::new();
+    for _ in 0..args.browsers {
+        states.push((Conn::connect(running.addr).await?, Arc::clone(&konto)));
+    }
+    let name = match acting {
+        Acting::Myself => "code flow with password login",
+        Acting::Chain => "code flow with password login, acting under the chain",
+    };
+    drive(
+        name,
+        running,
+        args.seconds,
+        states,
+        move |(mut c, k)| async move {
+            let ok = client::code_flow_as(&mut c, &k, acting).await.is_ok();
+            ((c, k), ok)
+        },
+    )
+    .await
+}
+
+/// Checks that an access token acts for someone (RFC 8693 `act`) through the bench's mandate.
+fn acts_under_chain(access_token: &str) -> Result<()> {
+    let claims = client::jwt_claims(access_token).context("the access token is no JWT")?;
+    if claims.get("act").is_none() {
+        anyhow::bail!("the access token acts for nobody: {claims}");
+    }
     Ok(())
 }

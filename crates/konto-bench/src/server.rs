@@ -22,6 +22,8 @@ pub(crate) struct Konto {
     pub(crate) user: String,
     password: String,
     pub(crate) redirect: String,
+    /// The mandate chain the user (a clerk of tax firm B) acts under for company A.
+    pub(crate) chain: crate::orgs::Chain,
 }
 
 /// A folder removed on drop.
@@ -111,6 +113,10 @@ impl Konto {
                 "openid",
                 "--scope",
                 "offline_access",
+                "--scope",
+                "representation",
+                "--service-group",
+                crate::orgs::GROUP,
                 "--id-token-alg",
                 "ES256",
                 "--redirect-uri",
@@ -131,6 +137,16 @@ impl Konto {
             &["user", "add", "bench-user"],
             Some(&format!("{password}\n")),
         )?;
+        // tax firm B's and company A's administrator; the bench user is B's clerk
+        run(
+            bin,
+            &config,
+            &["user", "add", "bench-admin"],
+            Some(&format!("{password}\n")),
+        )?;
+        let chain = crate::orgs::seed(&db, "bench-admin", "bench-user")
+            .await
+            .context("seeding organisations, mandate and right")?;
         Ok(Konto {
             bin: bin.to_owned(),
             config,
@@ -141,6 +157,7 @@ impl Konto {
             user: "bench-user".into(),
             password,
             redirect,
+            chain,
         })
     }
 
