@@ -257,7 +257,7 @@ pub(crate) async fn userinfo(
 
 pub(crate) async fn introspect(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app.oidc.introspect(request.input(), app.clock.now()).await {
-        Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
+        Ok(m) => json(serde_json::to_string(&m).unwrap_or_default(), "no-store"),
         Err(e) => oauth_error_response(&e),
     }
 }
@@ -269,7 +269,7 @@ pub(crate) async fn check_mandate(State(app): State<Arc<App>>, request: BackChan
         .check_mandate(request.input(), app.clock.now())
         .await
     {
-        Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
+        Ok(m) => json(serde_json::to_string(&m).unwrap_or_default(), "no-store"),
         Err(e) => oauth_error_response(&e),
     }
 }
