@@ -16,6 +16,7 @@ mod handoffs;
 mod levels;
 mod nodes;
 mod oidc;
+mod openapi;
 mod orgs;
 mod passkeys;
 mod passwords;

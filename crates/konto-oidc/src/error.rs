@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 /// Error codes of RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6, RFC 6750 §3.1, RFC 7009 §2.2.1
 /// and OpenID Connect Unmet Authentication Requirements 1.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +132,26 @@ impl OAuthError {
 
     /// The RFC 6749 §5.2 JSON body.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
-            .to_string()
+        serde_json::to_string(&ErrorResponse {
+            error: self.code.as_str(),
+            error_description: &self.description,
+        })
+        .unwrap_or_default()
     }
+}
+
+/// RFC 6749 §5.2: the body of an error at the token, introspection, revocation and mandate-check
+/// endpoints.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct ErrorResponse<'a> {
+    /// The error code, e.g. `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `unsupported_token_type`, `server_error`, `temporarily_unavailable`.
+    #[schema(value_type = String)]
+    pub error: &'a str,
+    /// What the client did wrong, for its developer (printable ASCII without `"` and `\`).
+    #[schema(value_type = String)]
+    pub error_description: &'a str,
 }
 
 impl From<konto_store::StoreError> for OAuthError {

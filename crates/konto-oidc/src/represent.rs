@@ -18,8 +18,10 @@ use konto_core::client::Client;
 use konto_core::representation::{self, Facts, Link, Party, Representation, Service};
 use konto_core::subject::pairwise_party;
 use konto_store::{GrantRecord, facts_for_chain};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::error::OAuthError;
 use crate::provider::Provider;
@@ -159,6 +161,54 @@ impl Provider {
     }
 }
 
+/// The answer of the mandate check. A mandate the client may not learn about — unknown, or
+/// for other services — is exactly `{"active": false}`; for any other every member but
+/// `valid_until` is present, and `active` says whether the mandate, and every mandate it was
+/// passed on from, holds now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MandateCheckResponse {
+    pub active: bool,
+    /// The mandate's id, as asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mandate: Option<String>,
+    /// Where the mandate itself stands: `offered`, `accepted`, `active`, `revoked` or `expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub status: Option<&'static str>,
+    /// Who gave the mandate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub principal: Option<PartyRef>,
+    /// Who may act under it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub agent: Option<PartyRef>,
+    /// The services it covers: `*`, `service:{client_id}`, `group:{name}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub scope: Option<Vec<String>>,
+    /// Seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub valid_from: Option<i64>,
+    /// Seconds since the epoch; absent for a mandate without end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub valid_until: Option<i64>,
+}
+
+/// A party as the calling client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PartyRef {
+    /// `person` or `organisation`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// The party's subject for this client (pairwise, like a person's `sub`).
+    pub sub: String,
+}
+
 impl Provider {
     /// The mandate check (konto's API for relying parties): does mandate `mandate` hold now,
     /// for the calling client? A client learns only about mandates whose scope covers it; any
@@ -168,7 +218,7 @@ impl Provider {
         &self,
         input: crate::client_auth::ClientAuthInput<'_>,
         now: OffsetDateTime,
-    ) -> Result<Map<String, Value>, OAuthError> {
+    ) -> Result<MandateCheckResponse, OAuthError> {
         let client = self.authenticate_client(input, now).await?;
         if client.is_public() {
             return Err(OAuthError::invalid_client(
@@ -179,11 +229,7 @@ impl Provider {
             .params
             .get_bounded("mandate", 64)?
             .ok_or_else(|| OAuthError::invalid_request("missing parameter mandate"))?;
-        let inactive = || {
-            let mut m = Map::new();
-            m.insert("active".into(), json!(false));
-            m
-        };
+        let inactive = MandateCheckResponse::default;
         let service = Service {
             client_id: &client.id,
             groups: &client.service_groups,
@@ -203,26 +249,21 @@ impl Provider {
         };
         let chain_holds = representation::mandate_holds(&facts, id, service, now);
         let status = mandate.status_at(now);
-        let mut m = Map::new();
-        m.insert("active".into(), json!(chain_holds));
-        m.insert("mandate".into(), json!(mandate.id));
-        m.insert("status".into(), json!(status.as_str()));
-        m.insert(
-            "principal".into(),
-            json!({ "type": mandate.principal.kind(), "sub": self.party_subject(&client, &mandate.principal)? }),
-        );
-        m.insert(
-            "agent".into(),
-            json!({ "type": mandate.agent.kind(), "sub": self.party_subject(&client, &mandate.agent)? }),
-        );
-        m.insert("scope".into(), json!(mandate.scope.entries()));
-        m.insert(
-            "valid_from".into(),
-            json!(mandate.valid_from.unix_timestamp()),
-        );
-        if let Some(u) = mandate.valid_until {
-            m.insert("valid_until".into(), json!(u.unix_timestamp()));
-        }
-        Ok(m)
+        let party = |p: &Party| -> Result<PartyRef, OAuthError> {
+            Ok(PartyRef {
+                kind: p.kind(),
+                sub: self.party_subject(&client, p)?,
+            })
+        };
+        Ok(MandateCheckResponse {
+            active: chain_holds,
+            mandate: Some(mandate.id.clone()),
+            status: Some(status.as_str()),
+            principal: Some(party(&mandate.principal)?),
+            agent: Some(party(&mandate.agent)?),
+            scope: Some(mandate.scope.entries()),
+            valid_from: Some(mandate.valid_from.unix_timestamp()),
+            valid_until: mandate.valid_until.map(OffsetDateTime::unix_timestamp),
+        })
     }
 }

@@ -2,8 +2,10 @@
 
 use konto_core::scope::{self, Scopes};
 use konto_core::secret::SecretPurpose;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::claims::{ClaimsRequest, is_person_claim, registered_claims, user_claims};
 use crate::client_auth::ClientAuthInput;
@@ -36,8 +38,77 @@ impl From<OAuthError> for BearerError {
     }
 }
 
-/// RFC 7662 §2.2.
-pub type IntrospectionResponse = Map<String, Value>;
+/// RFC 7662 §2.2. A token that is not active for the caller — unknown, expired, revoked, or
+/// issued to another client — is exactly `{"active": false}`: every other member is absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    /// `Bearer`, for access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    /// The user (pairwise for this client), the client itself for client credentials, or the
+    /// represented party when someone acts for another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iss: Option<String>,
+    /// The resource the access token is for (access tokens only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub aud: Option<String>,
+    /// Expiry, seconds since the epoch (for a refresh token: the grant's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch (for a refresh token: the grant's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iat: Option<i64>,
+    /// The access token's id (access tokens only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub jti: Option<String>,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub scope: Option<String>,
+    /// The level the grant still holds, in the client's vocabulary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub auth_time: Option<i64>,
+    /// RFC 8176 authentication methods (access tokens only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub amr: Option<Vec<String>>,
+    /// RFC 8693 §4.1: the person acting for `sub`, prior actors nested inside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub act: Option<Value>,
+    /// The represented party, as in the ID token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub acting_for: Option<Value>,
+    /// The mandate chain the representation rests on, as in the ID token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub mandate: Option<Value>,
+}
+
+impl IntrospectionResponse {
+    /// `{"active": false}`.
+    pub fn inactive() -> IntrospectionResponse {
+        IntrospectionResponse::default()
+    }
+}
 
 fn looks_like_jws(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() == 2
@@ -133,47 +204,27 @@ impl Provider {
             ));
         }
         let token = input.params.require("token")?;
-        let inactive = || {
-            let mut m = Map::new();
-            m.insert("active".into(), json!(false));
-            m
-        };
+        let inactive = IntrospectionResponse::inactive;
         if looks_like_jws(token) {
             return Ok(match self.verify_access_token(token, now).await {
-                Ok(c) if c.client_id == client.id => {
-                    let mut m = Map::new();
-                    m.insert("active".into(), json!(true));
-                    m.insert("token_type".into(), json!("Bearer"));
-                    m.insert("client_id".into(), json!(c.client_id));
-                    m.insert("sub".into(), json!(c.sub));
-                    m.insert("iss".into(), json!(c.iss));
-                    m.insert("aud".into(), json!(c.aud));
-                    m.insert("exp".into(), json!(c.exp));
-                    m.insert("iat".into(), json!(c.iat));
-                    m.insert("jti".into(), json!(c.jti));
-                    if let Some(s) = c.scope {
-                        m.insert("scope".into(), json!(s));
-                    }
-                    if let Some(a) = c.acr {
-                        m.insert("acr".into(), json!(a));
-                    }
-                    if let Some(t) = c.auth_time {
-                        m.insert("auth_time".into(), json!(t));
-                    }
-                    if let Some(amr) = c.amr {
-                        m.insert("amr".into(), json!(amr));
-                    }
-                    if let Some(act) = c.act {
-                        m.insert("act".into(), act);
-                    }
-                    if let Some(a) = c.acting_for {
-                        m.insert("acting_for".into(), a);
-                    }
-                    if let Some(md) = c.mandate {
-                        m.insert("mandate".into(), md);
-                    }
-                    m
-                }
+                Ok(c) if c.client_id == client.id => IntrospectionResponse {
+                    active: true,
+                    token_type: Some("Bearer"),
+                    client_id: Some(c.client_id),
+                    sub: Some(c.sub),
+                    iss: Some(c.iss),
+                    aud: Some(c.aud),
+                    exp: Some(c.exp),
+                    iat: Some(c.iat),
+                    jti: Some(c.jti),
+                    scope: c.scope,
+                    acr: c.acr,
+                    auth_time: c.auth_time,
+                    amr: c.amr,
+                    act: c.act,
+                    acting_for: c.acting_for,
+                    mandate: c.mandate,
+                },
                 Ok(_) => inactive(),
                 Err(e) if e.code == ErrorCode::InvalidToken => inactive(),
                 Err(e) => return Err(e),
@@ -201,25 +252,25 @@ impl Provider {
             Err(e) if e.code == ErrorCode::InvalidGrant => return Ok(inactive()),
             Err(e) => return Err(e),
         };
-        let mut m = Map::new();
-        m.insert("active".into(), json!(true));
-        m.insert("client_id".into(), json!(grant.client_id));
-        m.insert("sub".into(), json!(grant.subject));
-        m.insert("scope".into(), json!(grant.scopes));
-        m.insert("exp".into(), json!(grant.expires_at.unix_timestamp()));
-        m.insert("iat".into(), json!(grant.created_at.unix_timestamp()));
-        m.insert("iss".into(), json!(self.config.issuer));
-        m.insert("acr".into(), json!(self.acr_of(level, &client)));
-        m.insert("auth_time".into(), json!(grant.auth_time.unix_timestamp()));
-        if let Some(a) = acting {
-            m.insert("sub".into(), json!(a.sub));
-            m.insert("act".into(), a.act);
-            m.insert("acting_for".into(), a.acting_for);
-            if let Some(md) = a.mandate {
-                m.insert("mandate".into(), md);
-            }
-        }
-        Ok(m)
+        let (sub, act, acting_for, mandate) = match acting {
+            Some(a) => (a.sub, Some(a.act), Some(a.acting_for), a.mandate),
+            None => (grant.subject.clone(), None, None, None),
+        };
+        Ok(IntrospectionResponse {
+            active: true,
+            client_id: Some(grant.client_id.clone()),
+            sub: Some(sub),
+            scope: Some(grant.scopes.clone()),
+            exp: Some(grant.expires_at.unix_timestamp()),
+            iat: Some(grant.created_at.unix_timestamp()),
+            iss: Some(self.config.issuer.clone()),
+            acr: Some(self.acr_of(level, &client)),
+            auth_time: Some(grant.auth_time.unix_timestamp()),
+            act,
+            acting_for,
+            mandate,
+            ..IntrospectionResponse::inactive()
+        })
     }
 
     /// RFC 7009: revokes a refresh token (and with it its grant) or an access token.

@@ -7,23 +7,35 @@ use konto_core::secret::SecretPurpose;
 use konto_store::GrantRecord;
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::client_auth::ClientAuthInput;
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::provider::Provider;
 
-/// RFC 6749 §5.1.
-#[derive(Debug, Clone, Serialize)]
+/// RFC 6749 §5.1 (OIDC Core §3.1.3.3 adds `id_token`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// An RFC 9068 JWT access token (`typ: at+jwt`, ES256).
     pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, examples("Bearer"))]
     pub token_type: &'static str,
+    /// Lifetime of the access token in seconds.
     pub expires_in: i64,
+    /// With the authorization code and refresh grants when the client may refresh; rotated on
+    /// every use.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
+    /// With the authorization code and refresh grants when `openid` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub id_token: Option<String>,
+    /// The granted scopes, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
 }
 

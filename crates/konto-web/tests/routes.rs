@@ -478,3 +478,49 @@ async fn oversized_bodies_are_413_and_moderate_ones_are_drained() {
     assert_eq!(read.load(Ordering::SeqCst), 0, "not read at all");
     assert_eq!(r.header(header::CONNECTION), "close");
 }
+
+/// `GET /openapi.json`: an OpenAPI 3.1 document whose server is the issuer, cacheable like
+/// discovery; every operation it lists is routed with that method, and the discovery schema's
+/// members are in the live discovery document.
+#[tokio::test]
+async fn the_openapi_document_matches_the_route_table() {
+    let h = harness().await;
+    let a = h.get("/openapi.json").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.header(header::CONTENT_TYPE)
+            .starts_with("application/json")
+    );
+    assert_eq!(a.header(header::CACHE_CONTROL), "public, max-age=3600");
+    let doc = a.json();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1."))
+    );
+    assert_eq!(doc["servers"][0]["url"], ISSUER);
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for method in ["get", "post"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let answer = if method == "get" {
+                h.get(path).await
+            } else {
+                h.post(path, "application/x-www-form-urlencoded", "", "")
+                    .await
+            };
+            assert!(
+                ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&answer.status),
+                "{method} {path}: {}",
+                answer.status
+            );
+        }
+    }
+    let live = h.get("/.well-known/openid-configuration").await.json();
+    let schema = &doc["components"]["schemas"]["DiscoveryDocument"];
+    for member in schema["properties"].as_object().expect("properties").keys() {
+        assert!(live.get(member).is_some(), "discovery lacks {member}");
+    }
+}

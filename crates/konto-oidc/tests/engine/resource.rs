@@ -31,8 +31,7 @@ async fn a_foreign_token_is_inactive_at_introspection() {
     let t = e.tokens().await;
     for token in [t.access_token.as_str(), t.refresh_token.as_deref().unwrap()] {
         let r = e.introspect(OTHER, OTHER_SECRET, token).await.unwrap();
-        assert_eq!(r.len(), 1, "only active=false: {r:?}");
-        assert_eq!(r["active"], false);
+        assert_eq!(r.to_string(), r#"{"active":false}"#, "only active=false");
     }
     assert!(
         e.active(&t.access_token).await,
@@ -58,8 +57,8 @@ async fn revoked_and_unknown_tokens_are_inactive() {
     let auth = basic(RP, RP_SECRET);
     let input = back_channel(Some(&auth), &p);
     assert_eq!(
-        e.op.introspect(input, expired).await.unwrap()["active"],
-        false
+        e.op.introspect(input, expired).await.unwrap(),
+        konto_oidc::IntrospectionResponse::inactive()
     );
     for junk in ["x", "a.b.c", "a.0.b.c", &format!("{}x", t.access_token)] {
         assert!(!e.active(junk).await, "{junk}");

@@ -341,16 +341,18 @@ impl Engine {
         .await
     }
 
-    /// Introspects `token` as `client_id` (with `secret`, by Basic).
+    /// Introspects `token` as `client_id` (with `secret`, by Basic); the answer as it goes on
+    /// the wire.
     pub(crate) async fn introspect(
         &self,
         client_id: &str,
         secret: &str,
         token: &str,
-    ) -> Result<IntrospectionResponse, OAuthError> {
+    ) -> Result<serde_json::Value, OAuthError> {
         let (auth, p) = (basic(client_id, secret), params(&[("token", token)]));
         let input = back_channel(Some(&auth), &p);
-        self.op.introspect(input, self.now).await
+        let r: IntrospectionResponse = self.op.introspect(input, self.now).await?;
+        Ok(serde_json::to_value(r).expect("introspection serialises"))
     }
 
     /// Whether `token` is active for [`RP`] (RFC 7662 §2.2).

@@ -37,11 +37,27 @@ pub(crate) async fn js() -> Response {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn healthz() -> Response {
     (StatusCode::OK, "ok").into_response()
 }
 
 /// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`database unavailable`", body = String,
+         content_type = "text/plain"),
+    )
+)]
 pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.services.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),

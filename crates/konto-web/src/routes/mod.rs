@@ -6,6 +6,7 @@ pub(crate) mod cert;
 pub(crate) mod login;
 pub(crate) mod misc;
 pub(crate) mod oidc;
+pub(crate) mod openapi;
 pub(crate) mod org_pages;
 pub(crate) mod orgs;
 
@@ -160,6 +161,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/static/konto.js", get(misc::js))
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/", get(misc::home))
         .fallback(misc::not_found)
         .with_state(app)

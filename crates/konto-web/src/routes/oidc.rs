@@ -6,15 +6,25 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use konto_oidc::{AuthorizeError, BearerError, ClientAuthInput, OAuthError, Params};
+use konto_oidc::{
+    AuthorizeError, BearerError, ClientAuthInput, ErrorResponse, IntrospectionResponse,
+    MandateCheckResponse, OAuthError, Params, TokenResponse,
+};
 
 use super::login::{Ctx, render};
+use super::openapi::{
+    DiscoveryDocument, IntrospectionRequest, JwkSet, MandateCheckRequest, RevocationRequest,
+    TokenRequest, UserinfoRequest, UserinfoResponse,
+};
 use super::{Protocol, authorization_response, see_other};
 use crate::app::App;
 use crate::error::{WebError, bearer_error_response, oauth_error_response};
 use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs, set_cookie};
 use crate::pages::{LogoutPage, MessagePage};
 use konto_service::login::Next;
+
+/// Back-channel requests are forms (RFC 6749 §3.2).
+const FORM: &str = "application/x-www-form-urlencoded";
 
 fn json(body: String, cache: &'static str) -> Response {
     let mut r = (
@@ -28,10 +38,36 @@ fn json(body: String, cache: &'static str) -> Response {
     r
 }
 
+/// The provider's metadata
+///
+/// OpenID Connect Discovery 1.0 §3.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "Cacheable for an hour", body = DiscoveryDocument,
+         headers(("Cache-Control" = String, description = "public, max-age=3600"))),
+    )
+)]
 pub(crate) async fn discovery(State(app): State<Arc<App>>) -> Response {
     json(app.oidc.discovery().to_string(), "public, max-age=3600")
 }
 
+/// The provider's public signing keys
+///
+/// RFC 7517: the keys that sign ID tokens and access tokens, the next one published before it
+/// is used.
+#[utoipa::path(
+    get,
+    path = "/jwks",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "Cacheable for five minutes", body = JwkSet,
+         content_type = "application/json",
+         headers(("Cache-Control" = String, description = "public, max-age=300"))),
+    )
+)]
 pub(crate) async fn jwks(State(app): State<Arc<App>>) -> Response {
     // short enough that a rotation (whose next key is published beforehand) is seen in time
     json(app.oidc.jwks().to_string(), "public, max-age=300")
@@ -42,10 +78,9 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case(FORM))
         })
 }
 
@@ -194,6 +229,30 @@ impl FromRequest<Arc<App>> for BackChannel {
     }
 }
 
+/// Tokens for a code, a refresh token, or the client's own credentials
+///
+/// RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3, §12. Confidential clients authenticate
+/// (Basic, or in the form body); public clients send `client_id` and the PKCE verifier.
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = FORM),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "RFC 6749 §5.1", body = TokenResponse,
+         headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "RFC 6749 §5.2: the request is malformed or refused",
+         body = ErrorResponse),
+        (status = 401,
+         description = "invalid_client; with `WWW-Authenticate: Basic` after Basic credentials",
+         body = ErrorResponse),
+        (status = 500, description = "server_error (detail only in konto's log)",
+         body = ErrorResponse),
+        (status = 503, description = "temporarily_unavailable",
+         body = ErrorResponse),
+    )
+)]
 pub(crate) async fn token(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app.oidc.token(request.input(), app.clock.now()).await {
         Ok(resp) => {
@@ -239,6 +298,29 @@ fn bearer(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<String, B
     }
 }
 
+/// Claims about the user behind an access token
+///
+/// OIDC Core §5.3: the token needs the `openid` scope; it comes in the Authorization header, or
+/// in a form body with POST (RFC 6750 §2.2), never both.
+#[utoipa::path(
+    method(get, post),
+    path = "/userinfo",
+    tag = "oauth",
+    request_body(content = Option<UserinfoRequest>, content_type = FORM,
+        description = "POST only, and only instead of the Authorization header"),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The claims", body = UserinfoResponse),
+        (status = 400,
+         description = "invalid_request, in `WWW-Authenticate: Bearer` (RFC 6750 §3)"),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
+        (status = 403, description = "insufficient_scope: the token lacks `openid`"),
+        (status = 500, description = "server_error",
+         body = ErrorResponse),
+        (status = 503, description = "temporarily_unavailable",
+         body = ErrorResponse),
+    )
+)]
 pub(crate) async fn userinfo(
     State(app): State<Arc<App>>,
     method: Method,
@@ -255,25 +337,95 @@ pub(crate) async fn userinfo(
     }
 }
 
+/// Whether a token is active
+///
+/// RFC 7662, for the confidential client the token was issued to; any other token reads as
+/// `{"active": false}`.
+#[utoipa::path(
+    post,
+    path = "/introspect",
+    tag = "oauth",
+    request_body(content = IntrospectionRequest, content_type = FORM),
+    security(("client_secret_basic" = []), ()),
+    responses(
+        (status = 200, description = "RFC 7662 §2.2", body = IntrospectionResponse),
+        (status = 400, description = "RFC 6749 §5.2: the request is malformed or refused",
+         body = ErrorResponse),
+        (status = 401,
+         description = "invalid_client; with `WWW-Authenticate: Basic` after Basic credentials",
+         body = ErrorResponse),
+        (status = 500, description = "server_error (detail only in konto's log)",
+         body = ErrorResponse),
+        (status = 503, description = "temporarily_unavailable",
+         body = ErrorResponse),
+    )
+)]
 pub(crate) async fn introspect(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app.oidc.introspect(request.input(), app.clock.now()).await {
-        Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
+        Ok(m) => json(serde_json::to_string(&m).unwrap_or_default(), "no-store"),
         Err(e) => oauth_error_response(&e),
     }
 }
 
-/// konto's mandate check for relying parties (client authentication as at `/token`).
+/// Whether a mandate holds now
+///
+/// konto's mandate check for relying parties (client authentication as at `/token`, confidential
+/// clients only): a mandate whose scope does not cover the calling client reads as unknown,
+/// `{"active": false}`.
+#[utoipa::path(
+    post,
+    path = "/mandates/check",
+    tag = "konto",
+    request_body(content = MandateCheckRequest, content_type = FORM),
+    security(("client_secret_basic" = []), ()),
+    responses(
+        (status = 200, description = "The mandate's standing, or `{\"active\": false}`",
+         body = MandateCheckResponse),
+        (status = 400, description = "RFC 6749 §5.2: the request is malformed or refused",
+         body = ErrorResponse),
+        (status = 401,
+         description = "invalid_client; with `WWW-Authenticate: Basic` after Basic credentials",
+         body = ErrorResponse),
+        (status = 500, description = "server_error (detail only in konto's log)",
+         body = ErrorResponse),
+        (status = 503, description = "temporarily_unavailable",
+         body = ErrorResponse),
+    )
+)]
 pub(crate) async fn check_mandate(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app
         .oidc
         .check_mandate(request.input(), app.clock.now())
         .await
     {
-        Ok(m) => json(serde_json::Value::Object(m).to_string(), "no-store"),
+        Ok(m) => json(serde_json::to_string(&m).unwrap_or_default(), "no-store"),
         Err(e) => oauth_error_response(&e),
     }
 }
 
+/// Revokes a token
+///
+/// RFC 7009: a refresh token ends its grant; an access token is denied until it expires.
+/// Unknown tokens are not an error.
+#[utoipa::path(
+    post,
+    path = "/revoke",
+    tag = "oauth",
+    request_body(content = RevocationRequest, content_type = FORM),
+    security((), ("client_secret_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; no body"),
+        (status = 400, description = "RFC 6749 §5.2: the request is malformed or refused",
+         body = ErrorResponse),
+        (status = 401,
+         description = "invalid_client; with `WWW-Authenticate: Basic` after Basic credentials",
+         body = ErrorResponse),
+        (status = 500, description = "server_error (detail only in konto's log)",
+         body = ErrorResponse),
+        (status = 503, description = "temporarily_unavailable",
+         body = ErrorResponse),
+    )
+)]
 pub(crate) async fn revoke(State(app): State<Arc<App>>, request: BackChannel) -> Response {
     match app.oidc.revoke(request.input(), app.clock.now()).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
