@@ -234,14 +234,15 @@ impl Provider {
             client_id: &client.id,
             groups: &client.service_groups,
         };
-        let Some(mandate) = self.store.mandate(id).await? else {
+        // the mandate first, then the ones it was passed on from: a mandate that was passed on
+        // holds only while they do
+        let mandates = konto_store::mandate_with_ancestors(self.store.as_ref(), id).await?;
+        let Some(mandate) = mandates.first() else {
             return Ok(inactive());
         };
         if !mandate.scope.covers(service) {
             return Ok(inactive());
         }
-        // a mandate that was passed on holds only while the ones it came from do
-        let mandates = konto_store::mandate_with_ancestors(self.store.as_ref(), id).await?;
         let facts = Facts {
             rights: &[],
             organisations: &[],
