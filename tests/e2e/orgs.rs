@@ -131,6 +131,22 @@ async fn join_in_browser(server: &TestServer, username: &str, token: &str) {
     let login = browser.visit("/org/join").await.page();
     let page = browser.password(&login, username, PW).await.page();
     assert!(page.has("action=\"/org/join\""), "{}", page.body);
+    assert!(
+        page.has("Weber") && page.has("Sachbearbeitung"),
+        "the page names the organisation and the role before anyone agrees:\n{}",
+        page.body
+    );
+    // a second browser, signed in as someone else and without the link's cookie, joins nothing
+    server.add_user("olga", PW, "Olga", "Other").await;
+    let other = server.browser();
+    let login = other.visit("/account").await.page();
+    let account = other.password(&login, "olga", PW).await.page();
+    let csrf = account.hidden("csrf").unwrap();
+    let stray = other.post("/org/join", &[("csrf", &csrf)]).await;
+    assert_eq!(stray.status, 303, "{}", stray.body);
+    assert_eq!(stray.location().as_deref(), Some("/org/join"));
+    let nothing = other.visit("/org/join").await.page();
+    assert!(!nothing.has("action=\"/org/join\""), "{}", nothing.body);
     // without the page's CSRF token nothing happens
     let forged = browser.post("/org/join", &[("csrf", "forged")]).await;
     assert_eq!(forged.status, 403);
@@ -145,7 +161,18 @@ async fn join_in_browser(server: &TestServer, username: &str, token: &str) {
     let again = browser.get(&link).await;
     assert_eq!(again.status, 303);
     let page = browser.visit("/org/join").await.page();
-    let csrf = page.hidden("csrf").unwrap();
+    assert!(
+        !page.has("action=\"/org/join\""),
+        "a used invitation offers nothing to join:\n{}",
+        page.body
+    );
+    // and one spent between the page and the click is refused
+    let csrf = browser
+        .visit("/account")
+        .await
+        .page()
+        .hidden("csrf")
+        .unwrap();
     let spent = browser.post("/org/join", &[("csrf", &csrf)]).await;
     assert!(
         spent.has("alert-error"),

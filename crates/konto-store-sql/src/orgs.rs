@@ -742,6 +742,25 @@ impl OrgRepo for SqlStore {
         })
     }
 
+    async fn invitation(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OrgInvitationRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            invitation_columns!(),
+            " FROM org_invitations WHERE hash = $1 AND expires_at > $2"
+        );
+        let row: Option<InvitationRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(hash.as_str())
+            .bind(ts(now))
+            .fetch_optional(pool)
+            .await)
+        .map_err(map_err)?;
+        row.map(OrgInvitationRecord::try_from).transpose()
+    }
+
     async fn take_invitation(
         &self,
         hash: &SecretHash,

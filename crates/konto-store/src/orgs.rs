@@ -232,6 +232,12 @@ pub trait OrgRepo: Send + Sync {
         invitation: &OrgInvitationRecord,
         event: &OrgEvent,
     ) -> StoreResult<()>;
+    /// A live invitation, without spending it (for the page that asks whether to join).
+    async fn invitation(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OrgInvitationRecord>>;
     /// Returns and deletes a live invitation: each works once.
     async fn take_invitation(
         &self,

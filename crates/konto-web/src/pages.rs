@@ -265,6 +265,9 @@ pub(crate) struct OrgJoinPage<'a> {
     pub t: &'a Texts,
     pub dev: bool,
     pub csrf: &'a str,
+    /// The organisation the invitation is for, and the role it offers.
+    pub organisation: &'a str,
+    pub role: &'a str,
 }
 
 impl OrgJoinPage<'_> {

@@ -144,6 +144,33 @@ impl OrgService {
     }
 
     /// The signed-in person follows an invitation link and joins; returns the organisation.
+    /// The organisation an invitation link leads to, and the role it offers, without spending
+    /// the link: the join page names them before the person agrees.
+    pub async fn invitation(
+        &self,
+        token: &str,
+    ) -> Result<(OrganisationRecord, Role), ServiceError> {
+        if token.is_empty() || token.len() > 64 {
+            return Err(ServiceError::BadLink);
+        }
+        let invitation = self
+            .s
+            .store
+            .invitation(
+                &self.s.hasher.hash(SecretPurpose::OrgInvitation, token),
+                self.now(),
+            )
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        let org = self
+            .s
+            .store
+            .organisation(&invitation.organisation)
+            .await?
+            .ok_or(ServiceError::BadLink)?;
+        Ok((org, invitation.role))
+    }
+
     pub async fn join(&self, actor: &Actor, token: &str) -> Result<String, ServiceError> {
         if token.is_empty() || token.len() > 64 {
             return Err(ServiceError::BadLink);

@@ -780,9 +780,24 @@ async fn invitations_work_once(store: &dyn Store) {
     ));
     assert_eq!(actions(store, "org-a").await[0], "member_invited");
     let code = hash("inv-1");
+    // looking does not spend it; an expired one is not shown
+    for _ in 0..2 {
+        assert_eq!(
+            store.invitation(&code, t0()).await.expect("read"),
+            Some(live.clone())
+        );
+    }
+    assert_eq!(
+        store
+            .invitation(&code, t0() + Duration::days(8))
+            .await
+            .expect("read"),
+        None
+    );
     let taken = join_all((0..RACERS).map(|_| store.take_invitation(&code, t0()))).await;
     let taken: Vec<_> = taken.into_iter().filter_map(|t| t.expect("take")).collect();
     assert_eq!(taken, vec![live], "an invitation works once");
+    assert_eq!(store.invitation(&code, t0()).await.expect("read"), None);
     let expired = invitation("inv-2", "org-a", t0() + Duration::hours(1));
     store
         .create_invitation(&expired, &event("org-a", "member_invited"))

@@ -57,7 +57,7 @@ pub(crate) async fn join_form(
         );
         return Ok(r);
     }
-    if cookie(&headers, join_cookie(&app)).is_none() {
+    let Some(token) = cookie(&headers, join_cookie(&app)) else {
         return Ok(MessagePage {
             t,
             dev: app.config.development,
@@ -67,15 +67,32 @@ pub(crate) async fn join_form(
         }
         .html()
         .into_response());
-    }
+    };
     if signed_in(&app, &browser, t).await?.is_none() {
         return account_flow(&app, &browser, t, Level::Basic, false, Protocol::OrgJoin).await;
     }
+    let (org, role) = match app.orgs.invitation(&token).await {
+        Ok(found) => found,
+        Err(ServiceError::BadLink) => {
+            return Ok(MessagePage {
+                t,
+                dev: app.config.development,
+                title: t.org_join_title,
+                paragraphs: vec![t.err_link],
+                link: Some(("/account".into(), t.account_title)),
+            }
+            .html()
+            .into_response());
+        }
+        Err(e) => return Err(WebError::service(e, t)),
+    };
     let (b, set) = binding(&app, &browser, t)?;
     let page = OrgJoinPage {
         t,
         dev: app.config.development,
         csrf: &csrf_token(&app, &b),
+        organisation: &org.name,
+        role: t.role(role),
     }
     .html()
     .into_response();
