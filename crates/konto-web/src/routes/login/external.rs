@@ -16,12 +16,12 @@ use serde::Deserialize;
 
 use super::render::render_next;
 use super::{
-    FlowQuery, back_to_flow, csrf_ok, ctx_for, error_text, is_link_conflict, json_continue,
+    FlowQuery, back_to_flow, ctx_for, error_text, form_step, is_link_conflict, json_continue,
     json_error, json_link_conflict, json_step, load, step_result,
 };
 use crate::app::App;
 use crate::error::WebError;
-use crate::http::{Browser, field, form_pairs};
+use crate::http::Browser;
 use crate::routes::see_other;
 
 pub(crate) async fn eid_start(
@@ -29,9 +29,7 @@ pub(crate) async fn eid_start(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (_, mut ctx) = form_step(&app, &browser, &body).await?;
     let tc_url = url::Url::parse(&app.url(&format!("/login/eid/tctoken?flow={}", ctx.flow_id)))
         .map_err(|e| WebError::internal(e, ctx.t))?;
     match app.login.eid_start(&mut ctx.flow, &tc_url).await {

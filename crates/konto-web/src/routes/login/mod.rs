@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use super::see_other;
 use crate::app::App;
 use crate::error::WebError;
-use crate::http::{Browser, check_csrf, csrf_token, set_cookie};
+use crate::http::{Browser, check_csrf, csrf_token, field, form_pairs, set_cookie};
 use crate::i18n::Texts;
 pub(crate) use render::render;
 use render::render_next;
@@ -87,6 +87,18 @@ async fn ctx_for(app: &App, browser: &Browser, flow: Flow, flow_id: &str) -> Res
         csrf,
         typed_username: None,
     })
+}
+
+/// A login form's post: its fields, and its flow once the form's CSRF token is checked.
+async fn form_step(
+    app: &App,
+    browser: &Browser,
+    body: &[u8],
+) -> Result<(Vec<(String, String)>, Ctx), WebError> {
+    let pairs = form_pairs(body);
+    let ctx = load(app, browser, field(&pairs, "flow")).await?;
+    csrf_ok(app, browser, field(&pairs, "csrf"), ctx.t)?;
+    Ok((pairs, ctx))
 }
 
 fn csrf_ok(

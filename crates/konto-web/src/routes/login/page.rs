@@ -11,10 +11,10 @@ use konto_service::ServiceError;
 use konto_service::login::{AuthStep, FailCode};
 
 use super::render::{fail, render_next};
-use super::{FlowQuery, after_step, csrf_ok, load, step_result};
+use super::{FlowQuery, after_step, form_step, load, step_result};
 use crate::app::App;
 use crate::error::WebError;
-use crate::http::{Browser, field, form_pairs};
+use crate::http::{Browser, field};
 
 pub(crate) async fn show(
     State(app): State<Arc<App>>,
@@ -30,9 +30,7 @@ pub(crate) async fn password(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
     let username = field(&pairs, "username").unwrap_or("");
     let password = field(&pairs, "password").unwrap_or("");
     ctx.typed_username = Some(username.chars().take(256).collect());
@@ -66,9 +64,7 @@ pub(crate) async fn unlinked(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
     let result = match field(&pairs, "action") {
         Some("create") => {
             app.login
@@ -99,9 +95,7 @@ pub(crate) async fn consent(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
     let approve = field(&pairs, "decision") == Some("allow");
     let approved = app
         .login
@@ -121,9 +115,7 @@ pub(crate) async fn acting(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let mut ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
     let choice = match field(&pairs, "acting") {
         None | Some("self") => None,
         Some(key) if key.len() <= 300 => Some(key),
@@ -141,9 +133,7 @@ pub(crate) async fn cancel(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let pairs = form_pairs(&body);
-    let ctx = load(&app, &browser, field(&pairs, "flow")).await?;
-    csrf_ok(&app, &browser, field(&pairs, "csrf"), ctx.t)?;
+    let (_, ctx) = form_step(&app, &browser, &body).await?;
     fail(
         &app,
         ctx,
