@@ -81,6 +81,8 @@ async fn join_and_act_for_an_organisation(test: &str, lang: Lang, js: Js) {
 async fn organisation_pages(test: &str, lang: Lang, js: Js) {
     let mut options = sqlite();
     options.register = true;
+    // the page also offers creation with an organisation certificate
+    options.elster = true;
     let Some((chromium, server)) = start(test, options).await else {
         return;
     };
@@ -147,6 +149,8 @@ async fn organisation_pages(test: &str, lang: Lang, js: Js) {
 
     tab.goto(&server.url("/org/new")).await;
     shows(&tab, t.org_new_title).await;
+    shows(&tab, t.org_new_register).await;
+    shows(&tab, t.org_new_cert).await;
     tab.check("org-new").await;
     server.stop().await;
 }

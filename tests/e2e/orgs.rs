@@ -28,6 +28,7 @@ on_both_backends!(
     organisations_need_a_matching_representative_and_their_letter,
     the_objection_period_and_the_end_of_a_mandate,
     one_time_values_hold_under_parallel_use,
+    an_organisation_certificate_creates_its_organisation,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -40,9 +41,17 @@ fn options(backend: Backend) -> Options {
     o
 }
 
+/// The holder id in the test organisation certificate (`keys-dev/elster/org-mustermann`).
+const ORG_HOLDER: &str = "KONTO-TEST-ORG-0000001";
+
 /// A person with an account created from their eID card (`choice` of the eID simulator), at
 /// level high.
 async fn card_holder(server: &TestServer, choice: &str) -> Actor {
+    card_holder_in(server, &server.browser(), choice).await
+}
+
+/// [`card_holder`], signed in in `browser`.
+async fn card_holder_in(server: &TestServer, browser: &Browser, choice: &str) -> Actor {
     if server.store.client("portal").await.unwrap().is_none() {
         let mut portal = server.client("portal");
         portal.first_party = true;
@@ -56,10 +65,9 @@ async fn card_holder(server: &TestServer, choice: &str) -> Actor {
         .into_iter()
         .map(|u| u.id)
         .collect();
-    let browser = server.browser();
     let page = server
         .authorize(
-            &browser,
+            browser,
             "portal",
             "https://portal.example/callback",
             &[("acr_values", HIGH)],
@@ -1356,5 +1364,171 @@ async fn the_organisation_pages_over_http(backend: Backend) {
         "{}",
         step_up.body
     );
+    server.stop().await;
+}
+
+/// `browser`, signed in, asks to create an organisation with a certificate: where konto sends
+/// it (the certificate listener with a new flow).
+async fn start_certificate_creation(browser: &Browser) -> Page {
+    let page = browser.visit("/org/new").await.page();
+    assert!(
+        page.has("action=\"/org/new/certificate\""),
+        "the page offers the certificate:\n{}",
+        page.body
+    );
+    let csrf = page.hidden("csrf").expect("csrf");
+    browser
+        .post("/org/new/certificate", &[("csrf", csrf.as_str())])
+        .await
+}
+
+/// An organisation ELSTER certificate, presented by a signed-in person at level substantial
+/// or above, creates its organisation already confirmed (as in Mein Unternehmenskonto: ELSTER
+/// sent the certificate to the company), with that person as administrator. The hand-off back
+/// from the certificate listener works once and only in the browser that started it; a
+/// person's certificate, a repeated certificate, the same company from the register and a
+/// session below the level create nothing.
+async fn an_organisation_certificate_creates_its_organisation(backend: Backend) {
+    let mut o = options(backend);
+    o.elster = true;
+    let Some(server) = TestServer::start(o).await else {
+        return;
+    };
+    // Erika signs in with her card in a browser that holds the company's certificate
+    let browser = elster_browser(&server.base, Some("org-mustermann"));
+    let erika = card_holder_in(&server, &browser, "erika").await;
+    let to_listener = start_certificate_creation(&browser).await;
+    assert_eq!(to_listener.status, 303, "{}", to_listener.body);
+    let listener = to_listener.location().expect("to the certificate listener");
+    assert!(listener.contains("/cert/login?flow="), "{listener}");
+    let back = browser.get(&listener).await;
+    let done = back.location().expect("back to konto with the hand-off");
+    assert!(
+        done.contains("/login/cert/done?") && done.contains("handoff="),
+        "{done}"
+    );
+    let created = browser.get(&done).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let org_page = created.location().expect("to the organisation's page");
+    let id = org_page.trim_start_matches("/org/").to_owned();
+    let page = browser.visit(&org_page).await.page();
+    assert!(page.has("Mustermann Software GmbH"), "{}", page.body);
+    assert!(
+        !page.has("name=\"code\""),
+        "confirmed at once, no letter to wait for:\n{}",
+        page.body
+    );
+
+    let org = server
+        .store
+        .organisation(&id)
+        .await
+        .unwrap()
+        .expect("created");
+    assert!(org.confirmed_at.is_some());
+    assert_eq!(
+        org.evidence,
+        konto_core::org::OrgEvidence::ElsterCertificate {
+            holder_id: ORG_HOLDER.into()
+        }
+    );
+    assert_eq!(
+        org.wirtschafts_id.as_ref().map(|w| w.as_str()),
+        Some("DE123456788"),
+        "from the certificate's VATDE identifier"
+    );
+    assert_eq!(org.level, Level::Substantial);
+    let members = server.store.members(&id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].user_id, erika.user_id);
+    assert_eq!(members[0].role, Role::Administrator);
+    assert!(
+        !members[0].legal_representative,
+        "the certificate says nothing about who holds it"
+    );
+    let rights = server.store.rights_of_org(&id).await.unwrap();
+    assert_eq!(rights.len(), 1);
+    assert_eq!(rights[0].scope, ServiceScope::All);
+    assert!(server.store.org_letter(&id).await.unwrap().is_none());
+    let letters = std::fs::read_dir(&server.letters_dir)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(letters, 0, "no letter was written");
+    let events = server.store.org_events(&id, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "organisation_created");
+    assert_eq!(events[0].actor.as_deref(), Some(erika.user_id.as_str()));
+    // confirmed: the administrator can give rights at once
+    server
+        .app
+        .orgs
+        .grant_right(&erika, &id, &erika.user_id, tax_scope(), None)
+        .await
+        .expect("a confirmed organisation grants rights");
+
+    // the hand-off is spent: the same address again creates nothing
+    let again = browser.get(&done).await;
+    assert!(again.status.is_client_error(), "{}", again.status);
+    // the same certificate again is the same organisation
+    let to_listener = start_certificate_creation(&browser).await;
+    let back = browser.get(&to_listener.location().unwrap()).await;
+    let page = browser.get(&back.location().unwrap()).await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.has("hat schon ein Konto") || page.has("already has an account"),
+        "{}",
+        page.body
+    );
+    // and the same company from the register too (the same W-IdNr.)
+    let err = server
+        .app
+        .orgs
+        .create_from_register(&erika, &MUSTERMANN_SOFTWARE.key().unwrap(), Language::De)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::OrganisationExists), "{err:?}");
+
+    // a person's certificate creates no organisation
+    let max_browser = elster_browser(&server.base, Some("max"));
+    card_holder_in(&server, &max_browser, "lukas").await;
+    let to_listener = start_certificate_creation(&max_browser).await;
+    let back = max_browser.get(&to_listener.location().unwrap()).await;
+    let page = max_browser.get(&back.location().unwrap()).await;
+    assert_eq!(page.status, 400);
+    assert!(page.has("person_certificate"), "{}", page.body);
+
+    // below level substantial nobody is sent to present one
+    server.add_user("paula", PW, "Paula", "Basic").await;
+    let basic = elster_browser(&server.base, Some("org-mustermann"));
+    let login = basic.visit("/org/new").await.page();
+    let page = basic.password(&login, "paula", PW).await.page();
+    let csrf = page.hidden("csrf").expect("csrf");
+    let refused = basic
+        .post("/org/new/certificate", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.location().is_none());
+
+    // two browsers: an attacker starts the creation in their own session and lures the
+    // company's certificate holder to the listener address. The certificate is read in the
+    // holder's browser, which did not start the flow: the result is destroyed, not handed over.
+    let attacker = server.browser();
+    card_holder_in(&server, &attacker, "ayse").await;
+    let before = server.rows("organisations").await;
+    let lure = start_certificate_creation(&attacker).await;
+    let lure = lure.location().unwrap();
+    let victim = elster_browser(&server.base, Some("org-mustermann"));
+    let back = victim.get(&lure).await;
+    let handed = victim.get(&back.location().unwrap()).await;
+    assert!(handed.status.is_client_error(), "{}", handed.status);
+    // the attacker's browser has no hand-off value; with the flow alone it gets nothing
+    let flow = lure.split("flow=").nth(1).unwrap();
+    let tried = attacker.get(&format!("/login/cert/done?flow={flow}")).await;
+    assert!(
+        tried.location().is_none_or(|l| l == "/org/new"),
+        "{:?}",
+        tried.location()
+    );
+    assert_eq!(server.rows("organisations").await, before);
     server.stop().await;
 }

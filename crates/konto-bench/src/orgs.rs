@@ -5,13 +5,12 @@
 //! organisation created there waits for its letter; the store's own `OrgRepo` does it all in a
 //! few writes, through the same code konto's services use.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use konto_core::Level;
 use konto_core::org::OrgEvidence;
 use konto_core::representation::{Mandate, Party, Right, Role, ServiceScope, Side};
-use konto_core::secret::SecretHash;
 use konto_store::{
-    MembershipRecord, OrgAddress, OrgEvent, OrgLetterRecord, OrgRepo, OrganisationRecord, UserRepo,
+    Confirmation, MembershipRecord, OrgAddress, OrgEvent, OrgRepo, OrganisationRecord, UserRepo,
 };
 use konto_store_sql::{SqlStore, SqliteDurability, StoreOptions};
 use time::{Duration, OffsetDateTime};
@@ -78,30 +77,6 @@ async fn confirmed_organisation(
         created_at: now,
         confirmed_at: None,
     };
-    // the letter's code is never sent anywhere: the bench confirms with its hash directly
-    let code_hash = SecretHash::from_stored(format!("{:0>64}", id.len()));
-    store
-        .create_organisation(
-            &org,
-            &MembershipRecord {
-                organisation: id.to_owned(),
-                user_id: admin.to_owned(),
-                role: Role::Administrator,
-                legal_representative: true,
-                joined_at: now,
-            },
-            &OrgLetterRecord {
-                organisation: id.to_owned(),
-                user_id: admin.to_owned(),
-                code_hash: code_hash.clone(),
-                reference: "konto-bench".into(),
-                sent_at: now,
-                expires_at: now + Duration::days(30),
-                failures: 0,
-            },
-            &event(id, "organisation_created", now),
-        )
-        .await?;
     let first_right = Right {
         id: format!("{id}-first"),
         organisation: id.to_owned(),
@@ -110,19 +85,24 @@ async fn confirmed_organisation(
         mandate: None,
         granted_at: now,
     };
-    if !store
-        .confirm_organisation(
-            id,
-            &code_hash,
-            &first_right,
-            3,
-            now,
-            &event(id, "administrator_confirmed", now),
+    // created confirmed, as from an organisation certificate: no letter round
+    store
+        .create_organisation(
+            &OrganisationRecord {
+                confirmed_at: Some(now),
+                ..org
+            },
+            &MembershipRecord {
+                organisation: id.to_owned(),
+                user_id: admin.to_owned(),
+                role: Role::Administrator,
+                legal_representative: true,
+                joined_at: now,
+            },
+            Confirmation::Confirmed(&first_right),
+            &event(id, "organisation_created", now),
         )
-        .await?
-    {
-        bail!("organisation {id} was not confirmed");
-    }
+        .await?;
     Ok(())
 }
 

@@ -705,7 +705,10 @@ impl AccountService {
                 return Err(ServiceError::LastAdministrator);
             }
         }
-        self.s.store.delete_user(user_id).await?;
+        self.s
+            .store
+            .delete_user(user_id, self.s.clock.now())
+            .await?;
         Ok(())
     }
 

@@ -18,8 +18,8 @@ use konto_core::org::RegisterKey;
 use konto_core::representation::{Mandate, Party, Right, Role};
 use konto_core::secret::SecretHash;
 use konto_store::{
-    MandateChange, MembershipRecord, OrgEvent, OrgInvitationRecord, OrgLetterRecord, OrgRepo,
-    OrganisationRecord, StoreError, StoreResult,
+    Confirmation, MandateChange, MembershipRecord, OrgEvent, OrgInvitationRecord, OrgLetterRecord,
+    OrgRepo, OrganisationRecord, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -117,7 +117,7 @@ impl OrgRepo for SqlStore {
         &self,
         org: &OrganisationRecord,
         first_admin: &MembershipRecord,
-        letter: &OrgLetterRecord,
+        confirmation: Confirmation<'_>,
         event: &OrgEvent,
     ) -> StoreResult<()> {
         let address = to_json(&org.address)?;
@@ -163,21 +163,30 @@ impl OrgRepo for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-            sqlx::query(concat!(
-                "INSERT INTO org_letters (",
-                letter_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ))
-            .bind(&org.id)
-            .bind(&letter.user_id)
-            .bind(letter.code_hash.as_str())
-            .bind(&letter.reference)
-            .bind(ts(letter.sent_at))
-            .bind(ts(letter.expires_at))
-            .bind(i64::from(letter.failures))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            match confirmation {
+                Confirmation::Letter(letter) => {
+                    sqlx::query(concat!(
+                        "INSERT INTO org_letters (",
+                        letter_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    ))
+                    .bind(&org.id)
+                    .bind(&letter.user_id)
+                    .bind(letter.code_hash.as_str())
+                    .bind(&letter.reference)
+                    .bind(ts(letter.sent_at))
+                    .bind(ts(letter.expires_at))
+                    .bind(i64::from(letter.failures))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                }
+                Confirmation::Confirmed(right) => {
+                    let scope = to_json(&right.scope)?;
+                    insert_right!(&mut *tx, &org.id, &first_admin.user_id, right, &scope)
+                        .map_err(map_err)?;
+                }
+            }
             insert_event!(&mut *tx, &org.id, event)?;
             tx.commit().await.map_err(map_err)
         })

@@ -208,9 +208,35 @@ impl UserRepo for SqlStore {
         Ok(())
     }
 
-    async fn delete_user(&self, id: &str) -> StoreResult<()> {
+    async fn delete_user(&self, id: &str, at: OffsetDateTime) -> StoreResult<()> {
         on_write!(self, pool => {
             let mut tx = pool.begin().await.map_err(map_err)?;
+            // What the organisations learn, before it goes: the member left, the mandate
+            // between them and the person ended. (Ids are URL-safe, so the JSON needs no
+            // escaping.)
+            for sql in [
+                "INSERT INTO org_events (organisation, at, action, detail) \
+                 SELECT organisation, CAST($2 AS BIGINT), 'member_left', \
+                 '{\"user\":\"' || user_id || '\",\"reason\":\"account_deleted\"}' \
+                 FROM org_members WHERE user_id = $1",
+                "INSERT INTO org_events (organisation, at, action, detail) \
+                 SELECT agent_id, CAST($2 AS BIGINT), 'mandate_ended', \
+                 '{\"mandate\":\"' || id || '\",\"reason\":\"account_deleted\"}' \
+                 FROM mandates WHERE principal_type = 'person' AND principal_id = $1 \
+                 AND agent_type = 'organisation' \
+                 UNION ALL \
+                 SELECT principal_id, CAST($2 AS BIGINT), 'mandate_ended', \
+                 '{\"mandate\":\"' || id || '\",\"reason\":\"account_deleted\"}' \
+                 FROM mandates WHERE agent_type = 'person' AND agent_id = $1 \
+                 AND principal_type = 'organisation'",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(ts(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
             // Children first, so the result does not depend on the engine enforcing cascades.
             for sql in [
                 // Organisations stay; the person leaves them: their rights and memberships,

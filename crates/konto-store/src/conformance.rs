@@ -328,7 +328,7 @@ async fn authenticators_are_unique(store: &dyn Store) {
         );
     }
     assert_eq!(store.attributes("u4").await.expect("attrs"), vec![family]);
-    store.delete_user("u4").await.expect("delete");
+    store.delete_user("u4", t0()).await.expect("delete");
 
     // one of each kind per account
     assert!(matches!(
@@ -1192,7 +1192,7 @@ async fn deleting_an_account_leaves_nothing(store: &dyn Store) {
         })
         .await
         .expect("consent");
-    store.delete_user("gone").await.expect("delete");
+    store.delete_user("gone", t0()).await.expect("delete");
     assert!(store.user("gone").await.expect("read").is_none());
     assert!(store.attributes("gone").await.expect("read").is_empty());
     assert!(store.authenticators("gone").await.expect("read").is_empty());
@@ -1206,7 +1206,10 @@ async fn deleting_an_account_leaves_nothing(store: &dyn Store) {
             .is_none()
     );
     assert!(store.consent("gone", "c1").await.expect("read").is_none());
-    assert_eq!(store.delete_user("gone").await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.delete_user("gone", t0()).await,
+        Err(StoreError::NotFound)
+    );
 }
 
 async fn purge_removes_only_expired_rows(store: &dyn Store) {

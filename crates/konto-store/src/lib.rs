@@ -68,8 +68,10 @@ pub trait UserRepo: Send + Sync {
     /// grants and their tokens, consents, e-mail links; memberships and rights in organisations,
     /// a pending organisation letter, the mandates the person gave or received and the rights
     /// given under those) in one transaction. Mandates passed on from the person's stay and no
-    /// longer verify.
-    async fn delete_user(&self, id: &str) -> StoreResult<()>;
+    /// longer verify. The organisations concerned get an event at `at` in the same transaction:
+    /// `member_left` (detail: the user id, reason `account_deleted`) and `mandate_ended` (the
+    /// mandate id).
+    async fn delete_user(&self, id: &str, at: OffsetDateTime) -> StoreResult<()>;
 
     async fn attributes(&self, user_id: &str) -> StoreResult<Vec<Attribute>>;
     /// Sets one attribute, replacing the value of the same name.

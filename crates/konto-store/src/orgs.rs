@@ -133,16 +133,28 @@ pub enum MandateChange {
     Revoke,
 }
 
+/// How a new organisation's first administrator is confirmed.
+#[derive(Debug, Clone, Copy)]
+pub enum Confirmation<'a> {
+    /// Later, with the code of this letter ([`OrgRepo::confirm_organisation`]).
+    Letter(&'a OrgLetterRecord),
+    /// Already, because the evidence came from the organisation itself (its ELSTER
+    /// certificate): the organisation is created with `confirmed_at` set and the administrator
+    /// gets this first right.
+    Confirmed(&'a Right),
+}
+
 #[async_trait]
 pub trait OrgRepo: Send + Sync {
-    /// Creates the organisation, its first administrator's membership and the confirmation
-    /// letter in one transaction. `Conflict` when an organisation with the same W-IdNr.,
-    /// register key, EUID or ELSTER holder id exists.
+    /// Creates the organisation, its first administrator's membership and, by `confirmation`,
+    /// the confirmation letter or the confirmed administrator's first right, in one
+    /// transaction. `Conflict` when an organisation with the same W-IdNr., register key, EUID or
+    /// ELSTER holder id exists.
     async fn create_organisation(
         &self,
         org: &OrganisationRecord,
         first_admin: &MembershipRecord,
-        letter: &OrgLetterRecord,
+        confirmation: Confirmation<'_>,
         event: &OrgEvent,
     ) -> StoreResult<()>;
     async fn organisation(&self, id: &str) -> StoreResult<Option<OrganisationRecord>>;

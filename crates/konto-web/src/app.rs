@@ -441,6 +441,20 @@ impl App {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.server.issuer)
     }
+
+    /// Where a browser presents its ELSTER certificate for flow `flow_id`: konto's certificate
+    /// listener, or the forwarding path behind a TLS-terminating proxy; `None` when ELSTER
+    /// certificates are not accepted here.
+    pub fn certificate_url(&self, flow_id: &str) -> Option<String> {
+        match (&self.cert_base_url, &self.config.elster.proxy_header) {
+            (Some(base), _) => Some(format!(
+                "{}/cert/login?flow={flow_id}",
+                base.as_str().trim_end_matches('/'),
+            )),
+            (None, Some(_)) => Some(format!("/login/cert/forwarded?flow={flow_id}")),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Runs the housekeeping tasks until `shutdown` turns true: purging expired rows, reloading

@@ -95,7 +95,11 @@ texts! {
     org_open: "Öffnen", "Open";
     org_new_title: "Organisation anlegen", "Create an organisation";
     org_new_text: "Gesetzliche Vertreterinnen und Vertreter legen das Konto ihrer Organisation aus dem Handelsregister an. konto vergleicht Ihren geprüften Namen und Ihr Geburtsdatum mit den Vertretungsberechtigten des Registereintrags und schickt der Organisation einen Brief mit einem Bestätigungscode.", "Legal representatives create their organisation's account from the commercial register. konto compares your verified name and date of birth with the representatives in the register entry and sends the organisation a letter with a confirmation code.";
-    org_new_unavailable: "Das Handelsregister ist hier nicht angebunden; eine Organisation kann nur der Betrieb anlegen.", "The commercial register is not connected here; only the operator can create an organisation.";
+    org_new_unavailable: "Weder das Handelsregister noch die ELSTER-Anmeldung ist hier angebunden; eine Organisation kann nur der Betrieb anlegen.", "Neither the commercial register nor ELSTER sign-in is connected here; only the operator can create an organisation.";
+    org_new_register: "Aus dem Handelsregister", "From the commercial register";
+    org_new_cert: "Mit dem ELSTER-Organisationszertifikat", "With the organisation's ELSTER certificate";
+    org_new_cert_text: "Hat Ihre Organisation ein ELSTER-Zertifikat (wie für Mein Unternehmenskonto), legen Sie ihr Konto damit an. Ihr Browser zeigt das Zertifikat vor; die Organisation ist damit sofort bestätigt und Sie sind ihre erste Administratorin oder ihr erster Administrator.", "If your organisation has an ELSTER certificate (as for Mein Unternehmenskonto), create its account with it. Your browser presents the certificate; the organisation is confirmed at once and you are its first administrator.";
+    org_new_cert_button: "Mit Zertifikat anlegen", "Create with the certificate";
     org_court: "Registergericht", "Register court";
     org_register_type: "Registerart", "Register type";
     org_number: "Registernummer", "Register number";
@@ -183,6 +187,8 @@ texts! {
     ev_member_invited: "Mitglied eingeladen", "member invited";
     ev_member_joined: "Mitglied beigetreten", "member joined";
     ev_member_removed: "Mitglied entfernt", "member removed";
+    ev_member_left: "Mitglied hat sein Konto gelöscht und ist ausgeschieden", "member deleted their account and left";
+    ev_mandate_ended: "Vollmacht beendet, weil das Konto der Person gelöscht wurde", "mandate ended because the person's account was deleted";
     ev_right_granted: "Recht vergeben", "right granted";
     ev_right_revoked: "Recht entzogen", "right revoked";
     ev_mandate_offered: "Vollmacht eingetragen", "mandate recorded";
@@ -377,6 +383,8 @@ impl Texts {
             "member_invited" => self.ev_member_invited,
             "member_joined" => self.ev_member_joined,
             "member_removed" => self.ev_member_removed,
+            "member_left" => self.ev_member_left,
+            "mandate_ended" => self.ev_mandate_ended,
             "right_granted" => self.ev_right_granted,
             "right_revoked" => self.ev_right_revoked,
             "mandate_offered" => self.ev_mandate_offered,

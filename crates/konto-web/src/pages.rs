@@ -348,6 +348,9 @@ pub(crate) struct OrgNewPage<'a> {
     pub admin_level: bool,
     /// Whether a register is connected.
     pub available: bool,
+    /// Whether ELSTER certificates are accepted (an organisation certificate creates its
+    /// organisation).
+    pub certificate: bool,
 }
 
 impl OrgNewPage<'_> {

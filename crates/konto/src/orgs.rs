@@ -114,7 +114,9 @@ pub(crate) async fn org(file: Option<&Path>, cmd: OrgCommand) -> Result<()> {
             let created = app.orgs.create_by_operator(org, &user.id, language).await?;
             println!(
                 "created {} ({}); confirmation letter: {}",
-                created.organisation.name, created.organisation.id, created.letter_reference
+                created.organisation.name,
+                created.organisation.id,
+                created.letter_reference.as_deref().unwrap_or("none")
             );
         }
         OrgCommand::List => {

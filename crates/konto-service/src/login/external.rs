@@ -17,7 +17,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use konto_authn::Verified;
-use konto_authn::cert::CertIdentity;
+use konto_authn::cert::{CertError, CertIdentity};
 use konto_authn::eid::{EidError, EidSession, check_refresh_query};
 use konto_core::secret::{Secret, SecretHash, SecretPurpose};
 use konto_keys::random;
@@ -44,6 +44,34 @@ impl LoginService {
         Ok(identity.into_verified(now))
     }
 
+    /// What a presented certificate chain (leaf first) is: a person's, an organisation's, or
+    /// refused with the validator's code. What it is good for is decided by the flow it was
+    /// presented in: a person's signs in, an organisation's creates its organisation.
+    pub fn read_certificate(&self, chain: &[Vec<u8>]) -> Result<CertOutcome, ServiceError> {
+        let validator = self
+            .s
+            .certificates
+            .as_ref()
+            .ok_or(ServiceError::NotAvailable)?;
+        let now = self.now();
+        Ok(match validator.validate(chain, now) {
+            Ok(CertIdentity {
+                holder_id,
+                organisation: Some(organisation),
+                ..
+            }) => CertOutcome::Organisation {
+                holder_id,
+                organisation,
+            },
+            Ok(identity) => CertOutcome::Verified {
+                verified: identity.into_verified(now),
+            },
+            Err(e) => CertOutcome::Refused {
+                code: e.code().to_owned(),
+            },
+        })
+    }
+
     /// Parks a certificate result (or its refusal) in the flow, from the certificate listener;
     /// returns the one-time hand-off value for the presenting browser's way back.
     pub async fn park_certificate(
@@ -52,11 +80,7 @@ impl LoginService {
         chain: &[Vec<u8>],
     ) -> Result<Secret, ServiceError> {
         let mut flow = self.load_flow_unbound(flow_id).await?;
-        let outcome = match self.certificate(chain) {
-            Ok(verified) => CertOutcome::Verified { verified },
-            Err(ServiceError::Certificate(code)) => CertOutcome::Refused { code },
-            Err(e) => return Err(e),
-        };
+        let outcome = self.read_certificate(chain)?;
         let handoff = random::secret()?;
         flow.state.pending = Some(Pending::CertResult {
             outcome,
@@ -127,6 +151,12 @@ impl LoginService {
         match outcome {
             CertOutcome::Verified { verified } => {
                 self.verified_login(flow, session, verified).await
+            }
+            CertOutcome::Organisation { .. } => {
+                let code = CertError::OrganisationCertificate.code();
+                flow.state.notice = Some(format!("cert_error:{code}"));
+                self.save_state(flow).await?;
+                Ok(AuthStep::Continue)
             }
             CertOutcome::Refused { code } => {
                 flow.state.notice = Some(format!("cert_error:{code}"));

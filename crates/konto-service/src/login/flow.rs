@@ -65,6 +65,12 @@ pub enum CertOutcome {
     Verified {
         verified: Verified,
     },
+    /// Valid, but it names an organisation (an organisation ELSTER certificate): it signs in
+    /// no person, and creates the organisation it names on `/org/new`.
+    Organisation {
+        holder_id: String,
+        organisation: konto_authn::cert::CertOrganisation,
+    },
     /// Refused, with the validator's error code.
     Refused {
         code: String,

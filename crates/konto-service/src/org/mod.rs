@@ -29,11 +29,14 @@ use konto_core::representation::{Party, Right, Role, ServiceScope};
 use konto_core::secret::SecretPurpose;
 use konto_keys::random;
 use konto_letter::{ConfirmationLetter, Language};
-use konto_store::{MembershipRecord, OrgEvent, OrgLetterRecord, OrganisationRecord, StoreError};
+use konto_store::{
+    Confirmation, MembershipRecord, OrgEvent, OrgLetterRecord, OrganisationRecord, StoreError,
+};
 use time::OffsetDateTime;
 
 use crate::Services;
 use crate::error::ServiceError;
+use crate::login::CertOutcome;
 
 pub use mandates::{NewMandate, PartyRef};
 pub use members::{MemberView, OrgOverview};
@@ -41,6 +44,9 @@ pub use members::{MemberView, OrgOverview};
 /// The level an organisation's administration needs: what Mein Unternehmenskonto asks
 /// (an ELSTER certificate).
 pub const ADMIN_LEVEL: Level = Level::Substantial;
+
+/// The refusal code for a person's certificate where an organisation's is needed.
+pub const PERSON_CERTIFICATE: &str = "person_certificate";
 
 /// How long a letter that may still arrive is waited for before another can be asked for.
 pub const LETTER_RESEND_AFTER: time::Duration = time::Duration::days(7);
@@ -68,8 +74,9 @@ impl std::fmt::Debug for OrgService {
 #[derive(Debug, Clone)]
 pub struct OrgCreated {
     pub organisation: OrganisationRecord,
-    /// Where the letter went.
-    pub letter_reference: String,
+    /// Where the confirmation letter went (none when the organisation was confirmed by its
+    /// certificate).
+    pub letter_reference: Option<String>,
 }
 
 /// Letters of the confirmation code: no 0/O, 1/I/L.
@@ -223,6 +230,97 @@ impl OrgService {
         self.create(actor, org, true, &requested_by, language).await
     }
 
+    /// Creates the organisation an organisation ELSTER certificate names, with `actor` (who
+    /// presented it, signed in as themselves) as its first administrator. The certificate was
+    /// sent to the company by ELSTER after its own checks, so holding it confirms the
+    /// administrator: the organisation is confirmed at once, without a letter (as in Mein
+    /// Unternehmenskonto). A person's certificate or a refused one creates nothing.
+    pub async fn create_from_certificate(
+        &self,
+        actor: &Actor,
+        outcome: CertOutcome,
+    ) -> Result<OrgCreated, ServiceError> {
+        if actor.level < ADMIN_LEVEL {
+            return Err(ServiceError::LevelTooLow {
+                needed: ADMIN_LEVEL,
+            });
+        }
+        let (holder_id, certified) = match outcome {
+            CertOutcome::Organisation {
+                holder_id,
+                organisation,
+            } => (holder_id, organisation),
+            CertOutcome::Verified { .. } => {
+                return Err(ServiceError::Certificate(PERSON_CERTIFICATE.into()));
+            }
+            CertOutcome::Refused { code } => return Err(ServiceError::Certificate(code)),
+        };
+        let evidence = OrgEvidence::ElsterCertificate { holder_id };
+        let now = self.now();
+        let org = OrganisationRecord {
+            id: random::id()?,
+            name: certified.name.clone(),
+            // the certificate names neither the legal form nor the address
+            legal_form: String::new(),
+            // DE + nine digits, the W-IdNr. without a distinguishing feature
+            wirtschafts_id: certified.vat_number().and_then(|v| v.parse().ok()),
+            register: None,
+            euid: None,
+            address: konto_store::OrgAddress {
+                street: String::new(),
+                postal_code: String::new(),
+                locality: String::new(),
+                country: "DE".into(),
+            },
+            level: evidence.level(ADMIN_LEVEL),
+            evidence,
+            postbox_handle: random::uuid()?,
+            created_at: now,
+            confirmed_at: Some(now),
+        };
+        let member = MembershipRecord {
+            organisation: org.id.clone(),
+            user_id: actor.user_id.clone(),
+            role: Role::Administrator,
+            // the certificate says nothing about who holds it within the company
+            legal_representative: false,
+            joined_at: now,
+        };
+        let first_right = Right {
+            id: random::id()?,
+            organisation: org.id.clone(),
+            user_id: actor.user_id.clone(),
+            scope: ServiceScope::All,
+            mandate: None,
+            granted_at: now,
+        };
+        let event = self.event(
+            &org.id,
+            Some(actor),
+            "organisation_created",
+            serde_json::json!({
+                "evidence": org.evidence,
+                "certificate_identifier": certified.identifier,
+                "right": first_right.id,
+            }),
+        );
+        match self
+            .s
+            .store
+            .create_organisation(&org, &member, Confirmation::Confirmed(&first_right), &event)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(ServiceError::OrganisationExists),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(organisation = %org.id, "organisation created from its ELSTER certificate");
+        Ok(OrgCreated {
+            organisation: org,
+            letter_reference: None,
+        })
+    }
+
     /// Creates an organisation an operator checked (the CLI), with `user_id` as its first
     /// administrator; the letter goes out as for any other.
     pub async fn create_by_operator(
@@ -339,7 +437,7 @@ impl OrgService {
         match self
             .s
             .store
-            .create_organisation(&org, &member, &record, &event)
+            .create_organisation(&org, &member, Confirmation::Letter(&record), &event)
             .await
         {
             Ok(()) => {}
@@ -349,7 +447,7 @@ impl OrgService {
         tracing::info!(organisation = %org.id, "organisation created; confirmation letter sent");
         Ok(OrgCreated {
             organisation: org,
-            letter_reference: reference,
+            letter_reference: Some(reference),
         })
     }
 

@@ -334,13 +334,38 @@ pub(super) async fn deleting_an_account_leaves_its_organisations(store: &dyn Sto
         .create_organisation(
             &organisation("org-d"),
             &admin("org-d", "od"),
-            &letter("org-d", "od"),
+            Confirmation::Letter(&letter("org-d", "od")),
             &event("org-d", "organisation_created"),
         )
         .await
         .expect("create organisation");
 
-    store.delete_user("od").await.expect("delete user");
+    store.delete_user("od", t0()).await.expect("delete user");
+    // the organisations learn it, in the same transaction
+    let event_of = |events: Vec<OrgEvent>, action: &str| {
+        let details: Vec<serde_json::Value> = events
+            .into_iter()
+            .filter(|e| e.action == action && e.actor.is_none())
+            .map(|e| serde_json::from_str(&e.detail).expect("JSON detail"))
+            .collect();
+        details
+    };
+    let left = event_of(
+        store.org_events("org-a", 10).await.expect("events"),
+        "member_left",
+    );
+    assert_eq!(
+        left,
+        vec![serde_json::json!({ "user": "od", "reason": "account_deleted" })]
+    );
+    let ended = event_of(
+        store.org_events("org-b", 10).await.expect("events"),
+        "mandate_ended",
+    );
+    assert_eq!(
+        ended,
+        vec![serde_json::json!({ "mandate": "m-od", "reason": "account_deleted" })]
+    );
     assert!(
         store
             .memberships_of_user("od")
@@ -387,7 +412,7 @@ pub(super) async fn deleting_an_account_leaves_its_organisations(store: &dyn Sto
     );
     assert_eq!(
         store.rights_of_user("ob").await.expect("read").len(),
-        2,
-        "other members keep their rights"
+        3,
+        "other members keep their rights (the first rights in org-plain, org-plain2 and org-e1)"
     );
 }

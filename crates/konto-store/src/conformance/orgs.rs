@@ -157,7 +157,7 @@ async fn confirmed(store: &dyn Store, org: OrganisationRecord, user: &str) {
         .create_organisation(
             &org,
             &admin(&id, user),
-            &letter(&id, user),
+            Confirmation::Letter(&letter(&id, user)),
             &event(&id, "organisation_created"),
         )
         .await
@@ -204,7 +204,7 @@ async fn organisations_round_trip(store: &dyn Store) {
         .create_organisation(
             &org,
             &admin("org-a", "oa"),
-            &letter("org-a", "oa"),
+            Confirmation::Letter(&letter("org-a", "oa")),
             &created,
         )
         .await
@@ -247,7 +247,7 @@ async fn organisations_round_trip(store: &dyn Store) {
         .create_organisation(
             &organisation("org-plain"),
             &admin("org-plain", "ob"),
-            &letter("org-plain", "ob"),
+            Confirmation::Letter(&letter("org-plain", "ob")),
             &event("org-plain", "organisation_created"),
         )
         .await
@@ -263,25 +263,41 @@ async fn organisations_round_trip(store: &dyn Store) {
 }
 
 async fn identifiers_make_one_organisation(store: &dyn Store) {
+    // an organisation certificate confirms its organisation itself: created confirmed, with
+    // the administrator's first right and no letter
     let mut elster = organisation("org-e1");
     elster.evidence = OrgEvidence::ElsterCertificate {
         holder_id: "H-4711".into(),
+    };
+    elster.confirmed_at = Some(t0());
+    let first = Right {
+        scope: ServiceScope::All,
+        ..right("first-org-e1", "org-e1", "ob", None)
     };
     store
         .create_organisation(
             &elster,
             &admin("org-e1", "ob"),
-            &letter("org-e1", "ob"),
+            Confirmation::Confirmed(&first),
             &event("org-e1", "organisation_created"),
         )
         .await
         .expect("create organisation");
+    assert_eq!(
+        store.organisation("org-e1").await.expect("read"),
+        Some(elster.clone())
+    );
+    assert_eq!(
+        store.rights_of_org("org-e1").await.expect("rights"),
+        vec![first]
+    );
+    assert!(store.org_letter("org-e1").await.expect("letter").is_none());
     // organisations without identifiers do not collide with each other
     store
         .create_organisation(
             &organisation("org-plain2"),
             &admin("org-plain2", "ob"),
-            &letter("org-plain2", "ob"),
+            Confirmation::Letter(&letter("org-plain2", "ob")),
             &event("org-plain2", "organisation_created"),
         )
         .await
@@ -320,7 +336,7 @@ async fn identifiers_make_one_organisation(store: &dyn Store) {
                 .create_organisation(
                     &dup,
                     &admin("dup", "oc"),
-                    &letter("dup", "oc"),
+                    Confirmation::Letter(&letter("dup", "oc")),
                     &event("dup", "organisation_created"),
                 )
                 .await,
@@ -828,7 +844,7 @@ async fn purge_removes_expired_letters_and_invitations(store: &dyn Store) {
         .create_organisation(
             &organisation("org-p"),
             &admin("org-p", "oe"),
-            &short,
+            Confirmation::Letter(&short),
             &event("org-p", "organisation_created"),
         )
         .await
@@ -847,6 +863,15 @@ async fn purge_removes_expired_letters_and_invitations(store: &dyn Store) {
         )
         .await
         .expect("invite");
+    store
+        .create_organisation(
+            &organisation("org-q"),
+            &admin("org-q", "oe"),
+            Confirmation::Letter(&letter("org-q", "oe")),
+            &event("org-q", "organisation_created"),
+        )
+        .await
+        .expect("create organisation");
     let before = store.row_counts().await.expect("counts");
     let count = |counts: &[(String, i64)], t: &str| {
         counts
@@ -874,7 +899,7 @@ async fn purge_removes_expired_letters_and_invitations(store: &dyn Store) {
         "an expired letter goes"
     );
     assert!(
-        store.org_letter("org-e1").await.expect("read").is_some(),
+        store.org_letter("org-q").await.expect("read").is_some(),
         "a live letter stays"
     );
     assert_eq!(

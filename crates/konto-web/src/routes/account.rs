@@ -366,17 +366,13 @@ pub(crate) async fn reset_confirm(
     }
 }
 
-/// Starts a flow for konto's own pages (sign in to the account, or add an authenticator).
-pub(super) async fn account_flow(
-    app: &App,
+/// A login request for konto's own pages (no client): at least `min_level`.
+pub(super) fn account_request(
     browser: &Browser,
-    t: &'static Texts,
     min_level: Level,
     force_login: bool,
-    protocol: Protocol,
-) -> Result<Response, WebError> {
-    let (b, cookie) = binding(app, browser, t)?;
-    let request = LoginRequest {
+) -> LoginRequest {
+    LoginRequest {
         client_id: String::new(),
         min_level,
         force_login,
@@ -390,7 +386,20 @@ pub(super) async fn account_flow(
         temporary_allowed: false,
         acting_for: None,
         legal_representative_required: false,
-    };
+    }
+}
+
+/// Starts a flow for konto's own pages (sign in to the account, or add an authenticator).
+pub(super) async fn account_flow(
+    app: &App,
+    browser: &Browser,
+    t: &'static Texts,
+    min_level: Level,
+    force_login: bool,
+    protocol: Protocol,
+) -> Result<Response, WebError> {
+    let (b, cookie) = binding(app, browser, t)?;
+    let request = account_request(browser, min_level, force_login);
     let flow = app
         .login
         .start_flow(&request, protocol.to_json(), &b, true)

@@ -36,6 +36,9 @@ pub enum Protocol {
     OrgPage { organisation: String },
     /// Signing in to create an organisation.
     OrgNew,
+    /// Presenting an organisation ELSTER certificate to create its organisation, for the
+    /// person `user_id` signed in when it started (see `org_pages::certificate_done`).
+    OrgCertificate { user_id: String },
     /// Registering a passkey from the account page.
     PasskeyRegistration {
         user_id: String,
@@ -120,6 +123,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/login/acting", post(login::page::acting))
         .route("/org/join", get(orgs::join_form).post(orgs::join))
         .route("/org/new", get(org_pages::new_form).post(org_pages::create))
+        .route("/org/new/certificate", post(org_pages::certificate_start))
         .route("/org/{id}", get(org_pages::show))
         .route("/org/{id}/step-up", get(org_pages::step_up))
         .route("/org/{id}/confirm", post(org_pages::confirm))

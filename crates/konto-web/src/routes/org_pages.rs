@@ -18,11 +18,14 @@ use konto_core::org::RegisterKey;
 use konto_core::representation::{Mandate, MandateStatus, Party, Role, ServiceScope, Side};
 use konto_letter::Language;
 use konto_service::ServiceError;
+use konto_service::login::{CertOutcome, Flow};
 use konto_service::org::{ADMIN_LEVEL, Actor, NewMandate, OrgOverview, PartyRef};
 use konto_store::SessionRecord;
 use time::OffsetDateTime;
 
-use super::account::{account_action, account_flow, binding, signed_in, with_cookie};
+use super::account::{
+    account_action, account_flow, account_request, binding, signed_in, with_cookie,
+};
 use super::{Protocol, see_other};
 use crate::app::App;
 use crate::error::WebError;
@@ -577,6 +580,7 @@ fn new_page(
         error,
         admin_level: actor.level >= ADMIN_LEVEL,
         available: app.services.register.is_some(),
+        certificate: certificates_accepted(app),
     }
     .html()
     .into_response();
@@ -602,12 +606,107 @@ pub(crate) async fn create(State(app): State<Arc<App>>, browser: Browser, body: 
     match outcome {
         Ok(created) => see_other(&format!("/org/{}", created.organisation.id)),
         Err(e) => match refusal(t, &e) {
-            Some(text) => {
-                let r = new_page(&app, &browser, t, &session, Some(text))
-                    .unwrap_or_else(IntoResponse::into_response);
-                (StatusCode::BAD_REQUEST, r).into_response()
-            }
+            Some(text) => new_page_refused(&app, &browser, t, &session, text),
             None => WebError::service(e, t).into_response(),
+        },
+    }
+}
+
+fn certificates_accepted(app: &App) -> bool {
+    app.config.elster.enabled && app.certificate_url("").is_some()
+}
+
+/// The `/org/new` page again with what went wrong (400).
+fn new_page_refused(
+    app: &App,
+    browser: &Browser,
+    t: &'static Texts,
+    session: &SessionRecord,
+    text: &str,
+) -> Response {
+    let r =
+        new_page(app, browser, t, session, Some(text)).unwrap_or_else(IntoResponse::into_response);
+    (StatusCode::BAD_REQUEST, r).into_response()
+}
+
+/// `POST /org/new/certificate`: sends the signed-in person's browser to present their
+/// organisation's ELSTER certificate. It comes back through the certificate hand-off
+/// (`/login/cert/done`, or the proxy's forwarding path) to [`certificate_done`], in a flow
+/// bound to this browser and to this person.
+pub(crate) async fn certificate_start(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    body: Bytes,
+) -> Response {
+    let (session, _, t) = match account_action(&app, &browser, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !certificates_accepted(&app) {
+        return new_page_refused(&app, &browser, t, &session, t.err_unavailable);
+    }
+    // refused before the trip to the certificate, and again when the organisation is made
+    if actor_of(&app, &session).level < ADMIN_LEVEL {
+        return new_page_refused(&app, &browser, t, &session, t.org_err_level);
+    }
+    let started = async {
+        let (b, cookie) = binding(&app, &browser, t)?;
+        let protocol = Protocol::OrgCertificate {
+            user_id: session.user_id.clone(),
+        };
+        let flow = app
+            .login
+            .start_flow(
+                &account_request(&browser, ADMIN_LEVEL, false),
+                protocol.to_json(),
+                &b,
+                true,
+            )
+            .await
+            .map_err(|e| WebError::service(e, t))?;
+        let url = app
+            .certificate_url(flow.expose())
+            .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t.err_unavailable, t))?;
+        Ok::<_, WebError>(with_cookie(see_other(&url), cookie))
+    };
+    started.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The certificate is back for an [`Protocol::OrgCertificate`] flow (its hand-off already
+/// checked): an organisation's certificate creates its organisation with the person who
+/// started the flow as administrator — only if that person is still the one signed in here.
+pub(crate) async fn certificate_done(
+    app: &App,
+    browser: &Browser,
+    flow: &Flow,
+    session: Option<SessionRecord>,
+    user_id: &str,
+    outcome: Option<CertOutcome>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    app.login
+        .finish_flow(flow)
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let Some(outcome) = outcome else {
+        return Ok(see_other("/org/new"));
+    };
+    let Some(session) = session.filter(|s| s.user_id == user_id) else {
+        // another person signed in in this browser meanwhile: the certificate makes them
+        // nothing
+        tracing::warn!("an organisation certificate came back to another person's session");
+        return Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t));
+    };
+    let actor = actor_of(app, &session);
+    match app.orgs.create_from_certificate(&actor, outcome).await {
+        Ok(created) => Ok(see_other(&format!("/org/{}", created.organisation.id))),
+        Err(ServiceError::Certificate(code)) => {
+            let text = format!("{} {code}", t.err_cert_prefix);
+            Ok(new_page_refused(app, browser, t, &session, &text))
+        }
+        Err(e) => match refusal(t, &e) {
+            Some(text) => Ok(new_page_refused(app, browser, t, &session, text)),
+            None => Err(WebError::service(e, t)),
         },
     }
 }

@@ -22,7 +22,7 @@ use super::{
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::Browser;
-use crate::routes::see_other;
+use crate::routes::{Protocol, org_pages, see_other};
 
 pub(crate) async fn eid_start(
     State(app): State<Arc<App>>,
@@ -129,6 +129,15 @@ pub(crate) async fn cert_done(
         .claim_certificate(flow_id, q.handoff.as_deref(), browser.binding.as_deref())
         .await
         .map_err(|e| WebError::service(e, t0))?;
+    if let Some(Protocol::OrgCertificate { user_id }) = Protocol::from_json(flow.protocol()) {
+        let session = app
+            .login
+            .session(browser.session.as_deref())
+            .await
+            .map_err(|e| WebError::service(e, t0))?;
+        return org_pages::certificate_done(&app, &browser, &flow, session, &user_id, outcome)
+            .await;
+    }
     let mut ctx = ctx_for(&app, &browser, flow, flow_id).await?;
     let Some(outcome) = outcome else {
         return render_next(&app, ctx, None, StatusCode::OK).await;
@@ -172,6 +181,22 @@ pub(crate) async fn cert_forwarded(
             return Err(WebError::page(StatusCode::FORBIDDEN, t.err_unavailable, t));
         }
     };
+    if let Some(Protocol::OrgCertificate { user_id }) = Protocol::from_json(ctx.flow.protocol()) {
+        let outcome = app
+            .login
+            .read_certificate(&chain)
+            .map_err(|e| WebError::service(e, t))?;
+        let session = ctx.session.clone();
+        return org_pages::certificate_done(
+            &app,
+            &browser,
+            &ctx.flow,
+            session,
+            &user_id,
+            Some(outcome),
+        )
+        .await;
+    }
     let result = match app.login.certificate(&chain) {
         Ok(verified) => {
             app.login

@@ -109,15 +109,7 @@ pub(crate) async fn render(
                 _ => None,
             };
             let elster_url = if options.contains(&AuthenticatorKind::Elster) {
-                match (&app.cert_base_url, &app.config.elster.proxy_header) {
-                    (Some(base), _) => Some(format!(
-                        "{}/cert/login?flow={}",
-                        base.as_str().trim_end_matches('/'),
-                        ctx.flow_id
-                    )),
-                    (None, Some(_)) => Some(format!("/login/cert/forwarded?flow={}", ctx.flow_id)),
-                    (None, None) => None,
-                }
+                app.certificate_url(&ctx.flow_id)
             } else {
                 None
             };
