@@ -503,26 +503,50 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
     let out = browser.visit(&url).await;
     assert_eq!(out.param("error").as_deref(), Some("invalid_scope"));
 
-    // A's administrator revokes the mandate: the next refresh fails, introspection and the
-    // check say so at once (RFC 7662 §2.2: inactive, nothing else)
+    // Each node keeps what a chain rests on while the organisation facts' epoch stands: warm
+    // this node and a second one on the same database with refreshes under the chain
+    let other = server.another_node().await;
+    let mut refresh = tokens
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone();
+    for node in [&server, &other, &other] {
+        let (status, body) = post_form(
+            node,
+            "/token",
+            "steuer",
+            &tax_secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            jwt_claims(body["access_token"].as_str().unwrap())["act"]["sub"],
+            person.as_str()
+        );
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    // A's administrator revokes the mandate on this node: the next refresh fails on the other
+    // one, introspection and the check say so at once (RFC 7662 §2.2: inactive, nothing else)
     server
         .app
         .orgs
         .revoke_mandate(&f.erika, &f.mandate)
         .await
         .unwrap();
-    let refresh = tokens.refresh_token().expect("a refresh token").secret();
     let (status, body) = post_form(
-        &server,
+        &other,
         "/token",
         "steuer",
         &tax_secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
     .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
+        (400, Some("invalid_grant")),
+        "a cached chain does not outlive its revocation on any node"
     );
     let (_, intro) = post_form(
         &server,

@@ -10,7 +10,7 @@ use konto_core::login::Principal;
 use konto_core::secret::SecretHasher;
 use konto_core::subject::pairwise;
 use konto_keys::Keyring;
-use konto_store::Store;
+use konto_store::{FactsCache, Store};
 
 use crate::discovery;
 use crate::error::OAuthError;
@@ -43,6 +43,8 @@ pub struct Provider {
     pub(crate) pairwise_key: [u8; 32],
     pub(crate) acr: AcrCodec,
     pub(crate) config: OidcConfig,
+    /// What representing grants' chains rest on, per organisation facts' epoch.
+    pub(crate) facts: FactsCache,
     discovery: Arc<str>,
 }
 
@@ -65,6 +67,7 @@ impl Provider {
         let acr = AcrCodec::new(&config.issuer);
         let discovery = Arc::from(discovery::document(&config, &acr).to_string());
         Provider {
+            facts: FactsCache::new(),
             store,
             keys,
             hasher,

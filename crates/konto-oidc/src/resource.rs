@@ -174,7 +174,7 @@ impl Provider {
         // token)
         if scopes.contains(scope::REPRESENTATION) && grant.representation.is_some() {
             let acting = self
-                .acting_claims(&grant, &client, now)
+                .acting_claims(&grant, &client, now, None)
                 .await
                 .map_err(|_| {
                     BearerError::InvalidToken(
@@ -247,7 +247,7 @@ impl Provider {
         let Some(level) = self.grant_level(&grant, &client, now)? else {
             return Ok(inactive());
         };
-        let acting = match self.acting_claims(&grant, &client, now).await {
+        let acting = match self.acting_claims(&grant, &client, now, None).await {
             Ok(a) => a,
             Err(e) if e.code == ErrorCode::InvalidGrant => return Ok(inactive()),
             Err(e) => return Err(e),

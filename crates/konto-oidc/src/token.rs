@@ -128,7 +128,7 @@ impl Provider {
             return Err(level_expired());
         };
         let grant = GrantRecord { level, ..grant };
-        let acting = match self.acting_claims(&grant, client, now).await {
+        let acting = match self.acting_claims(&grant, client, now, None).await {
             Ok(a) => a,
             Err(e) => {
                 self.store.revoke_grant(&grant.id, now).await?;
@@ -228,12 +228,12 @@ impl Provider {
         };
         let next = self.mint_refresh_token(&id.grant_id, id.generation + 1)?;
         let next_hash = self.hasher.hash(SecretPurpose::RefreshToken, next.expose());
-        let grant = match self
+        let (grant, org_epoch) = match self
             .store
             .rotate_refresh_token(&id.grant_id, &old_hash, &client.id, &next_hash, now)
             .await?
         {
-            Some(g) => g,
+            Some(r) => (r.grant, r.org_epoch),
             None => {
                 // An authentic token of this grant from before the last rotation: a reuse.
                 if let Some(g) = self.store.grant(&id.grant_id).await?
@@ -257,7 +257,10 @@ impl Provider {
         };
         let grant = GrantRecord { level, ..grant };
         // a revoked or expired mandate ends the grant at its next refresh
-        let acting = match self.acting_claims(&grant, client, now).await {
+        let acting = match self
+            .acting_claims(&grant, client, now, Some(org_epoch))
+            .await
+        {
             Ok(a) => a,
             Err(e) => {
                 self.store.revoke_grant(&grant.id, now).await?;

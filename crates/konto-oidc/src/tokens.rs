@@ -239,7 +239,11 @@ impl Provider {
                     .client(&grant.client_id)
                     .await?
                     .ok_or_else(|| invalid("the client is unknown"))?;
-                if self.acting_claims(&grant, &client, now).await.is_err() {
+                if self
+                    .acting_claims(&grant, &client, now, None)
+                    .await
+                    .is_err()
+                {
                     return Err(invalid(
                         "the mandate or right the token acts under no longer holds",
                     ));

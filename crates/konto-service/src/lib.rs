@@ -78,6 +78,8 @@ pub struct Services {
     pub pairwise_key: [u8; 32],
     /// Where confirmation letters go.
     pub letters: Arc<dyn konto_letter::LetterBox>,
+    /// Whom people may act for, per organisation facts' epoch (see [`konto_store::FactsCache`]).
+    pub facts: konto_store::FactsCache,
     pub config: ServiceConfig,
 }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use konto_core::Level;
 use konto_core::secret::SecretHash;
-use konto_store::{GrantCode, GrantRecord, GrantRepo, StoreError, StoreResult};
+use konto_store::{GrantCode, GrantRecord, GrantRepo, OrgEpoch, Rotated, StoreError, StoreResult};
 use time::OffsetDateTime;
 
 use crate::{SqlStore, from_json, from_opt_ts, from_ts, map_err, to_json, ts};
@@ -42,6 +42,13 @@ macro_rules! grant_columns {
          session_id, created_at, expires_at, revoked_at, code_hash, redirect_uri, code_challenge, nonce, \
          code_expires_at, code_used_at, refresh_hash, refresh_generation, representation"
     };
+}
+
+#[derive(sqlx::FromRow)]
+struct RotatedRow {
+    #[sqlx(flatten)]
+    grant: GrantRow,
+    org_epoch: i64,
 }
 
 impl TryFrom<GrantRow> for GrantRecord {
@@ -182,14 +189,15 @@ impl GrantRepo for SqlStore {
         client_id: &str,
         new_hash: &SecretHash,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<GrantRecord>> {
+    ) -> StoreResult<Option<Rotated>> {
         let sql = concat!(
             "UPDATE grants SET refresh_hash = $1, refresh_generation = refresh_generation + 1 \
              WHERE id = $2 AND refresh_hash = $3 AND client_id = $4 AND revoked_at IS NULL AND expires_at > $5 \
              RETURNING ",
-            grant_columns!()
+            grant_columns!(),
+            ", COALESCE((SELECT n FROM org_epoch WHERE id = 1), 0) AS org_epoch"
         );
-        let row: Option<GrantRow> = on_write!(self, pool => sqlx::query_as(sql)
+        let row: Option<RotatedRow> = on_write!(self, pool => sqlx::query_as(sql)
             .bind(new_hash.as_str())
             .bind(grant_id)
             .bind(old_hash.as_str())
@@ -198,7 +206,13 @@ impl GrantRepo for SqlStore {
             .fetch_optional(pool)
             .await)
         .map_err(map_err)?;
-        row.map(GrantRecord::try_from).transpose()
+        row.map(|r| {
+            Ok(Rotated {
+                grant: GrantRecord::try_from(r.grant)?,
+                org_epoch: OrgEpoch(r.org_epoch),
+            })
+        })
+        .transpose()
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()> {

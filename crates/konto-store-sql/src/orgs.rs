@@ -18,8 +18,8 @@ use konto_core::org::RegisterKey;
 use konto_core::representation::{Mandate, Party, Right, Role};
 use konto_core::secret::SecretHash;
 use konto_store::{
-    Confirmation, MandateChange, MembershipRecord, OrgEvent, OrgInvitationRecord, OrgLetterRecord,
-    OrgRepo, OrganisationRecord, StoreError, StoreResult,
+    Confirmation, MandateChange, MembershipRecord, OrgEpoch, OrgEvent, OrgInvitationRecord,
+    OrgLetterRecord, OrgRepo, OrganisationRecord, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -202,6 +202,16 @@ impl OrgRepo for SqlStore {
             on_read!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
                 .map_err(map_err)?;
         row.map(OrganisationRecord::try_from).transpose()
+    }
+
+    async fn org_epoch(&self) -> StoreResult<OrgEpoch> {
+        let row: Option<(i64,)> = on_read!(self, pool => sqlx::query_as(
+            "SELECT n FROM org_epoch WHERE id = 1"
+        )
+        .fetch_optional(pool)
+        .await)
+        .map_err(map_err)?;
+        Ok(OrgEpoch(row.map_or(0, |(n,)| n)))
     }
 
     async fn organisation_by_register(

@@ -627,11 +627,17 @@ async fn refresh_rotation_and_reuse(store: &dyn Store) {
             .expect("rotate")
             .is_none()
     );
-    let g = store
+    let rotated = store
         .rotate_refresh_token("g2", &hash("rt-2a"), "c1", &hash("rt-2b"), now)
         .await
         .expect("rotate")
         .expect("rotated");
+    assert_eq!(
+        rotated.org_epoch,
+        store.org_epoch().await.expect("epoch"),
+        "the rotation reads the organisation facts' epoch"
+    );
+    let g = rotated.grant;
     assert_eq!(g.refresh_hash, Some(hash("rt-2b")));
     assert_eq!(g.refresh_generation, 1);
     assert_eq!(

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod conformance;
+mod facts_cache;
 mod orgs;
 mod records;
 
@@ -16,6 +17,7 @@ use konto_core::throttle::ThrottleState;
 use konto_core::user::{Authenticator, User};
 use time::OffsetDateTime;
 
+pub use facts_cache::{ChainFacts, FactsCache};
 pub use orgs::*;
 pub use records::*;
 
@@ -36,6 +38,14 @@ pub enum StoreError {
     /// The data changed since the caller read it (a concurrent change); nothing was written.
     #[error("the data changed meanwhile")]
     Stale,
+}
+
+/// A rotated refresh token's grant as it now stands, and the organisation facts' epoch read
+/// in the same statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub grant: GrantRecord,
+    pub org_epoch: OrgEpoch,
 }
 
 /// A replacement of an account's attributes, valid only over the attributes it was computed
@@ -184,7 +194,9 @@ pub trait GrantRepo: Send + Sync {
     /// Rotates the refresh token of `client_id`'s active grant `grant_id` from `old_hash` to
     /// `new_hash` in one atomic step (RFC 9700 §4.14.2) and returns the grant as it now stands.
     /// `None` if the grant is not active, belongs to another client, or `old_hash` is not its
-    /// current token; nothing changes then.
+    /// current token; nothing changes then. The same statement reads the organisation facts'
+    /// epoch ([`OrgRepo::org_epoch`]), so a grant acting for someone learns without another
+    /// round trip whether facts cached for its chain are current.
     async fn rotate_refresh_token(
         &self,
         grant_id: &str,
@@ -192,7 +204,7 @@ pub trait GrantRepo: Send + Sync {
         client_id: &str,
         new_hash: &SecretHash,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<GrantRecord>>;
+    ) -> StoreResult<Option<Rotated>>;
     /// Adds an access token's `jti` to the deny list until it expires.
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;

@@ -133,6 +133,12 @@ pub enum MandateChange {
     Revoke,
 }
 
+/// The organisation facts' epoch: a number that grows, in the same transaction, with every
+/// change to organisations, their members, rights and mandates (the database's triggers bump
+/// it). Facts read after the epoch was `n` are at least as new as `n`; see [`crate::FactsCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrgEpoch(pub i64);
+
 /// How a new organisation's first administrator is confirmed.
 #[derive(Debug, Clone, Copy)]
 pub enum Confirmation<'a> {
@@ -158,6 +164,8 @@ pub trait OrgRepo: Send + Sync {
         event: &OrgEvent,
     ) -> StoreResult<()>;
     async fn organisation(&self, id: &str) -> StoreResult<Option<OrganisationRecord>>;
+    /// The organisation facts' epoch now.
+    async fn org_epoch(&self) -> StoreResult<OrgEpoch>;
     async fn organisation_by_register(
         &self,
         key: &RegisterKey,

@@ -398,6 +398,7 @@ pub async fn build(
             config.orgs.letters_dir.clone(),
         )),
         pairwise_key: keys.pairwise,
+        facts: konto_store::FactsCache::new(),
         config: ServiceConfig {
             issuer: issuer.clone(),
             flow_ttl: Duration::from_secs(config.login.flow_secs),

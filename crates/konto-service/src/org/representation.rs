@@ -2,7 +2,6 @@
 
 use konto_core::client::Client;
 use konto_core::representation::{self, Party, Representation, Service};
-use konto_store::{facts_for_chain, facts_for_user};
 
 use super::OrgService;
 use crate::error::ServiceError;
@@ -76,7 +75,12 @@ impl OrgService {
         user_id: &str,
         client: &Client,
     ) -> Result<Vec<RepresentationOption>, ServiceError> {
-        let facts = facts_for_user(self.s.store.as_ref(), user_id).await?;
+        let epoch = self.s.store.org_epoch().await?;
+        let facts = self
+            .s
+            .facts
+            .user(self.s.store.as_ref(), user_id, epoch)
+            .await?;
         let reps = representation::options(user_id, service_of(client), &facts.facts(), self.now());
         let mut out = Vec::with_capacity(reps.len());
         for rep in reps {
@@ -111,11 +115,16 @@ impl OrgService {
         representation: &Representation,
         client: &Client,
     ) -> Result<bool, ServiceError> {
-        let facts = facts_for_chain(self.s.store.as_ref(), representation).await?;
+        let epoch = self.s.store.org_epoch().await?;
+        let chain = self
+            .s
+            .facts
+            .chain(self.s.store.as_ref(), representation, epoch)
+            .await?;
         Ok(representation::verify(
             representation,
             service_of(client),
-            &facts.facts(),
+            &chain.facts.facts(),
             self.now(),
         )
         .is_ok())

@@ -33,6 +33,7 @@ pub(super) async fn run_all(store: &dyn Store) {
     mandates::reads_by_ids(store).await;
     events_are_listed_newest_first(store).await;
     mandates::grants_carry_their_representation(store).await;
+    mandates::cached_facts_follow_every_change(store).await;
     mandates::clients_keep_their_service_groups(store).await;
     invitations_work_once(store).await;
     mandates::deleting_an_account_leaves_its_organisations(store).await;
