@@ -20,4 +20,5 @@ mod openapi;
 mod orgs;
 mod passkeys;
 mod passwords;
+mod postbox;
 mod sessions;

@@ -9,6 +9,7 @@ pub mod login;
 pub mod org;
 pub mod password_policy;
 pub mod pkce;
+pub mod postbox;
 pub mod representation;
 pub mod scope;
 pub mod secret;

@@ -15,9 +15,13 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// Acting for others: the user chooses whom they act for (an organisation, a principal under a
 /// mandate), and the tokens say so (`acting_for`, `mandate`, and `act` in access tokens).
 pub const REPRESENTATION: &str = "representation";
+/// The user's postbox handle (`postbox_handle`), so that the service can deliver to it.
+pub const POSTBOX: &str = "postbox";
+/// Delivering into postboxes whose handle the client was given (client credentials only).
+pub const POSTBOX_SEND: &str = "postbox:send";
 
 /// The scopes konto supports, in the order discovery lists them.
-pub const SUPPORTED: [&str; 7] = [
+pub const SUPPORTED: [&str; 8] = [
     OPENID,
     PROFILE,
     EMAIL,
@@ -25,6 +29,7 @@ pub const SUPPORTED: [&str; 7] = [
     PHONE,
     OFFLINE_ACCESS,
     REPRESENTATION,
+    POSTBOX,
 ];
 
 /// The claims a scope releases.
@@ -45,6 +50,7 @@ pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {
         ADDRESS => &["address"],
         PHONE => &["phone_number", "phone_number_verified"],
         REPRESENTATION => &["acting_for", "mandate"],
+        POSTBOX => &["postbox_handle"],
         _ => &[],
     }
 }

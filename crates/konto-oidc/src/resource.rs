@@ -116,6 +116,38 @@ fn looks_like_jws(token: &str) -> bool {
 
 impl Provider {
     /// The claims about the user behind an access token.
+    /// The client calling one of konto's client APIs with an access token of its own (client
+    /// credentials, RFC 6749 §4.4) that carries `needed` among its scopes. A token that stands
+    /// for a user is refused: these APIs act as the service, not as a person.
+    pub async fn client_for_call(
+        &self,
+        token: &str,
+        needed: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, BearerError> {
+        let claims = self.verify_access_token(token, now).await?;
+        if claims.gid.is_some() || claims.sub != claims.client_id {
+            return Err(BearerError::InvalidToken(
+                "a client credentials token is needed".into(),
+            ));
+        }
+        if !claims.scopes().any(|s| s == needed) {
+            return Err(BearerError::InsufficientScope(format!(
+                "the token lacks the {needed} scope"
+            )));
+        }
+        if self
+            .store
+            .client(&claims.client_id)
+            .await
+            .map_err(OAuthError::from)?
+            .is_none()
+        {
+            return Err(BearerError::InvalidToken("the client is unknown".into()));
+        }
+        Ok(claims.client_id)
+    }
+
     pub async fn userinfo(
         &self,
         token: &str,
@@ -169,6 +201,9 @@ impl Provider {
         // konto reports the level of the login behind the token (the trust-level issue)
         if let Some(acr) = &claims.acr {
             out.insert("acr".into(), json!(acr));
+        }
+        if let Some(handle) = self.postbox_handle(&client, &grant, now).await? {
+            out.insert("postbox_handle".into(), json!(handle));
         }
         // the represented party, described as in the ID token (the chain was checked with the
         // token)

@@ -3,6 +3,7 @@
 use konto_core::Level;
 use konto_core::attributes::Attribute;
 use konto_core::client::{Client, SigningAlg};
+use konto_core::scope;
 use konto_keys::random;
 use konto_store::GrantRecord;
 use serde::{Deserialize, Serialize};
@@ -165,6 +166,9 @@ impl Provider {
                 claims.insert("mandate".into(), m.clone());
             }
         }
+        if let Some(handle) = self.postbox_handle(client, grant, now).await? {
+            claims.insert("postbox_handle".into(), json!(handle));
+        }
         // individual claims requested for the ID token (OIDC Core §5.5), within the registration
         if let Some(requested) = grant.claims.as_deref() {
             let req = crate::claims::ClaimsRequest::parse(requested)?;
@@ -185,6 +189,42 @@ impl Provider {
         let payload =
             serde_json::to_vec(&Value::Object(claims)).map_err(|e| OAuthError::server_error(&e))?;
         Ok(self.keys.sign(client.id_token_alg, "JWT", &payload)?)
+    }
+
+    /// The person's postbox handle for a grant with the `postbox` scope (which only clients
+    /// registered for it may ask for, and the user consented to), recorded as given to this
+    /// client: from then on the client may deliver to it. `None` for other grants and for a
+    /// temporary login, which has no postbox.
+    pub(crate) async fn postbox_handle(
+        &self,
+        client: &Client,
+        grant: &GrantRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, OAuthError> {
+        let (Some(user_id), true) = (
+            &grant.user_id,
+            grant.scopes.split(' ').any(|s| s == scope::POSTBOX),
+        ) else {
+            return Ok(None);
+        };
+        let owner = konto_core::representation::Party::Person(user_id.clone());
+        let postbox = match self.store.postbox_of(&owner).await? {
+            Some(p) => p,
+            None => {
+                let handle = random::uuid().map_err(|e| OAuthError::server_error(&e))?;
+                self.store.ensure_postbox(&owner, &handle, now).await?
+            }
+        };
+        if !self
+            .store
+            .postbox_released(&postbox.handle, &client.id)
+            .await?
+        {
+            self.store
+                .release_postbox(&postbox.handle, &client.id, now)
+                .await?;
+        }
+        Ok(Some(postbox.handle))
     }
 
     /// The identity data behind a grant: the account's attributes, or a temporary login's.

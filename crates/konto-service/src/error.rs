@@ -81,6 +81,18 @@ pub enum ServiceError {
     /// A confirmation letter is on its way; another can be asked for later.
     #[error("a confirmation letter is on its way")]
     LetterPending,
+    /// No postbox with that handle was given to this client (or none exists: the same answer).
+    #[error("unknown recipient")]
+    UnknownRecipient,
+    /// The `Idempotency-Key` was used before for a different message.
+    #[error("the idempotency key was used for another message")]
+    IdempotencyConflict,
+    /// A message field is missing, too long or malformed.
+    #[error("{0}")]
+    Message(#[from] konto_core::postbox::MessageError),
+    /// No such message in this postbox.
+    #[error("no such message")]
+    NoMessage,
     #[error("storage unavailable")]
     Unavailable,
     #[error("internal error")]

@@ -4,6 +4,7 @@ pub mod account;
 mod error;
 pub mod login;
 pub mod org;
+pub mod postbox;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub struct ServiceConfig {
     /// The name in e-mails and pages.
     pub product_name: String,
     pub orgs: OrgConfig,
+    /// A decision counts as delivered this many days after it was provided (OZG §9).
+    pub postbox_delivery_days: u8,
 }
 
 /// Settings of organisation accounts and mandates.
@@ -80,6 +83,8 @@ pub struct Services {
     pub letters: Arc<dyn konto_letter::LetterBox>,
     /// Whom people may act for, per organisation facts' epoch (see [`konto_store::FactsCache`]).
     pub facts: konto_store::FactsCache,
+    /// Seals each postbox's data key (the master key's key-encryption key).
+    pub postbox_key: konto_keys::KeyEncryptionKey,
     pub config: ServiceConfig,
 }
 

@@ -43,6 +43,7 @@ mod misc;
 #[macro_use]
 mod org_rows;
 mod orgs;
+mod postbox;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

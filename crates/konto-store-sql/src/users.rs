@@ -250,6 +250,12 @@ impl UserRepo for SqlStore {
                 "DELETE FROM mandates WHERE (principal_type = 'person' AND principal_id = $1) \
                  OR (agent_type = 'person' AND agent_id = $1)",
                 "DELETE FROM org_members WHERE user_id = $1",
+                // the person's postbox and everything in it
+                "DELETE FROM postbox_messages WHERE handle IN (SELECT handle FROM postboxes \
+                 WHERE owner_type = 'person' AND owner_id = $1)",
+                "DELETE FROM postbox_releases WHERE handle IN (SELECT handle FROM postboxes \
+                 WHERE owner_type = 'person' AND owner_id = $1)",
+                "DELETE FROM postboxes WHERE owner_type = 'person' AND owner_id = $1",
                 "DELETE FROM org_letters WHERE user_id = $1",
                 "DELETE FROM grants WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",

@@ -24,6 +24,7 @@ use crate::*;
 
 mod mandates;
 mod orgs;
+mod postbox;
 
 fn t0() -> OffsetDateTime {
     // whole seconds: stores keep Unix seconds
@@ -133,6 +134,7 @@ pub async fn run_all(store: &dyn Store) {
     deleting_an_account_leaves_nothing(store).await;
     purge_removes_only_expired_rows(store).await;
     orgs::run_all(store).await;
+    postbox::run_all(store).await;
     store.ping().await.expect("ping");
 }
 

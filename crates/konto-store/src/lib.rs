@@ -3,6 +3,7 @@
 pub mod conformance;
 mod facts_cache;
 mod orgs;
+mod postbox;
 mod records;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 
 pub use facts_cache::{ChainFacts, FactsCache};
 pub use orgs::*;
+pub use postbox::*;
 pub use records::*;
 
 /// What can go wrong in a store, without driver detail.
@@ -323,6 +325,7 @@ pub trait Store:
     + ThrottleRepo
     + EmailLinkRepo
     + OrgRepo
+    + PostboxRepo
     + Maintenance
 {
 }
@@ -338,6 +341,7 @@ impl<T> Store for T where
         + ThrottleRepo
         + EmailLinkRepo
         + OrgRepo
+        + PostboxRepo
         + Maintenance
 {
 }

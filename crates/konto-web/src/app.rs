@@ -215,7 +215,7 @@ pub async fn build(
     let keyring = Arc::new(
         Keyring::load(
             Arc::clone(&store) as Arc<dyn konto_store::KeyRepo>,
-            kek,
+            kek.clone(),
             now,
         )
         .await?,
@@ -399,6 +399,7 @@ pub async fn build(
         )),
         pairwise_key: keys.pairwise,
         facts: konto_store::FactsCache::new(),
+        postbox_key: kek.clone(),
         config: ServiceConfig {
             issuer: issuer.clone(),
             flow_ttl: Duration::from_secs(config.login.flow_secs),
@@ -412,6 +413,7 @@ pub async fn build(
                 invitation_ttl: Duration::from_secs(config.orgs.invitation_days.max(1) * 86_400),
                 objection_period: Duration::from_secs(config.orgs.objection_days * 86_400),
             },
+            postbox_delivery_days: config.postbox.delivery_days,
         },
     });
     let secure = issuer.scheme() == "https";

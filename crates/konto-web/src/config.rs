@@ -25,6 +25,22 @@ pub struct Config {
     pub eid: EidConfig,
     pub orgs: OrgsConfig,
     pub register: RegisterConfig,
+    pub postbox: PostboxConfig,
+}
+
+/// The postbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostboxConfig {
+    /// A decision counts as delivered this many days after it was provided (OZG §9 as amended
+    /// in 2024: 4; the earlier text: 3).
+    pub delivery_days: u8,
+}
+
+impl Default for PostboxConfig {
+    fn default() -> Self {
+        PostboxConfig { delivery_days: 4 }
+    }
 }
 
 /// Organisation accounts and mandates.

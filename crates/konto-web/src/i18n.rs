@@ -81,6 +81,7 @@ texts! {
     scope_address: "Anschrift", "Postal address";
     scope_phone: "Telefonnummer", "Telephone number";
     scope_offline_access: "Zugriff auch, wenn Sie nicht angemeldet sind", "Access while you are not signed in";
+    scope_postbox: "Die Adresse Ihres Postfachs, damit der Dienst Ihnen Nachrichten und Bescheide dorthin schicken kann", "Your postbox's address, so that the service can send you messages and decisions there";
     scope_representation: "Für wen Sie handeln (Organisation oder Vollmachtgeber) und auf welcher Grundlage", "Whom you act for (an organisation or a principal) and on what basis";
     organisations: "Organisationen", "Organisations";
     no_organisations: "Sie gehören keiner Organisation an.", "You belong to no organisation.";
@@ -412,6 +413,7 @@ impl Texts {
             "phone" => self.scope_phone,
             "offline_access" => self.scope_offline_access,
             "representation" => self.scope_representation,
+            "postbox" => self.scope_postbox,
             _ => "",
         }
     }

@@ -75,6 +75,7 @@ async fn drain_oversized(
     let Some(length) = announced.filter(|n| *n > max) else {
         return next.run(request).await;
     };
+    let json = request_is_json(request.headers());
     let mut close = true;
     if length <= DRAIN_MAX {
         let drained = tokio::time::timeout(DRAIN_TIME, async {
@@ -89,7 +90,20 @@ async fn drain_oversized(
         .await;
         close = !matches!(drained, Ok(true));
     }
-    let mut r = (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    let mut r = if json {
+        // the JSON APIs answer in their own form
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            r#"{"error":"payload_too_large","error_description":"the request body is too large"}"#,
+        )
+            .into_response()
+    } else {
+        (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
+    };
     if close {
         r.headers_mut().insert(
             axum::http::header::CONNECTION,
@@ -99,9 +113,24 @@ async fn drain_oversized(
     r
 }
 
+fn request_is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+/// `router` with bodies limited to `max` bytes.
+fn body_limited(router: axum::Router, max: usize) -> axum::Router {
+    router
+        .layer(RequestBodyLimitLayer::new(max))
+        .layer(middleware::from_fn_with_state(max as u64, drain_oversized))
 }
 
 fn layered(app: &Arc<App>, router: axum::Router) -> axum::Router {
@@ -111,20 +140,27 @@ fn layered(app: &Arc<App>, router: axum::Router) -> axum::Router {
             security::headers,
         ))
         .layer(middleware::from_fn(limit_uri))
-        .layer(RequestBodyLimitLayer::new(app.config.server.max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            app.config.server.max_body_bytes as u64,
-            drain_oversized,
-        ))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
-/// The main listener's routes with every layer.
+/// The main listener's routes with every layer. The postbox API takes larger bodies (a message
+/// up to [`konto_core::postbox::MAX_BODY_BYTES`]) than the forms and token requests
+/// (`server.max_body_bytes`).
 pub fn router(app: Arc<App>) -> axum::Router {
-    layered(&app, routes::router(Arc::clone(&app)))
+    let max = app.config.server.max_body_bytes;
+    let main = body_limited(routes::router(Arc::clone(&app)), max);
+    let postbox = body_limited(
+        routes::postbox_router(Arc::clone(&app)),
+        routes::postbox::MAX_REQUEST_BYTES.max(max),
+    );
+    layered(&app, main.merge(postbox))
 }
 
 /// The certificate-login listener's routes with every layer.
 pub fn cert_router(app: Arc<App>) -> axum::Router {
-    layered(&app, routes::cert_router(Arc::clone(&app)))
+    let max = app.config.server.max_body_bytes;
+    layered(
+        &app,
+        body_limited(routes::cert_router(Arc::clone(&app)), max),
+    )
 }

@@ -9,6 +9,7 @@ pub(crate) mod oidc;
 pub(crate) mod openapi;
 pub(crate) mod org_pages;
 pub(crate) mod orgs;
+pub(crate) mod postbox;
 
 use std::sync::Arc;
 
@@ -168,6 +169,14 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/", get(misc::home))
         .fallback(misc::not_found)
+        .with_state(app)
+}
+
+/// The postbox API's routes (their body limit is their own, see `crate::router`).
+pub(crate) fn postbox_router(app: Arc<App>) -> axum::Router {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/postbox/v1/messages", post(postbox::send))
         .with_state(app)
 }
 

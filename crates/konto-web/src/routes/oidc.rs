@@ -267,7 +267,11 @@ pub(crate) async fn token(State(app): State<Arc<App>>, request: BackChannel) -> 
 }
 
 /// The bearer token of a userinfo request: header, or form body (RFC 6750 §2.1, §2.2), never both.
-fn bearer(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<String, BearerError> {
+pub(crate) fn bearer(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, BearerError> {
     let from_header = match authorization_header(headers) {
         Some(h) => match h.split_once(' ') {
             Some((scheme, token))

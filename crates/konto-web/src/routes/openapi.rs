@@ -49,6 +49,7 @@ const ACCESS_TOKEN: &str = "access_token";
         super::oidc::revoke,
         super::oidc::userinfo,
         super::oidc::check_mandate,
+        super::postbox::send,
         super::misc::healthz,
         super::misc::readyz,
         openapi_json,
@@ -58,6 +59,9 @@ const ACCESS_TOKEN: &str = "access_token";
         IntrospectionRequest,
         RevocationRequest,
         MandateCheckRequest,
+        super::postbox::SendRequest,
+        super::postbox::SendReceipt,
+        super::postbox::PostboxError,
         UserinfoRequest,
         ClientAuthentication,
         TokenResponse,
@@ -73,6 +77,7 @@ const ACCESS_TOKEN: &str = "access_token";
     tags(
         (name = "oauth", description = "OAuth 2.0 and OpenID Connect endpoints for clients"),
         (name = "konto", description = "konto's own APIs for relying parties"),
+        (name = "postbox", description = "Delivering into people's postboxes"),
         (name = "operations", description = "Health and the API description"),
     )
 )]
@@ -384,6 +389,7 @@ mod tests {
         ("/revoke", &["post"]),
         ("/userinfo", &["get", "post"]),
         ("/mandates/check", &["post"]),
+        ("/postbox/v1/messages", &["post"]),
         ("/jwks", &["get"]),
         ("/.well-known/openid-configuration", &["get"]),
         ("/healthz", &["get"]),

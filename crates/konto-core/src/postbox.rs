@@ -1,0 +1,198 @@
+//! The postbox's rules: what a message a service sends must look like, when a decision counts
+//! as delivered, and what an `Idempotency-Key` may be.
+//!
+//! Field limits follow BundID's postbox (`../shared/design/reference.md` §6): sender and
+//! service 1–255 characters, title 1–1024, reference and application id at most 255.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::Level;
+
+/// The longest message body accepted, in bytes of UTF-8 (plain text).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// What a message is: a plain message, or a decision (*Bescheid*), which counts as delivered
+/// some days after it was provided (OZG §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Message,
+    Decision,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Message => "message",
+            MessageKind::Decision => "decision",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        match s {
+            "message" => Some(MessageKind::Message),
+            "decision" => Some(MessageKind::Decision),
+            _ => None,
+        }
+    }
+}
+
+/// A message as a service sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub kind: MessageKind,
+    /// The authority that sends it.
+    pub sender: String,
+    /// The online service it concerns.
+    pub service: String,
+    pub title: String,
+    /// Plain text.
+    pub body: String,
+    /// The level a session must have reached to read it.
+    pub min_level: Level,
+    pub reference: Option<String>,
+    pub application_id: Option<String>,
+}
+
+/// Why a message was refused: the field, by its API name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("{0} is missing or empty")]
+    Empty(&'static str),
+    #[error("{0} is too long")]
+    TooLong(&'static str),
+    #[error("{0} contains control characters")]
+    Control(&'static str),
+}
+
+fn check(
+    name: &'static str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+    lines: bool,
+) -> Result<(), MessageError> {
+    if required && value.trim().is_empty() {
+        return Err(MessageError::Empty(name));
+    }
+    if value.chars().count() > max_chars {
+        return Err(MessageError::TooLong(name));
+    }
+    let allowed = |c: char| !c.is_control() || (lines && (c == '\n' || c == '\t' || c == '\r'));
+    if !value.chars().all(allowed) {
+        return Err(MessageError::Control(name));
+    }
+    Ok(())
+}
+
+impl NewMessage {
+    /// Checks every field against its limits.
+    pub fn validate(&self) -> Result<(), MessageError> {
+        check("sender", &self.sender, 255, true, false)?;
+        check("service", &self.service, 255, true, false)?;
+        check("title", &self.title, 1024, true, false)?;
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(MessageError::TooLong("body"));
+        }
+        check("body", &self.body, MAX_BODY_BYTES, true, true)?;
+        if let Some(r) = &self.reference {
+            check("reference", r, 255, false, false)?;
+        }
+        if let Some(a) = &self.application_id {
+            check("application_id", a, 255, false, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `key` may be an `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn valid_idempotency_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// The day a decision provided at `provided_at` counts as delivered: `days` days later (OZG §9
+/// as amended in 2024: the fourth day; the earlier text said the third). Computed on the
+/// calendar date in UTC; the rule is configurable because the law changed once already.
+pub fn delivered_on(provided_at: OffsetDateTime, days: u8) -> Option<Date> {
+    provided_at
+        .date()
+        .checked_add(time::Duration::days(i64::from(days)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn message() -> NewMessage {
+        NewMessage {
+            kind: MessageKind::Decision,
+            sender: "Finanzamt München".into(),
+            service: "Grundsteuer".into(),
+            title: "Ihr Bescheid".into(),
+            body: "Sehr geehrte Frau Mustermann,\n\nanbei …".into(),
+            min_level: Level::Substantial,
+            reference: Some("AZ 4711".into()),
+            application_id: None,
+        }
+    }
+
+    #[test]
+    fn a_proper_message_passes() {
+        assert_eq!(message().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_limit_is_named() {
+        let mut m = message();
+        m.sender = " ".into();
+        assert_eq!(m.validate(), Err(MessageError::Empty("sender")));
+        let mut m = message();
+        m.title = "x".repeat(1025);
+        assert_eq!(m.validate(), Err(MessageError::TooLong("title")));
+        let mut m = message();
+        m.title = "ä".repeat(1024);
+        assert_eq!(m.validate(), Ok(()), "characters, not bytes");
+        let mut m = message();
+        m.service = "Grund\u{0}steuer".into();
+        assert_eq!(m.validate(), Err(MessageError::Control("service")));
+        let mut m = message();
+        m.title = "two\nlines".into();
+        assert_eq!(m.validate(), Err(MessageError::Control("title")));
+        let mut m = message();
+        m.body = "x".repeat(MAX_BODY_BYTES + 1);
+        assert_eq!(m.validate(), Err(MessageError::TooLong("body")));
+        let mut m = message();
+        m.reference = Some("r".repeat(256));
+        assert_eq!(m.validate(), Err(MessageError::TooLong("reference")));
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(valid_idempotency_key(
+            "8e03978e-40d5-43e8-bc93-6894a57f9324"
+        ));
+        assert!(!valid_idempotency_key(""));
+        assert!(!valid_idempotency_key("with space"));
+        assert!(!valid_idempotency_key("ümlaut"));
+        assert!(!valid_idempotency_key(&"k".repeat(256)));
+    }
+
+    #[test]
+    fn a_decision_counts_as_delivered_on_the_fourth_day() {
+        let provided = datetime!(2026-12-03 23:30 UTC);
+        assert_eq!(
+            delivered_on(provided, 4),
+            Some(time::macros::date!(2026 - 12 - 07))
+        );
+        assert_eq!(
+            delivered_on(provided, 3),
+            Some(time::macros::date!(2026 - 12 - 06))
+        );
+    }
+}

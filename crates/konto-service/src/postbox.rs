@@ -1,0 +1,315 @@
+//! The postbox: services deliver messages and decisions into the postbox of a person whose
+//! handle they were given; the person reads them at the level each message asks for.
+//!
+//! Title and body are sealed at rest with AES-256-GCM under the postbox's own data key, which
+//! is itself sealed under the master key (made with the first message); the associated data
+//! binds a sealed message to its postbox and id, so a ciphertext moved to another row does not
+//! open. The SHA-256 of the plain content is kept for integrity and to tell a retried send
+//! (same `Idempotency-Key`, same content) from a different message under a reused key.
+
+use std::sync::Arc;
+
+use konto_core::Level;
+use konto_core::postbox::{NewMessage, delivered_on, valid_idempotency_key};
+use konto_core::representation::Party;
+use konto_keys::{KeyEncryptionKey, random};
+use konto_store::{MessageRecord, PostboxRecord, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Date, OffsetDateTime};
+
+use crate::Services;
+use crate::error::ServiceError;
+
+/// The postbox service.
+#[derive(Clone)]
+pub struct PostboxService {
+    s: Arc<Services>,
+}
+
+impl std::fmt::Debug for PostboxService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostboxService")
+    }
+}
+
+/// What the sender gets back for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: String,
+    pub provided_at: OffsetDateTime,
+    /// For a decision: the day it counts as delivered (OZG §9).
+    pub delivered_on: Option<Date>,
+    /// The same message was sent before under this `Idempotency-Key`: nothing new was stored.
+    pub replayed: bool,
+}
+
+/// A message as its reader sees it. Above the session's level only what is needed to ask for
+/// a step-up is shown: no title, no body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageView {
+    pub id: String,
+    pub kind: konto_core::postbox::MessageKind,
+    pub sender: String,
+    pub service: String,
+    pub min_level: Level,
+    pub reference: Option<String>,
+    pub application_id: Option<String>,
+    pub provided_at: OffsetDateTime,
+    pub delivered_on: Option<Date>,
+    pub read_at: Option<OffsetDateTime>,
+    /// Title and body, when the session's level reaches `min_level`.
+    pub content: Option<Content>,
+}
+
+/// The sealed part of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub title: String,
+    pub body: String,
+}
+
+impl Content {
+    fn sha256(&self) -> Result<String, ServiceError> {
+        let json = serde_json::to_vec(self).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(hex::encode(Sha256::digest(json)))
+    }
+}
+
+fn key_aad(handle: &str) -> String {
+    format!("konto-postbox-key:{handle}")
+}
+
+fn message_aad(handle: &str, id: &str) -> String {
+    format!("konto-postbox-message:{handle}:{id}")
+}
+
+impl PostboxService {
+    pub fn new(services: Arc<Services>) -> PostboxService {
+        PostboxService { s: services }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.s.clock.now()
+    }
+
+    /// The person's postbox, made on first use.
+    pub async fn postbox_of_user(&self, user_id: &str) -> Result<PostboxRecord, ServiceError> {
+        let owner = Party::Person(user_id.to_owned());
+        if let Some(p) = self.s.store.postbox_of(&owner).await? {
+            return Ok(p);
+        }
+        Ok(self
+            .s
+            .store
+            .ensure_postbox(&owner, &random::uuid()?, self.now())
+            .await?)
+    }
+
+    /// The postbox's data key, made and stored with the first message.
+    async fn data_key(&self, postbox: &PostboxRecord) -> Result<KeyEncryptionKey, ServiceError> {
+        let kek = &self.s.postbox_key;
+        let aad = key_aad(&postbox.handle);
+        let sealed = match &postbox.data_key {
+            Some(k) => k.clone(),
+            None => {
+                let fresh = random::bytes::<32>()?;
+                let sealed = kek
+                    .encrypt(&aad, &fresh)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                // of parallel first messages one key wins; every sender uses the stored one
+                self.s
+                    .store
+                    .set_postbox_key(&postbox.handle, &sealed)
+                    .await?
+            }
+        };
+        let plain = kek
+            .decrypt(&aad, &sealed)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let key: [u8; 32] = plain
+            .try_into()
+            .map_err(|_| ServiceError::Internal("a postbox key of the wrong length".into()))?;
+        Ok(KeyEncryptionKey::new(key))
+    }
+
+    /// Delivers `message` from `client_id` to the postbox `handle`, which must have been given
+    /// to that client. A send with an `Idempotency-Key` the client used before returns the
+    /// first receipt if the content is the same, and [`ServiceError::IdempotencyConflict`]
+    /// if not. Acknowledged only once committed.
+    pub async fn send(
+        &self,
+        client_id: &str,
+        handle: &str,
+        idempotency_key: &str,
+        message: NewMessage,
+    ) -> Result<Receipt, ServiceError> {
+        if !valid_idempotency_key(idempotency_key) {
+            return Err(ServiceError::Invalid("Idempotency-Key".into()));
+        }
+        message.validate()?;
+        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
+            return Err(ServiceError::UnknownRecipient);
+        }
+        let postbox = self
+            .s
+            .store
+            .postbox(handle)
+            .await?
+            .ok_or(ServiceError::UnknownRecipient)?;
+        let content = Content {
+            title: message.title,
+            body: message.body,
+        };
+        let content_sha256 = content.sha256()?;
+        let id = random::id()?;
+        let plain =
+            serde_json::to_vec(&content).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let sealed = self
+            .data_key(&postbox)
+            .await?
+            .encrypt(&message_aad(handle, &id), &plain)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now = self.now();
+        let delivered_at = match message.kind {
+            konto_core::postbox::MessageKind::Decision => {
+                delivered_on(now, self.s.config.postbox_delivery_days)
+                    .map(|d| d.midnight().assume_utc())
+            }
+            konto_core::postbox::MessageKind::Message => None,
+        };
+        let record = MessageRecord {
+            id: id.clone(),
+            handle: handle.to_owned(),
+            client_id: client_id.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+            kind: message.kind,
+            min_level: message.min_level,
+            sender: message.sender,
+            service: message.service,
+            sealed,
+            content_sha256: content_sha256.clone(),
+            reference: message.reference,
+            application_id: message.application_id,
+            provided_at: now,
+            delivered_at,
+            read_at: None,
+        };
+        let stored = match self.s.store.insert_message(&record).await {
+            Ok(m) => m,
+            Err(StoreError::NotFound) => return Err(ServiceError::UnknownRecipient),
+            Err(e) => return Err(e.into()),
+        };
+        let replayed = stored.id != id;
+        if replayed && (stored.content_sha256 != content_sha256 || stored.handle != handle) {
+            return Err(ServiceError::IdempotencyConflict);
+        }
+        if !replayed {
+            tracing::info!(client_id, message = %stored.id, "postbox message provided");
+        }
+        Ok(Receipt {
+            id: stored.id,
+            provided_at: stored.provided_at,
+            delivered_on: stored.delivered_at.map(|d| d.date()),
+            replayed,
+        })
+    }
+
+    fn view(
+        &self,
+        postbox: &PostboxRecord,
+        key: Option<&KeyEncryptionKey>,
+        m: MessageRecord,
+        level: Level,
+    ) -> Result<MessageView, ServiceError> {
+        let content = match key {
+            Some(key) if level >= m.min_level => {
+                let plain = key
+                    .decrypt(&message_aad(&postbox.handle, &m.id), &m.sealed)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let content: Content = serde_json::from_slice(&plain)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                if content.sha256()? != m.content_sha256 {
+                    return Err(ServiceError::Internal(format!(
+                        "postbox message {} does not match its hash",
+                        m.id
+                    )));
+                }
+                Some(content)
+            }
+            _ => None,
+        };
+        Ok(MessageView {
+            id: m.id,
+            kind: m.kind,
+            sender: m.sender,
+            service: m.service,
+            min_level: m.min_level,
+            reference: m.reference,
+            application_id: m.application_id,
+            provided_at: m.provided_at,
+            delivered_on: m.delivered_at.map(|d| d.date()),
+            read_at: m.read_at,
+            content,
+        })
+    }
+
+    /// The person's messages, unread first; the content of those their session's `level`
+    /// reaches.
+    pub async fn inbox(
+        &self,
+        user_id: &str,
+        level: Level,
+    ) -> Result<Vec<MessageView>, ServiceError> {
+        let Some(postbox) = self
+            .s
+            .store
+            .postbox_of(&Party::Person(user_id.to_owned()))
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let messages = self.s.store.messages(&postbox.handle).await?;
+        let key = match (&postbox.data_key, messages.is_empty()) {
+            (Some(_), false) => Some(self.data_key(&postbox).await?),
+            _ => None,
+        };
+        messages
+            .into_iter()
+            .map(|m| self.view(&postbox, key.as_ref(), m, level))
+            .collect()
+    }
+
+    /// One message, marked read if the session's `level` reaches it
+    /// ([`ServiceError::LevelTooLow`] otherwise: the caller offers a step-up).
+    pub async fn read(
+        &self,
+        user_id: &str,
+        id: &str,
+        level: Level,
+    ) -> Result<MessageView, ServiceError> {
+        let postbox = self
+            .s
+            .store
+            .postbox_of(&Party::Person(user_id.to_owned()))
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        let m = self
+            .s
+            .store
+            .message(&postbox.handle, id)
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        if level < m.min_level {
+            return Err(ServiceError::LevelTooLow {
+                needed: m.min_level,
+            });
+        }
+        let key = self.data_key(&postbox).await?;
+        let now = self.now();
+        self.s.store.mark_read(&postbox.handle, id, now).await?;
+        let mut view = self.view(&postbox, Some(&key), m, level)?;
+        view.read_at.get_or_insert(now);
+        Ok(view)
+    }
+}

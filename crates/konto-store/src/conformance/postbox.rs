@@ -1,0 +1,212 @@
+//! Postboxes: one per owner, keys set once, releases, messages made once per idempotency key
+//! (also under parallel sends), read marks, and nothing left after the account goes.
+
+use futures::future::join_all;
+use konto_core::Level;
+use konto_core::postbox::MessageKind;
+use konto_core::representation::Party;
+use time::Duration;
+
+use super::{sample_user, t0};
+use crate::*;
+
+/// Parallel callers in the one-winner checks.
+const RACERS: usize = 8;
+
+fn message(id: &str, handle: &str, key: &str) -> MessageRecord {
+    MessageRecord {
+        id: id.into(),
+        handle: handle.into(),
+        client_id: "c-post".into(),
+        idempotency_key: key.into(),
+        kind: MessageKind::Decision,
+        min_level: Level::Substantial,
+        sender: "Finanzamt".into(),
+        service: "Grundsteuer".into(),
+        sealed: vec![1, 2, 3, 0, 255],
+        content_sha256: format!("hash-{key}"),
+        reference: Some("AZ 1".into()),
+        application_id: None,
+        provided_at: t0(),
+        delivered_at: Some(t0() + Duration::days(4)),
+        read_at: None,
+    }
+}
+
+pub(super) async fn run_all(store: &dyn Store) {
+    store
+        .create_user(&sample_user("pb1"), &[], &[])
+        .await
+        .expect("create user");
+    let owner = Party::Person("pb1".into());
+    // one postbox per owner, whoever asks first
+    let made = join_all((0..RACERS).map(|i| {
+        let owner = owner.clone();
+        async move {
+            store
+                .ensure_postbox(&owner, &format!("handle-{i}"), t0())
+                .await
+        }
+    }))
+    .await;
+    let handles: Vec<String> = made
+        .into_iter()
+        .map(|r| r.expect("ensure").handle)
+        .collect();
+    assert!(
+        handles.iter().all(|h| h == &handles[0]),
+        "one postbox: {handles:?}"
+    );
+    let handle = handles[0].clone();
+    let pb = store.postbox(&handle).await.expect("read").expect("exists");
+    assert_eq!(pb.owner, owner);
+    assert_eq!(pb.data_key, None);
+    assert_eq!(
+        store.postbox_of(&owner).await.expect("read"),
+        Some(pb.clone())
+    );
+    assert!(store.postbox("nowhere").await.expect("read").is_none());
+    // the data key is set once
+    let key = store
+        .set_postbox_key(&handle, b"sealed-1")
+        .await
+        .expect("key");
+    assert_eq!(key, b"sealed-1");
+    let key = store
+        .set_postbox_key(&handle, b"sealed-2")
+        .await
+        .expect("key");
+    assert_eq!(key, b"sealed-1", "the first key stays");
+    assert_eq!(
+        store.set_postbox_key("nowhere", b"k").await,
+        Err(StoreError::NotFound)
+    );
+    // releases
+    assert!(
+        !store
+            .postbox_released(&handle, "c-post")
+            .await
+            .expect("read")
+    );
+    store
+        .release_postbox(&handle, "c-post", t0())
+        .await
+        .expect("release");
+    store
+        .release_postbox(&handle, "c-post", t0())
+        .await
+        .expect("twice is once");
+    assert!(
+        store
+            .postbox_released(&handle, "c-post")
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .postbox_released(&handle, "c-other")
+            .await
+            .expect("read")
+    );
+    assert_eq!(
+        store.release_postbox("nowhere", "c-post", t0()).await,
+        Err(StoreError::NotFound)
+    );
+    // a message, stored once per idempotency key even when sent in parallel
+    let sent = join_all((0..RACERS).map(|i| {
+        let m = message(&format!("m-{i}"), &handle, "key-1");
+        async move { store.insert_message(&m).await }
+    }))
+    .await;
+    let ids: Vec<String> = sent.into_iter().map(|r| r.expect("insert").id).collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "one message: {ids:?}");
+    let first = store
+        .message(&handle, &ids[0])
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(first, message(&ids[0], &handle, "key-1"));
+    // another key is another message; the same key from another client too
+    let second = store
+        .insert_message(&message("m-second", &handle, "key-2"))
+        .await
+        .expect("insert");
+    assert_eq!(second.id, "m-second");
+    let mut other_client = message("m-other", &handle, "key-1");
+    other_client.client_id = "c-other".into();
+    other_client.provided_at = t0() + Duration::hours(1);
+    assert_eq!(
+        store
+            .insert_message(&other_client)
+            .await
+            .expect("insert")
+            .id,
+        "m-other"
+    );
+    assert_eq!(
+        store
+            .insert_message(&message("m-lost", "nowhere", "key-9"))
+            .await,
+        Err(StoreError::NotFound),
+        "no postbox, no message"
+    );
+    // unread first, then newest
+    assert!(
+        store
+            .mark_read(&handle, &ids[0], t0() + Duration::hours(2))
+            .await
+            .expect("mark")
+    );
+    assert!(
+        store
+            .mark_read(&handle, &ids[0], t0() + Duration::hours(3))
+            .await
+            .expect("mark again")
+    );
+    assert!(
+        !store
+            .mark_read(&handle, "m-none", t0())
+            .await
+            .expect("mark")
+    );
+    let listed: Vec<(String, Option<time::OffsetDateTime>)> = store
+        .messages(&handle)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| (m.id, m.read_at))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("m-other".to_owned(), None),
+            ("m-second".to_owned(), None),
+            (ids[0].clone(), Some(t0() + Duration::hours(2))),
+        ],
+        "unread first, newest first; the first read counts"
+    );
+    assert!(
+        store
+            .message("other-handle", &ids[0])
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // an organisation's postbox is its own
+    let org = store
+        .ensure_postbox(&Party::Organisation("org-x".into()), "handle-org", t0())
+        .await
+        .expect("ensure");
+    assert_eq!(org.handle, "handle-org");
+    // deleting the account takes its postbox and messages
+    store.delete_user("pb1", t0()).await.expect("delete");
+    assert!(store.postbox(&handle).await.expect("read").is_none());
+    assert!(
+        store
+            .message(&handle, "m-second")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(store.postbox("handle-org").await.expect("read").is_some());
+}

@@ -1,0 +1,75 @@
+//! Postboxes and their messages.
+
+use async_trait::async_trait;
+use konto_core::Level;
+use konto_core::postbox::MessageKind;
+use konto_core::representation::Party;
+use time::OffsetDateTime;
+
+use crate::StoreResult;
+
+/// A postbox: its handle (a UUID distinct from every subject identifier), whose it is, and its
+/// data key sealed under the master key (set with the first message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostboxRecord {
+    pub handle: String,
+    pub owner: Party,
+    pub data_key: Option<Vec<u8>>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A message in a postbox. Title and body are sealed (AES-256-GCM under the postbox's data
+/// key); `content_sha256` is the hash of the plain content, kept for integrity and to tell a
+/// retried send from a different one under the same `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: String,
+    pub handle: String,
+    pub client_id: String,
+    pub idempotency_key: String,
+    pub kind: MessageKind,
+    pub min_level: Level,
+    pub sender: String,
+    pub service: String,
+    pub sealed: Vec<u8>,
+    pub content_sha256: String,
+    pub reference: Option<String>,
+    pub application_id: Option<String>,
+    pub provided_at: OffsetDateTime,
+    /// For a decision: when it counts as delivered (OZG §9).
+    pub delivered_at: Option<OffsetDateTime>,
+    pub read_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait PostboxRepo: Send + Sync {
+    /// The postbox of `owner`, made with `handle` if it has none yet; of parallel callers one
+    /// makes it and all get the same.
+    async fn ensure_postbox(
+        &self,
+        owner: &Party,
+        handle: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<PostboxRecord>;
+    async fn postbox(&self, handle: &str) -> StoreResult<Option<PostboxRecord>>;
+    async fn postbox_of(&self, owner: &Party) -> StoreResult<Option<PostboxRecord>>;
+    /// Sets the postbox's data key if it has none; returns the key it has now (of parallel
+    /// callers the first one's). `NotFound` without the postbox.
+    async fn set_postbox_key(&self, handle: &str, sealed: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Records that `client_id` was given the handle (with the user's consent).
+    async fn release_postbox(
+        &self,
+        handle: &str,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn postbox_released(&self, handle: &str, client_id: &str) -> StoreResult<bool>;
+    /// Stores the message unless the client sent one with the same idempotency key before;
+    /// returns the stored one either way (compare its id). Committed before it returns.
+    async fn insert_message(&self, message: &MessageRecord) -> StoreResult<MessageRecord>;
+    /// A postbox's messages, unread first, then newest first.
+    async fn messages(&self, handle: &str) -> StoreResult<Vec<MessageRecord>>;
+    async fn message(&self, handle: &str, id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// Marks a message read (the first time only); `false` if there is none.
+    async fn mark_read(&self, handle: &str, id: &str, now: OffsetDateTime) -> StoreResult<bool>;
+}

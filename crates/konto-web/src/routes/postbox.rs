@@ -1,0 +1,261 @@
+//! The postbox API for relying parties: a service delivers a message or decision into the
+//! postbox of a person whose handle it was given (the `postbox_handle` claim). One call each
+//! into `PostboxService`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use konto_core::Level;
+use konto_core::postbox::{MAX_BODY_BYTES, MessageKind, NewMessage};
+use konto_core::scope;
+use konto_service::ServiceError;
+use konto_service::postbox::PostboxService;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::oidc::bearer;
+use crate::app::App;
+use crate::error::bearer_error_response;
+
+/// The largest request accepted: the largest body and room for the other fields.
+pub(crate) const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES * 2 + 16 * 1024;
+
+/// A message for a postbox.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendRequest {
+    /// The postbox handle, as the `postbox_handle` claim gave it to this client.
+    recipient: String,
+    /// `message` or `decision` (a decision counts as delivered some days after it was
+    /// provided, OZG §9).
+    #[schema(value_type = String)]
+    kind: String,
+    /// The sending authority, 1–255 characters.
+    sender: String,
+    /// The online service, 1–255 characters.
+    service: String,
+    /// 1–1024 characters, one line.
+    title: String,
+    /// Plain text, at most 256 KiB.
+    body: String,
+    /// The level a session must have reached to read the content: `basic`, `low`,
+    /// `substantial` or `high` (or an eIDAS or STORK name). Default: `substantial`.
+    #[serde(default)]
+    min_level: Option<String>,
+    #[serde(default)]
+    reference: Option<String>,
+    #[serde(default)]
+    application_id: Option<String>,
+}
+
+/// What the sender gets back: the message's id and when it was provided.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SendReceipt {
+    id: String,
+    /// RFC 3339.
+    provided_at: String,
+    /// For a decision: the day it counts as delivered (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_on: Option<String>,
+}
+
+/// A refusal: `error` is a stable code, `error_description` says what to fix.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PostboxError {
+    error: &'static str,
+    error_description: String,
+}
+
+fn refusal(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
+    let body = serde_json::to_string(&PostboxError {
+        error,
+        error_description: description.into(),
+    })
+    .unwrap_or_default();
+    json(status, body)
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn parse_level(s: Option<&str>) -> Option<Level> {
+    match s {
+        None => Some(Level::Substantial),
+        Some(v) => v.parse::<Level>().ok().or_else(|| Level::parse_any(v).ok()),
+    }
+}
+
+/// Deliver a message
+///
+/// Needs an access token from the client credentials grant with the scope `postbox:send`, and
+/// an `Idempotency-Key` header: a send repeated with the same key and content returns the
+/// first receipt (200) instead of making a second message; the same key with other content is
+/// refused (422). Answered only once the message is durably stored.
+#[utoipa::path(
+    post,
+    path = "/postbox/v1/messages",
+    tag = "postbox",
+    request_body(content = SendRequest, content_type = "application/json"),
+    params(("Idempotency-Key" = String, Header,
+        description = "1–255 visible ASCII characters, unique per message for this client")),
+    security(("access_token" = [])),
+    responses(
+        (status = 201, description = "Provided", body = SendReceipt),
+        (status = 200, description = "Provided before under this Idempotency-Key",
+         body = SendReceipt),
+        (status = 400, description = "invalid_request: a field, the JSON or the key",
+         body = PostboxError),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox:send`"),
+        (status = 404, description = "unknown_recipient: no postbox with that handle was \
+            given to this client", body = PostboxError),
+        (status = 413, description = "payload_too_large", body = PostboxError),
+        (status = 422, description = "idempotency_conflict: the key was used for another \
+            message", body = PostboxError),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    // the token in the Authorization header only (RFC 6750 §2.1): the body is the message
+    let token = match bearer(&Method::GET, &headers, &[]) {
+        Ok(t) => t,
+        Err(e) => return bearer_error_response(&e),
+    };
+    let now = app.clock.now();
+    let client_id = match app
+        .oidc
+        .client_for_call(&token, scope::POSTBOX_SEND, now)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return bearer_error_response(&e),
+    };
+    if body.len() > MAX_REQUEST_BYTES {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request is too large",
+        );
+    }
+    let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| konto_core::postbox::valid_idempotency_key(k))
+    else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "an Idempotency-Key header of 1 to 255 visible ASCII characters is required",
+        );
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/json",
+        );
+    }
+    let req: SendRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("the JSON does not fit: {e}"),
+            );
+        }
+    };
+    let Some(kind) = MessageKind::parse(&req.kind) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "kind must be message or decision",
+        );
+    };
+    let Some(min_level) = parse_level(req.min_level.as_deref()) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "min_level names no level",
+        );
+    };
+    let message = NewMessage {
+        kind,
+        sender: req.sender,
+        service: req.service,
+        title: req.title,
+        body: req.body,
+        min_level,
+        reference: req.reference,
+        application_id: req.application_id,
+    };
+    let postbox = PostboxService::new(Arc::clone(&app.services));
+    match postbox.send(&client_id, &req.recipient, key, message).await {
+        Ok(r) => {
+            let receipt = SendReceipt {
+                id: r.id,
+                provided_at: r
+                    .provided_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                delivered_on: r.delivered_on.map(|d| d.to_string()),
+            };
+            let status = if r.replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            json(status, serde_json::to_string(&receipt).unwrap_or_default())
+        }
+        Err(ServiceError::Message(e)) => {
+            refusal(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+        }
+        Err(ServiceError::Invalid(what)) => refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("{what} is not valid"),
+        ),
+        Err(ServiceError::UnknownRecipient) => refusal(
+            StatusCode::NOT_FOUND,
+            "unknown_recipient",
+            "no postbox with this handle was given to this client",
+        ),
+        Err(ServiceError::IdempotencyConflict) => refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_conflict",
+            "this Idempotency-Key was used for another message",
+        ),
+        Err(ServiceError::Unavailable) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again later",
+        ),
+        Err(e) => {
+            let id = konto_keys::random::id().unwrap_or_default();
+            tracing::error!(error_id = %id, error = %e, "postbox send failed");
+            refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("error {id}"),
+            )
+        }
+    }
+}

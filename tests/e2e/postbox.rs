@@ -1,0 +1,383 @@
+//! The postbox over HTTP: a service learns the person's postbox handle from the
+//! `postbox_handle` claim (with consent, scope `postbox`), delivers with a client credentials
+//! token (`postbox:send`) under an `Idempotency-Key`, and the person reads the content at the
+//! level the message asks for. Each refusal in the API's own JSON form.
+
+use futures::future::join_all;
+use konto_core::Level;
+use konto_core::client::GrantType;
+use konto_service::ServiceError;
+use konto_service::postbox::PostboxService;
+use konto_store::{PostboxRepo, UserRepo};
+use konto_tests::rp::Rp;
+use konto_tests::*;
+use openidconnect::OAuth2TokenResponse;
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_service_delivers_into_the_postbox_it_was_given,
+    the_api_refuses_bad_calls_in_its_own_form,
+);
+
+const PW: &str = "Fahrradklingel-Nordsee-42";
+
+/// A service that signs people in (scope `postbox` registered) and delivers
+/// (`postbox:send`, client credentials).
+async fn service(server: &TestServer, id: &str) -> (String, String) {
+    let mut c = server.client(id);
+    c.grant_types.push(GrantType::ClientCredentials);
+    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    let redirect = c.redirect_uris[0].clone();
+    let secret = server.add_client(c).await.unwrap();
+    (secret, redirect)
+}
+
+/// `username` signs in at `client` with the `postbox` scope and consents: the handle from the
+/// ID token (and the same from userinfo).
+async fn handle_for(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    username: &str,
+) -> String {
+    let rp = Rp::new(&server.issuer, client, Some(secret), redirect, None).await;
+    let browser = server.browser();
+    let pending = rp.authorize(&["openid", "postbox"], &[]);
+    let page = browser.visit(&pending.url).await.page();
+    let consent = browser.password(&page, username, PW).await.page();
+    let out = browser.consent(&consent, true).await;
+    let code = out.param("code").expect("a code");
+    let (tokens, _) = rp
+        .exchange(
+            pending,
+            &code,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        )
+        .await;
+    let id_token = jwt_claims(&tokens.extra_fields().id_token().unwrap().to_string());
+    let handle = id_token["postbox_handle"]
+        .as_str()
+        .expect("the ID token carries the handle")
+        .to_owned();
+    let info = userinfo_claims(server, tokens.access_token().secret()).await;
+    assert_eq!(info["postbox_handle"], handle.as_str());
+    assert_ne!(id_token["sub"], handle.as_str(), "the handle is no subject");
+    handle
+}
+
+/// A client credentials token, with `scope` or none.
+async fn client_token(server: &TestServer, client: &str, secret: &str, scope: &str) -> String {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    let r = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(client, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn send(server: &TestServer, token: &str, key: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/messages"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn decision(handle: &str, title: &str, min_level: &str) -> Value {
+    json!({
+        "recipient": handle,
+        "kind": "decision",
+        "sender": "Finanzamt München",
+        "service": "Grundsteuer",
+        "title": title,
+        "body": "Sehr geehrte Frau Mustermann,\nanbei Ihr Bescheid.",
+        "min_level": min_level,
+        "reference": "AZ 4711",
+    })
+}
+
+/// The whole way: handle by claim, delivery, retries that make no second message (also in
+/// parallel), content sealed at rest, reading at the message's level.
+async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let user_id = server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (secret, redirect) = service(&server, "amt").await;
+    let handle = handle_for(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+
+    let first = decision(&handle, "Ihr Grundsteuerbescheid 2026", "basic");
+    let (status, receipt) = send(&server, &token, "bescheid-1", &first).await;
+    assert_eq!(status, 201, "{receipt}");
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    let provided = time::OffsetDateTime::parse(
+        receipt["provided_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // OZG §9: a decision counts as delivered on the fourth day after it was provided
+    assert_eq!(
+        receipt["delivered_on"],
+        (provided.date() + time::Duration::days(4)).to_string()
+    );
+    // the same send again, in sequence and in parallel: the same receipt, one message
+    let (status, again) = send(&server, &token, "bescheid-1", &first).await;
+    assert_eq!((status, &again["id"]), (200, &receipt["id"]));
+    let second = decision(&handle, "Zweiter Bescheid", "high");
+    let racing = join_all((0..8).map(|_| send(&server, &token, "bescheid-2", &second))).await;
+    let created = racing.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(created, 1, "one of the parallel sends made it: {racing:?}");
+    assert!(
+        racing
+            .iter()
+            .all(|(s, b)| (*s == 201 || *s == 200) && b["id"] == racing[0].1["id"])
+    );
+    let high_id = racing[0].1["id"].as_str().unwrap().to_owned();
+    // the same key for other content is refused
+    let (status, body) = send(
+        &server,
+        &token,
+        "bescheid-1",
+        &decision(&handle, "Ein anderer Titel", "basic"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("idempotency_conflict"))
+    );
+
+    // sealed at rest: the stored message holds neither title nor body in the clear
+    let stored = server.store.messages(&handle).await.unwrap();
+    assert_eq!(stored.len(), 2, "two messages, whatever the retries");
+    for m in &stored {
+        let raw = String::from_utf8_lossy(&m.sealed);
+        assert!(!raw.contains("Grundsteuerbescheid") && !raw.contains("Bescheid"));
+        assert_eq!(m.content_sha256.len(), 64);
+    }
+
+    // the person reads: the content at the levels the session reaches, a step-up otherwise
+    let postbox = PostboxService::new(std::sync::Arc::clone(&server.app.services));
+    let inbox = postbox.inbox(&user_id, Level::Basic).await.unwrap();
+    assert_eq!(inbox.len(), 2);
+    let low = inbox.iter().find(|m| m.id == id).unwrap();
+    assert_eq!(
+        low.content.as_ref().map(|c| c.title.as_str()),
+        Some("Ihr Grundsteuerbescheid 2026")
+    );
+    let locked = inbox.iter().find(|m| m.id == high_id).unwrap();
+    assert!(locked.content.is_none(), "above the session's level");
+    assert_eq!(locked.sender, "Finanzamt München");
+    let err = postbox
+        .read(&user_id, &high_id, Level::Substantial)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::LevelTooLow {
+                needed: Level::High
+            }
+        ),
+        "{err:?}"
+    );
+    let read = postbox.read(&user_id, &high_id, Level::High).await.unwrap();
+    assert_eq!(read.content.unwrap().title, "Zweiter Bescheid");
+    assert!(read.read_at.is_some());
+    let err = postbox
+        .read(&user_id, "no-such-id", Level::High)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NoMessage), "{err:?}");
+    let inbox = postbox.inbox(&user_id, Level::High).await.unwrap();
+    assert_eq!(inbox[0].id, id, "unread first");
+
+    // another person's handle was never given to this client
+    server.add_user("max", PW, "Max", "Mustermann").await;
+    let (other_secret, other_redirect) = service(&server, "other").await;
+    let max_handle = handle_for(&server, "other", &other_secret, &other_redirect, "max").await;
+    let (status, body) = send(
+        &server,
+        &token,
+        "to-max",
+        &decision(&max_handle, "Nicht für Sie", "basic"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_recipient"))
+    );
+
+    // the account goes, and its postbox with it
+    server.app.accounts.delete(&user_id).await.unwrap();
+    assert!(server.store.postbox(&handle).await.unwrap().is_none());
+    assert!(server.store.user(&user_id).await.unwrap().is_none());
+    let (status, _) = send(
+        &server,
+        &token,
+        "after-deletion",
+        &decision(&handle, "Zu spät", "basic"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+/// Malformed, forged, unauthorised and oversized calls: each refused with the right status
+/// and a JSON body (or a `WWW-Authenticate` challenge for the token, RFC 6750 §3), and nothing
+/// stored.
+async fn the_api_refuses_bad_calls_in_its_own_form(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (secret, redirect) = service(&server, "amt").await;
+    let handle = handle_for(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let good = decision(&handle, "Bescheid", "basic");
+    let url = server.url("/postbox/v1/messages");
+    let http = reqwest::Client::new();
+
+    // no token, a forged one, one without the scope, a user's token
+    let r = http.post(&url).json(&good).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let (status, _) = send(&server, "eyJhbGciOiJub25lIn0.e30.", "k1", &good).await;
+    assert_eq!(status, 401);
+    let without = client_token(&server, "amt", &secret, "").await;
+    let r = http
+        .post(&url)
+        .bearer_auth(&without)
+        .header("idempotency-key", "k1")
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+
+    // the key: missing, too long, not ASCII
+    let r = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    for key in ["k".repeat(256), "mit leerzeichen".to_owned()] {
+        let (status, body) = send(&server, &token, &key, &good).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
+    }
+    // the body: not JSON, unknown or missing fields, bad values, too long
+    let r = http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("idempotency-key", "k2")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("idempotency-key", "k2")
+        .header("content-type", "text/plain")
+        .body(good.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "JSON only");
+    let mut cases = Vec::new();
+    let mut v = good.clone();
+    v["surprise"] = json!(1);
+    cases.push(("an unknown field", v));
+    let mut v = good.clone();
+    v.as_object_mut().unwrap().remove("title");
+    cases.push(("no title", v));
+    let mut v = good.clone();
+    v["title"] = json!("x".repeat(1025));
+    cases.push(("a long title", v));
+    let mut v = good.clone();
+    v["sender"] = json!("");
+    cases.push(("an empty sender", v));
+    let mut v = good.clone();
+    v["kind"] = json!("memo");
+    cases.push(("an unknown kind", v));
+    let mut v = good.clone();
+    v["min_level"] = json!("very high");
+    cases.push(("an unknown level", v));
+    let mut v = good.clone();
+    v["service"] = json!("Grund\u{0007}steuer");
+    cases.push(("a control character", v));
+    for (what, body) in cases {
+        let (status, answer) = send(&server, &token, "k3", &body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{what}: {answer}"
+        );
+        assert!(answer["error_description"].as_str().is_some());
+    }
+    let mut huge = good.clone();
+    huge["body"] = json!("x".repeat(600 * 1024));
+    let (status, answer) = send(&server, &token, "k4", &huge).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let mut long = good.clone();
+    long["body"] = json!("x".repeat(300 * 1024));
+    let (status, answer) = send(&server, &token, "k4", &long).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // an unknown handle reads like one not given to this client
+    let (status, answer) = send(
+        &server,
+        &token,
+        "k5",
+        &decision("00000000-0000-4000-8000-000000000000", "Bescheid", "basic"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (404, Some("unknown_recipient"))
+    );
+    assert!(
+        server.store.messages(&handle).await.unwrap().is_empty(),
+        "nothing refused was stored"
+    );
+    // and a good one still goes through
+    let (status, _) = send(&server, &token, "k6", &good).await;
+    assert_eq!(status, 201);
+    server.stop().await;
+}
