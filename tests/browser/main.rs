@@ -21,6 +21,7 @@ mod login;
 mod logout;
 mod orgs;
 mod passkeys;
+mod postbox;
 mod selftest;
 
 use konto_tests::chromium::{Chromium, Lang, Tab, chromium, js_str};

@@ -358,3 +358,59 @@ impl OrgNewPage<'_> {
         render(self)
     }
 }
+
+/// One message in the inbox list.
+pub(crate) struct InboxRow {
+    pub id: String,
+    pub unread: bool,
+    pub kind: &'static str,
+    pub sender: String,
+    pub service: String,
+    /// `None` above the session's level.
+    pub title: Option<String>,
+    pub provided: String,
+    /// What it needs when locked: the level's name.
+    pub needs: &'static str,
+    pub application_id: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "postbox.html")]
+pub(crate) struct PostboxPage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub messages: Vec<InboxRow>,
+    /// The application the list is filtered by.
+    pub application: Option<&'a str>,
+}
+
+impl PostboxPage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "postbox_message.html")]
+pub(crate) struct PostboxMessagePage<'a> {
+    pub t: &'a Texts,
+    pub dev: bool,
+    pub id: &'a str,
+    pub kind: &'static str,
+    pub sender: &'a str,
+    pub service: &'a str,
+    pub provided: String,
+    pub delivered_on: Option<String>,
+    pub reference: Option<&'a str>,
+    pub application_id: Option<&'a str>,
+    /// Title and body; `None` when the session must step up first.
+    pub content: Option<(&'a str, &'a str)>,
+    /// The level a step-up must reach.
+    pub needs: &'static str,
+}
+
+impl PostboxMessagePage<'_> {
+    pub(crate) fn html(&self) -> Html<String> {
+        render(self)
+    }
+}

@@ -10,6 +10,7 @@ pub(crate) mod openapi;
 pub(crate) mod org_pages;
 pub(crate) mod orgs;
 pub(crate) mod postbox;
+pub(crate) mod postbox_pages;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub enum Protocol {
     OrgPage { organisation: String },
     /// Signing in to create an organisation.
     OrgNew,
+    /// Signing in (or at a higher level) for the postbox, or one message in it.
+    Postbox { message: Option<String> },
     /// Presenting an organisation ELSTER certificate to create its organisation, for the
     /// person `user_id` signed in when it started (see `org_pages::certificate_done`).
     OrgCertificate { user_id: String },
@@ -125,6 +128,9 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/org/join", get(orgs::join_form).post(orgs::join))
         .route("/org/new", get(org_pages::new_form).post(org_pages::create))
         .route("/org/new/certificate", post(org_pages::certificate_start))
+        .route("/postbox", get(postbox_pages::inbox))
+        .route("/postbox/{id}", get(postbox_pages::message))
+        .route("/postbox/{id}/step-up", get(postbox_pages::step_up))
         .route("/org/{id}", get(org_pages::show))
         .route("/org/{id}/step-up", get(org_pages::step_up))
         .route("/org/{id}/confirm", post(org_pages::confirm))

@@ -285,7 +285,8 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
             p @ (Protocol::Account
             | Protocol::OrgJoin
             | Protocol::OrgNew
-            | Protocol::OrgPage { .. }),
+            | Protocol::OrgPage { .. }
+            | Protocol::Postbox { .. }),
         ) => {
             app.login
                 .finish_flow(&ctx.flow)
@@ -296,6 +297,9 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
                 Protocol::OrgNew => "/org/new".to_owned(),
                 // the id was checked when the flow started (URL-safe characters only)
                 Protocol::OrgPage { organisation } => format!("/org/{organisation}"),
+                // ids were checked when the flow started (URL-safe characters only)
+                Protocol::Postbox { message: Some(id) } => format!("/postbox/{id}"),
+                Protocol::Postbox { message: None } => "/postbox".to_owned(),
                 _ => "/account".to_owned(),
             }))
         }

@@ -1,0 +1,234 @@
+//! The person's postbox pages: the inbox (unread first, by application if asked) and one
+//! message. A message above the session's level shows who sent it and offers a sign-in at the
+//! level it needs, which comes back to the message.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use konto_core::Level;
+use konto_core::postbox::MessageKind;
+use konto_service::ServiceError;
+use konto_service::postbox::PostboxService;
+use konto_store::SessionRecord;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::Protocol;
+use super::account::{account_flow, signed_in};
+use crate::app::App;
+use crate::error::WebError;
+use crate::http::Browser;
+use crate::i18n::Texts;
+use crate::pages::{InboxRow, PostboxMessagePage, PostboxPage};
+
+/// A message id as konto makes them (URL-safe base64 of 16 bytes).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn when(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn kind_text(t: &'static Texts, kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Message => t.kind_message,
+        MessageKind::Decision => t.kind_decision,
+    }
+}
+
+fn level_of(app: &App, session: &SessionRecord) -> Level {
+    session
+        .auth
+        .standing(app.clock.now())
+        .map(|s| s.level)
+        .unwrap_or(Level::Basic)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InboxQuery {
+    application: Option<String>,
+}
+
+/// `/postbox`: the inbox.
+pub(crate) async fn inbox(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    let Some(session) = signed_in(&app, &browser, t).await? else {
+        return account_flow(
+            &app,
+            &browser,
+            t,
+            Level::Basic,
+            false,
+            Protocol::Postbox { message: None },
+        )
+        .await;
+    };
+    let application = q.application.filter(|a| !a.is_empty() && a.len() <= 255);
+    let messages = PostboxService::new(Arc::clone(&app.services))
+        .inbox(&session.user_id, level_of(&app, &session))
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let rows = messages
+        .into_iter()
+        .filter(|m| application.is_none() || m.application_id == application)
+        .map(|m| InboxRow {
+            unread: m.read_at.is_none(),
+            kind: kind_text(t, m.kind),
+            title: m.content.map(|c| c.title),
+            provided: when(m.provided_at),
+            needs: t.level(m.min_level),
+            id: m.id,
+            sender: m.sender,
+            service: m.service,
+            application_id: m.application_id,
+        })
+        .collect();
+    Ok(PostboxPage {
+        t,
+        dev: app.config.development,
+        messages: rows,
+        application: application.as_deref(),
+    }
+    .html()
+    .into_response())
+}
+
+/// `/postbox/{id}`: one message, marked read when shown.
+pub(crate) async fn message(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    if !valid_id(&id) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.postbox_no_message,
+            t,
+        ));
+    }
+    let Some(session) = signed_in(&app, &browser, t).await? else {
+        return account_flow(
+            &app,
+            &browser,
+            t,
+            Level::Basic,
+            false,
+            Protocol::Postbox { message: Some(id) },
+        )
+        .await;
+    };
+    let postbox = PostboxService::new(Arc::clone(&app.services));
+    let level = level_of(&app, &session);
+    let view = match postbox.read(&session.user_id, &id, level).await {
+        Ok(v) => v,
+        Err(ServiceError::LevelTooLow { .. }) => {
+            // who sent it and what it needs, from the list (which withholds the content)
+            let listed = postbox
+                .inbox(&session.user_id, level)
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            let Some(m) = listed.into_iter().find(|m| m.id == id) else {
+                return Err(WebError::page(
+                    StatusCode::NOT_FOUND,
+                    t.postbox_no_message,
+                    t,
+                ));
+            };
+            return Ok(PostboxMessagePage {
+                t,
+                dev: app.config.development,
+                id: &m.id,
+                kind: kind_text(t, m.kind),
+                sender: &m.sender,
+                service: &m.service,
+                provided: when(m.provided_at),
+                delivered_on: None,
+                reference: None,
+                application_id: None,
+                content: None,
+                needs: t.level(m.min_level),
+            }
+            .html()
+            .into_response());
+        }
+        Err(ServiceError::NoMessage) => {
+            return Err(WebError::page(
+                StatusCode::NOT_FOUND,
+                t.postbox_no_message,
+                t,
+            ));
+        }
+        Err(e) => return Err(WebError::service(e, t)),
+    };
+    let content = view.content.as_ref();
+    Ok(PostboxMessagePage {
+        t,
+        dev: app.config.development,
+        id: &view.id,
+        kind: kind_text(t, view.kind),
+        sender: &view.sender,
+        service: &view.service,
+        provided: when(view.provided_at),
+        delivered_on: view.delivered_on.map(|d| d.to_string()),
+        reference: view.reference.as_deref(),
+        application_id: view.application_id.as_deref(),
+        content: content.map(|c| (c.title.as_str(), c.body.as_str())),
+        needs: t.level(view.min_level),
+    }
+    .html()
+    .into_response())
+}
+
+/// `/postbox/{id}/step-up`: a sign-in at the level the message needs, back to the message.
+pub(crate) async fn step_up(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    if !valid_id(&id) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.postbox_no_message,
+            t,
+        ));
+    }
+    let needed = match signed_in(&app, &browser, t).await? {
+        Some(session) => PostboxService::new(Arc::clone(&app.services))
+            .inbox(&session.user_id, Level::Basic)
+            .await
+            .map_err(|e| WebError::service(e, t))?
+            .into_iter()
+            .find(|m| m.id == id)
+            .map_or(Level::Basic, |m| m.min_level),
+        None => Level::Basic,
+    };
+    account_flow(
+        &app,
+        &browser,
+        t,
+        needed,
+        false,
+        Protocol::Postbox { message: Some(id) },
+    )
+    .await
+}

@@ -1,0 +1,107 @@
+//! The postbox in Chromium: the inbox after signing in (unread first, a message above the
+//! session's level without its title), reading a message, the step-up offer for the other,
+//! the filter by application, and the account page's way there; each page with its
+//! accessibility checks.
+
+use std::sync::Arc;
+
+use konto_core::Level;
+use konto_core::postbox::{MessageKind, NewMessage};
+use konto_service::postbox::PostboxService;
+use konto_store::PostboxRepo;
+use konto_tests::chromium::{Js, Lang};
+
+use crate::{PW, shows, sign_in, sqlite, start, texts, variants};
+
+variants!(reading_the_postbox: de_js => (De, On), en_nojs => (En, Off));
+
+async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
+    let Some((chromium, server)) = start(test, sqlite()).await else {
+        return;
+    };
+    let t = texts(lang);
+    let erika = server.add_user("erika", PW, "Erika", "Mustermann").await;
+    server.add_client(server.client("amt")).await;
+    // the service was given Erika's handle (as by the postbox_handle claim) and delivers
+    let postbox = PostboxService::new(Arc::clone(&server.app.services));
+    let handle = postbox.postbox_of_user(&erika).await.unwrap().handle;
+    server
+        .store
+        .release_postbox(&handle, "amt", server.clock_now())
+        .await
+        .unwrap();
+    let message = |title: &str, body: &str, level: Level, application: &str| NewMessage {
+        kind: MessageKind::Decision,
+        sender: "Finanzamt München".into(),
+        service: "Grundsteuer".into(),
+        title: title.into(),
+        body: body.into(),
+        min_level: level,
+        reference: Some("AZ 4711".into()),
+        application_id: Some(application.into()),
+    };
+    let low = postbox
+        .send(
+            "amt",
+            &handle,
+            "m-1",
+            message(
+                "Ihr Grundsteuerbescheid",
+                "Sehr geehrte Frau Mustermann,\n<script>alert(1)</script> bleibt Text.",
+                Level::Basic,
+                "A-1",
+            ),
+        )
+        .await
+        .unwrap();
+    let high = postbox
+        .send(
+            "amt",
+            &handle,
+            "m-2",
+            message("Geheimer Bescheid", "Nur mit Ausweis.", Level::High, "A-2"),
+        )
+        .await
+        .unwrap();
+
+    let tab = chromium.tab(test, lang, js).await;
+    tab.goto(&server.url("/postbox")).await;
+    sign_in(&tab, "erika", PW).await;
+    shows(&tab, t.postbox_title).await;
+    shows(&tab, "Ihr Grundsteuerbescheid").await;
+    shows(&tab, t.postbox_locked_title).await;
+    let text = tab.text().await;
+    assert!(
+        !text.contains("Geheimer Bescheid"),
+        "no title above the session's level:\n{text}"
+    );
+    tab.check("postbox").await;
+
+    // reading marks it read; the body stays text
+    tab.goto(&server.url(&format!("/postbox/{}", low.id))).await;
+    shows(&tab, "bleibt Text").await;
+    shows(&tab, "<script>alert(1)</script>").await;
+    shows(&tab, t.postbox_delivered).await;
+    tab.check("postbox-message").await;
+    let inbox = postbox.inbox(&erika, Level::Basic).await.unwrap();
+    assert!(inbox.iter().any(|m| m.id == low.id && m.read_at.is_some()));
+
+    // the other asks for a sign-in at its level first
+    tab.goto(&server.url(&format!("/postbox/{}", high.id)))
+        .await;
+    shows(&tab, t.postbox_step_up_text).await;
+    shows(&tab, t.level_high).await;
+    assert!(
+        tab.has(&format!("a[href='/postbox/{}/step-up']", high.id))
+            .await
+    );
+    tab.check("postbox-step-up").await;
+
+    // the filter by application, and the way from the account page
+    tab.goto(&server.url("/postbox?application=A-1")).await;
+    shows(&tab, "Ihr Grundsteuerbescheid").await;
+    assert!(!tab.text().await.contains(t.postbox_locked_title));
+    tab.goto(&server.url("/account")).await;
+    assert!(tab.has("a[href='/postbox']").await);
+    server.stop().await;
+}
