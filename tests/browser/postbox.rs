@@ -1,12 +1,12 @@
 //! The postbox in Chromium: the inbox after signing in (unread first, a message above the
 //! session's level without its title), reading a message, the step-up offer for the other,
-//! the filter by application, and the account page's way there; each page with its
-//! accessibility checks.
+//! the filter by application, the account page's way there, and deleting; each page with
+//! its accessibility checks.
 
 use std::sync::Arc;
 
 use konto_core::Level;
-use konto_core::postbox::{MessageKind, NewMessage};
+use konto_core::postbox::{ApplicationStatus, MessageKind, NewMessage, StateUpdate};
 use konto_service::postbox::PostboxService;
 use konto_store::PostboxRepo;
 use konto_tests::chromium::{Js, Lang};
@@ -64,6 +64,34 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
         .await
         .unwrap();
 
+    for (status, details) in [
+        (ApplicationStatus::Submitted, "Eingereicht"),
+        (
+            ApplicationStatus::ActionRequired,
+            "Bitte die Unterlagen nachreichen",
+        ),
+    ] {
+        postbox
+            .record_state(
+                "amt",
+                &handle,
+                StateUpdate {
+                    application_id: "A-1".into(),
+                    status,
+                    sender: "Finanzamt München".into(),
+                    service_name: [
+                        ("de".to_owned(), "Grundsteuer".to_owned()),
+                        ("en".to_owned(), "Property tax".to_owned()),
+                    ]
+                    .into(),
+                    details: [("de".to_owned(), details.to_owned())].into(),
+                    reference: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     let tab = chromium.tab(test, lang, js).await;
     tab.goto(&server.url("/postbox")).await;
     sign_in(&tab, "erika", PW).await;
@@ -97,11 +125,26 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
     );
     tab.check("postbox-step-up").await;
 
-    // the filter by application, and the way from the account page
+    // the applications with their latest state; one application's timeline with its messages
+    tab.goto(&server.url("/postbox")).await;
+    shows(&tab, t.postbox_applications).await;
+    shows(&tab, t.status_action_required).await;
     tab.goto(&server.url("/postbox?application=A-1")).await;
+    shows(&tab, t.postbox_timeline).await;
+    shows(&tab, t.status_submitted).await;
+    shows(&tab, "Bitte die Unterlagen nachreichen").await;
+    shows(&tab, lang.pick("Grundsteuer", "Property tax")).await;
     shows(&tab, "Ihr Grundsteuerbescheid").await;
+    tab.check("postbox-application").await;
     assert!(!tab.text().await.contains(t.postbox_locked_title));
     tab.goto(&server.url("/account")).await;
     assert!(tab.has("a[href='/postbox']").await);
+
+    // deleting: back to the inbox, without it
+    tab.goto(&server.url(&format!("/postbox/{}", low.id))).await;
+    tab.click_and_wait("form[action$='/delete'] button").await;
+    shows(&tab, t.postbox_title).await;
+    assert!(!tab.text().await.contains("Ihr Grundsteuerbescheid"));
+    assert!(postbox.inbox(&erika, Level::High).await.unwrap().len() == 1);
     server.stop().await;
 }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_service_delivers_into_the_postbox_it_was_given,
     the_api_refuses_bad_calls_in_its_own_form,
+    the_status_monitor_keeps_a_timeline,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -98,6 +99,28 @@ async fn send(server: &TestServer, token: &str, key: &str, body: &Value) -> (u16
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+async fn message_status(server: &TestServer, token: &str, id: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(server.url(&format!("/postbox/v1/messages/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The first mail after the first `before` (the notification goes out in the background).
+async fn wait_for_mail(server: &TestServer, before: usize) -> String {
+    for _ in 0..100 {
+        if let Some(m) = server.mails().into_iter().nth(before) {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no mail after {before}");
+}
+
 fn decision(handle: &str, title: &str, min_level: &str) -> Value {
     json!({
         "recipient": handle,
@@ -120,7 +143,19 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
     let user_id = server.add_user("erika", PW, "Erika", "Mustermann").await;
     let (secret, redirect) = service(&server, "amt").await;
     let handle = handle_for(&server, "amt", &secret, &redirect, "erika").await;
+    assert_eq!(
+        server
+            .store
+            .user(&user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .postbox_handle,
+        handle,
+        "the handle the account was made with"
+    );
     let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let mails_before = server.mails().len();
 
     let first = decision(&handle, "Ihr Grundsteuerbescheid 2026", "basic");
     let (status, receipt) = send(&server, &token, "bescheid-1", &first).await;
@@ -135,6 +170,19 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
     assert_eq!(
         receipt["delivered_on"],
         (provided.date() + time::Duration::days(4)).to_string()
+    );
+    // the sender learns where it stands: provided
+    let (status, state) = message_status(&server, &token, &id).await;
+    assert_eq!((status, state["status"].as_str()), (200, Some("provided")));
+    assert_eq!(state["delivered_on"], receipt["delivered_on"]);
+    assert!(state.get("read_at").is_none());
+    // the person is told by mail that something arrived, and nothing of what
+    let mail = wait_for_mail(&server, mails_before).await;
+    assert!(mail.contains("erika@example.org"), "{mail}");
+    assert!(mail.contains("/postbox"), "{mail}");
+    assert!(
+        !mail.contains("Grundsteuerbescheid") && !mail.contains("Finanzamt"),
+        "{mail}"
     );
     // the same send again, in sequence and in parallel: the same receipt, one message
     let (status, again) = send(&server, &token, "bescheid-1", &first).await;
@@ -199,13 +247,36 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
     let read = postbox.read(&user_id, &high_id, Level::High).await.unwrap();
     assert_eq!(read.content.unwrap().title, "Zweiter Bescheid");
     assert!(read.read_at.is_some());
+    let (_, state) = message_status(&server, &token, &high_id).await;
+    assert_eq!(state["status"], "read");
+    assert!(state["read_at"].is_string());
+    // the person deletes it: gone for them, its content erased, and the sender learns it
+    postbox.delete(&user_id, &high_id).await.unwrap();
+    assert!(matches!(
+        postbox.read(&user_id, &high_id, Level::High).await,
+        Err(ServiceError::NoMessage)
+    ));
+    let (_, state) = message_status(&server, &token, &high_id).await;
+    assert_eq!(state["status"], "deleted");
+    assert!(state["deleted_at"].is_string());
+    assert!(matches!(
+        postbox.delete(&user_id, &high_id).await,
+        Err(ServiceError::NoMessage)
+    ));
+    // a retry of the deleted message's send makes no new one
+    let (status, again) = send(&server, &token, "bescheid-2", &second).await;
+    assert_eq!(
+        (status, again["id"].as_str()),
+        (200, Some(high_id.as_str()))
+    );
     let err = postbox
         .read(&user_id, "no-such-id", Level::High)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NoMessage), "{err:?}");
     let inbox = postbox.inbox(&user_id, Level::High).await.unwrap();
-    assert_eq!(inbox[0].id, id, "unread first");
+    assert_eq!(inbox.len(), 1, "the deleted one is gone");
+    assert_eq!(inbox[0].id, id);
 
     // another person's handle was never given to this client
     server.add_user("max", PW, "Max", "Mustermann").await;
@@ -222,6 +293,19 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
         (status, body["error"].as_str()),
         (404, Some("unknown_recipient"))
     );
+    // nor may the other service ask about this one's messages
+    let other_token = client_token(&server, "other", &other_secret, "postbox:send").await;
+    let (status, body) = message_status(&server, &other_token, &id).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("unknown_message"))
+    );
+    let r = reqwest::Client::new()
+        .get(server.url(&format!("/postbox/v1/messages/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 
     // the account goes, and its postbox with it
     server.app.accounts.delete(&user_id).await.unwrap();
@@ -379,5 +463,97 @@ async fn the_api_refuses_bad_calls_in_its_own_form(backend: Backend) {
     // and a good one still goes through
     let (status, _) = send(&server, &token, "k6", &good).await;
     assert_eq!(status, 201);
+    server.stop().await;
+}
+
+async fn post_state(server: &TestServer, token: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/applications/states"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Status updates per application: recorded for the postbox the service was given, sealed at
+/// rest, shown to the person oldest first with the details in their language; refused
+/// otherwise.
+async fn the_status_monitor_keeps_a_timeline(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let user_id = server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (secret, redirect) = service(&server, "amt").await;
+    let handle = handle_for(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let update = |status: &str, details: &str| {
+        json!({
+            "recipient": handle,
+            "application_id": "WOHN-2026-17",
+            "status": status,
+            "sender": "Bürgeramt Musterstadt",
+            "service_name": { "de": "Wohnsitzanmeldung", "en": "Registering an address" },
+            "details": { "de": details, "en": format!("EN {details}") },
+        })
+    };
+    for (status, details) in [
+        ("SUBMITTED", "Eingereicht am Montag"),
+        (
+            "ACTION_REQUIRED",
+            "Bitte reichen Sie die Wohnungsgeberbestätigung nach",
+        ),
+        ("COMPLETED", "Abgeschlossen"),
+    ] {
+        let (code, body) = post_state(&server, &token, &update(status, details)).await;
+        assert_eq!(code, 201, "{body}");
+        assert!(body["id"].is_string());
+        server.clock.advance(time::Duration::minutes(1));
+    }
+    let postbox = PostboxService::new(std::sync::Arc::clone(&server.app.services));
+    let timeline = postbox
+        .timeline(&user_id, Some("WOHN-2026-17"))
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = timeline.iter().map(|s| s.status.as_str()).collect();
+    assert_eq!(statuses, ["SUBMITTED", "ACTION_REQUIRED", "COMPLETED"]);
+    assert_eq!(
+        konto_core::postbox::localized(&timeline[1].details, "en"),
+        Some("EN Bitte reichen Sie die Wohnungsgeberbestätigung nach")
+    );
+    assert!(
+        postbox
+            .timeline(&user_id, Some("OTHER"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // refusals: an unknown status, no German name, a postbox not given, no scope
+    let (code, body) = post_state(&server, &token, &update("DONE", "x")).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let mut no_german = update("RECEIVED", "x");
+    no_german["service_name"] = json!({ "en": "Registering" });
+    let (code, body) = post_state(&server, &token, &no_german).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let mut elsewhere = update("RECEIVED", "x");
+    elsewhere["recipient"] = json!("00000000-0000-4000-8000-000000000000");
+    let (code, body) = post_state(&server, &token, &elsewhere).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (404, Some("unknown_recipient"))
+    );
+    let without = client_token(&server, "amt", &secret, "").await;
+    let (code, _) = post_state(&server, &without, &update("RECEIVED", "x")).await;
+    assert_eq!(code, 403);
+    assert_eq!(postbox.timeline(&user_id, None).await.unwrap().len(), 3);
     server.stop().await;
 }

@@ -124,6 +124,106 @@ pub fn delivered_on(provided_at: OffsetDateTime, days: u8) -> Option<Date> {
         .checked_add(time::Duration::days(i64::from(days)))
 }
 
+/// Where an application stands, as the service reports it (BundID's status monitor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ApplicationStatus {
+    Initiated,
+    Submitted,
+    Received,
+    Processing,
+    ActionRequired,
+    Completed,
+}
+
+impl ApplicationStatus {
+    pub const ALL: [ApplicationStatus; 6] = [
+        ApplicationStatus::Initiated,
+        ApplicationStatus::Submitted,
+        ApplicationStatus::Received,
+        ApplicationStatus::Processing,
+        ApplicationStatus::ActionRequired,
+        ApplicationStatus::Completed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationStatus::Initiated => "INITIATED",
+            ApplicationStatus::Submitted => "SUBMITTED",
+            ApplicationStatus::Received => "RECEIVED",
+            ApplicationStatus::Processing => "PROCESSING",
+            ApplicationStatus::ActionRequired => "ACTION_REQUIRED",
+            ApplicationStatus::Completed => "COMPLETED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApplicationStatus> {
+        ApplicationStatus::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A text in several languages (`de` required, others optional), as the status monitor takes
+/// service names and details.
+pub type Localized = std::collections::BTreeMap<String, String>;
+
+/// A status update for an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateUpdate {
+    pub application_id: String,
+    pub status: ApplicationStatus,
+    pub sender: String,
+    pub service_name: Localized,
+    pub details: Localized,
+    pub reference: Option<String>,
+}
+
+fn check_localized(
+    name: &'static str,
+    texts: &Localized,
+    max_chars: usize,
+    required: bool,
+) -> Result<(), MessageError> {
+    if required && !texts.contains_key("de") {
+        return Err(MessageError::Empty(name));
+    }
+    if texts.len() > 8 {
+        return Err(MessageError::TooLong(name));
+    }
+    for (lang, text) in texts {
+        let valid_lang =
+            (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
+        if !valid_lang {
+            return Err(MessageError::Control(name));
+        }
+        check(name, text, max_chars, required, true)?;
+    }
+    Ok(())
+}
+
+impl StateUpdate {
+    /// Checks every field against its limits: an application id and a sender (1–255), a
+    /// service name in German at least (1–255 each), details of at most 4,096 characters each.
+    pub fn validate(&self) -> Result<(), MessageError> {
+        check("application_id", &self.application_id, 255, true, false)?;
+        check("sender", &self.sender, 255, true, false)?;
+        check_localized("service_name", &self.service_name, 255, true)?;
+        check_localized("details", &self.details, 4096, false)?;
+        if let Some(r) = &self.reference {
+            check("reference", r, 255, false, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// The text for `lang` if there is one, else the German one, else any.
+pub fn localized<'a>(texts: &'a Localized, lang: &str) -> Option<&'a str> {
+    texts
+        .get(lang)
+        .or_else(|| texts.get("de"))
+        .or_else(|| texts.values().next())
+        .map(String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +270,42 @@ mod tests {
         let mut m = message();
         m.reference = Some("r".repeat(256));
         assert_eq!(m.validate(), Err(MessageError::TooLong("reference")));
+    }
+
+    #[test]
+    fn status_updates() {
+        let mut u = StateUpdate {
+            application_id: "A-1".into(),
+            status: ApplicationStatus::Received,
+            sender: "Bürgeramt".into(),
+            service_name: [("de".to_owned(), "Wohnsitzanmeldung".to_owned())].into(),
+            details: Localized::new(),
+            reference: None,
+        };
+        assert_eq!(u.validate(), Ok(()));
+        assert_eq!(
+            ApplicationStatus::parse("ACTION_REQUIRED"),
+            Some(ApplicationStatus::ActionRequired)
+        );
+        assert_eq!(ApplicationStatus::parse("action_required"), None);
+        for s in ApplicationStatus::ALL {
+            assert_eq!(ApplicationStatus::parse(s.as_str()), Some(s));
+        }
+        u.service_name = [("en".to_owned(), "Registration".to_owned())].into();
+        assert_eq!(
+            u.validate(),
+            Err(MessageError::Empty("service_name")),
+            "German is required"
+        );
+        u.service_name = [("de".to_owned(), "x".repeat(256))].into();
+        assert_eq!(u.validate(), Err(MessageError::TooLong("service_name")));
+        u.service_name = [("de".to_owned(), "Anmeldung".to_owned())].into();
+        u.details = [("DE!".to_owned(), "x".to_owned())].into();
+        assert_eq!(u.validate(), Err(MessageError::Control("details")));
+        u.details = [("en".to_owned(), "Please send\nthe form".to_owned())].into();
+        assert_eq!(u.validate(), Ok(()));
+        assert_eq!(localized(&u.details, "de"), Some("Please send\nthe form"));
+        assert_eq!(localized(&u.service_name, "en"), Some("Anmeldung"));
     }
 
     #[test]

@@ -211,8 +211,13 @@ impl Provider {
         let postbox = match self.store.postbox_of(&owner).await? {
             Some(p) => p,
             None => {
-                let handle = random::uuid().map_err(|e| OAuthError::server_error(&e))?;
-                self.store.ensure_postbox(&owner, &handle, now).await?
+                // made on first use, with the handle the account was given when it was created
+                let Some(user) = self.store.user(user_id).await? else {
+                    return Ok(None);
+                };
+                self.store
+                    .ensure_postbox(&owner, &user.postbox_handle, now)
+                    .await?
             }
         };
         if !self

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 
 use konto_core::Level;
-use konto_core::postbox::{NewMessage, delivered_on, valid_idempotency_key};
+use konto_core::postbox::{
+    ApplicationStatus, Localized, NewMessage, StateUpdate, delivered_on, valid_idempotency_key,
+};
 use konto_core::representation::Party;
 use konto_keys::{KeyEncryptionKey, random};
-use konto_store::{MessageRecord, PostboxRecord, StoreError};
+use konto_store::{ApplicationStateRecord, MessageRecord, PostboxRecord, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
@@ -62,6 +64,18 @@ pub struct MessageView {
     pub content: Option<Content>,
 }
 
+/// Where a sent message stands, as its sender may learn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageStatus {
+    pub id: String,
+    /// `provided`, `read` or `deleted`.
+    pub state: &'static str,
+    pub provided_at: OffsetDateTime,
+    pub delivered_on: Option<Date>,
+    pub read_at: Option<OffsetDateTime>,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
 /// The sealed part of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
@@ -84,6 +98,22 @@ fn message_aad(handle: &str, id: &str) -> String {
     format!("konto-postbox-message:{handle}:{id}")
 }
 
+fn state_aad(handle: &str, id: &str) -> String {
+    format!("konto-postbox-state:{handle}:{id}")
+}
+
+/// One step in an application's timeline, as its person sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateView {
+    pub application_id: String,
+    pub status: ApplicationStatus,
+    pub sender: String,
+    pub service_name: Localized,
+    pub details: Localized,
+    pub reference: Option<String>,
+    pub recorded_at: OffsetDateTime,
+}
+
 impl PostboxService {
     pub fn new(services: Arc<Services>) -> PostboxService {
         PostboxService { s: services }
@@ -93,16 +123,23 @@ impl PostboxService {
         self.s.clock.now()
     }
 
-    /// The person's postbox, made on first use.
+    /// The person's postbox, made on first use with the handle the account was given when it
+    /// was created.
     pub async fn postbox_of_user(&self, user_id: &str) -> Result<PostboxRecord, ServiceError> {
         let owner = Party::Person(user_id.to_owned());
         if let Some(p) = self.s.store.postbox_of(&owner).await? {
             return Ok(p);
         }
+        let user = self
+            .s
+            .store
+            .user(user_id)
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
         Ok(self
             .s
             .store
-            .ensure_postbox(&owner, &random::uuid()?, self.now())
+            .ensure_postbox(&owner, &user.postbox_handle, self.now())
             .await?)
     }
 
@@ -194,6 +231,7 @@ impl PostboxService {
             provided_at: now,
             delivered_at,
             read_at: None,
+            deleted_at: None,
         };
         let stored = match self.s.store.insert_message(&record).await {
             Ok(m) => m,
@@ -206,6 +244,7 @@ impl PostboxService {
         }
         if !replayed {
             tracing::info!(client_id, message = %stored.id, "postbox message provided");
+            self.notify(&postbox).await;
         }
         Ok(Receipt {
             id: stored.id,
@@ -213,6 +252,181 @@ impl PostboxService {
             delivered_on: stored.delivered_at.map(|d| d.date()),
             replayed,
         })
+    }
+
+    /// Tells the owner by e-mail that a message arrived (no content: only that there is one,
+    /// and where to read it), in the background; a mail that cannot go out is logged, the
+    /// message stays delivered.
+    async fn notify(&self, postbox: &PostboxRecord) {
+        let Party::Person(user_id) = &postbox.owner else {
+            return;
+        };
+        let to = match self.s.store.user(user_id).await {
+            Ok(Some(u)) if u.email_verified => u.email,
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the owner of a postbox could not be read");
+                None
+            }
+        };
+        let Some(to) = to else {
+            return;
+        };
+        let name = &self.s.config.product_name;
+        let mut link = self.s.config.issuer.clone();
+        let base = link.path().trim_end_matches('/').to_owned();
+        link.set_path(&format!("{base}/postbox"));
+        let subject =
+            format!("{name}: Neue Nachricht in Ihrem Postfach / New message in your postbox");
+        let body = format!(
+            "In Ihrem Postfach bei {name} ist eine neue Nachricht eingegangen. Sie können sie nach \
+             der Anmeldung lesen:\n{link}\n\nA new message has arrived in your postbox at {name}. \
+             Sign in to read it:\n{link}\n"
+        );
+        let mailer = Arc::clone(&self.s.mailer);
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&to, &subject, &body).await {
+                tracing::warn!(error = %e, "a postbox notification could not be delivered");
+            }
+        });
+    }
+
+    /// Where a message the client sent stands, for the sender: provided, read, or deleted by
+    /// the person. [`ServiceError::NoMessage`] for a message of another client.
+    pub async fn status(&self, client_id: &str, id: &str) -> Result<MessageStatus, ServiceError> {
+        if id.len() > 64 {
+            return Err(ServiceError::NoMessage);
+        }
+        let m = self
+            .s
+            .store
+            .sent_message(client_id, id)
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        Ok(MessageStatus {
+            state: match (m.deleted_at, m.read_at) {
+                (Some(_), _) => "deleted",
+                (None, Some(_)) => "read",
+                (None, None) => "provided",
+            },
+            id: m.id,
+            provided_at: m.provided_at,
+            delivered_on: m.delivered_at.map(|d| d.date()),
+            read_at: m.read_at,
+            deleted_at: m.deleted_at,
+        })
+    }
+
+    /// The person deletes a message: its content is erased at once; the sender can learn that
+    /// it was deleted.
+    pub async fn delete(&self, user_id: &str, id: &str) -> Result<(), ServiceError> {
+        let postbox = self
+            .s
+            .store
+            .postbox_of(&Party::Person(user_id.to_owned()))
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        if self
+            .s
+            .store
+            .delete_message(&postbox.handle, id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NoMessage)
+        }
+    }
+
+    /// Records a status update for an application, from `client_id` into the postbox `handle`
+    /// (which must have been given to that client); its id.
+    pub async fn record_state(
+        &self,
+        client_id: &str,
+        handle: &str,
+        update: StateUpdate,
+    ) -> Result<String, ServiceError> {
+        update.validate()?;
+        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
+            return Err(ServiceError::UnknownRecipient);
+        }
+        let postbox = self
+            .s
+            .store
+            .postbox(handle)
+            .await?
+            .ok_or(ServiceError::UnknownRecipient)?;
+        let id = random::id()?;
+        let details = serde_json::to_vec(&update.details)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let sealed = self
+            .data_key(&postbox)
+            .await?
+            .encrypt(&state_aad(handle, &id), &details)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let record = ApplicationStateRecord {
+            id: id.clone(),
+            handle: handle.to_owned(),
+            client_id: client_id.to_owned(),
+            application_id: update.application_id,
+            status: update.status,
+            sender: update.sender,
+            service_name: serde_json::to_string(&update.service_name)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            sealed,
+            reference: update.reference,
+            recorded_at: self.now(),
+        };
+        match self.s.store.insert_application_state(&record).await {
+            Ok(()) => Ok(id),
+            Err(StoreError::NotFound) => Err(ServiceError::UnknownRecipient),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The person's application timeline (oldest first), of one application if named. Status
+    /// details are not level-gated: they say where an application stands, not what was decided.
+    pub async fn timeline(
+        &self,
+        user_id: &str,
+        application_id: Option<&str>,
+    ) -> Result<Vec<StateView>, ServiceError> {
+        let Some(postbox) = self
+            .s
+            .store
+            .postbox_of(&Party::Person(user_id.to_owned()))
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let states = self
+            .s
+            .store
+            .application_states(&postbox.handle, application_id)
+            .await?;
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.data_key(&postbox).await?;
+        states
+            .into_iter()
+            .map(|a| {
+                let plain = key
+                    .decrypt(&state_aad(&postbox.handle, &a.id), &a.sealed)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                Ok(StateView {
+                    details: serde_json::from_slice(&plain)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                    service_name: serde_json::from_str(&a.service_name)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                    application_id: a.application_id,
+                    status: a.status,
+                    sender: a.sender,
+                    reference: a.reference,
+                    recorded_at: a.recorded_at,
+                })
+            })
+            .collect()
     }
 
     fn view(

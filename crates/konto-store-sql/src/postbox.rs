@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 use konto_core::Level;
-use konto_core::postbox::MessageKind;
+use konto_core::postbox::{ApplicationStatus, MessageKind};
 use konto_core::representation::Party;
-use konto_store::{MessageRecord, PostboxRecord, PostboxRepo, StoreError, StoreResult};
+use konto_store::{
+    ApplicationStateRecord, MessageRecord, PostboxRecord, PostboxRepo, StoreError, StoreResult,
+};
 use time::OffsetDateTime;
 
 use crate::org_rows::{corrupt_column, party};
@@ -19,8 +21,47 @@ macro_rules! postbox_columns {
 macro_rules! message_columns {
     () => {
         "id, handle, client_id, idempotency_key, kind, min_level, sender, service, sealed, \
-         content_sha256, reference, application_id, provided_at, delivered_at, read_at"
+         content_sha256, reference, application_id, provided_at, delivered_at, read_at, deleted_at"
     };
+}
+
+macro_rules! state_columns {
+    () => {
+        "id, handle, client_id, application_id, status, sender, service_name, sealed, reference, \
+         recorded_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    id: String,
+    handle: String,
+    client_id: String,
+    application_id: String,
+    status: String,
+    sender: String,
+    service_name: String,
+    sealed: Vec<u8>,
+    reference: Option<String>,
+    recorded_at: i64,
+}
+
+impl TryFrom<StateRow> for ApplicationStateRecord {
+    type Error = StoreError;
+    fn try_from(r: StateRow) -> Result<Self, StoreError> {
+        Ok(ApplicationStateRecord {
+            id: r.id,
+            handle: r.handle,
+            client_id: r.client_id,
+            application_id: r.application_id,
+            status: ApplicationStatus::parse(&r.status).ok_or_else(|| corrupt_column("status"))?,
+            sender: r.sender,
+            service_name: r.service_name,
+            sealed: r.sealed,
+            reference: r.reference,
+            recorded_at: from_ts(r.recorded_at)?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,6 +102,7 @@ struct MessageRow {
     provided_at: i64,
     delivered_at: Option<i64>,
     read_at: Option<i64>,
+    deleted_at: Option<i64>,
 }
 
 impl TryFrom<MessageRow> for MessageRecord {
@@ -85,6 +127,7 @@ impl TryFrom<MessageRow> for MessageRecord {
             provided_at: from_ts(r.provided_at)?,
             delivered_at: from_opt_ts(r.delivered_at)?,
             read_at: from_opt_ts(r.read_at)?,
+            deleted_at: from_opt_ts(r.deleted_at)?,
         })
     }
 }
@@ -216,7 +259,7 @@ impl PostboxRepo for SqlStore {
         let insert = concat!(
             "INSERT INTO postbox_messages (",
             message_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (client_id, idempotency_key) DO NOTHING"
         );
         on_write!(self, pool => sqlx::query(insert)
@@ -235,6 +278,7 @@ impl PostboxRepo for SqlStore {
             .bind(ts(m.provided_at))
             .bind(m.delivered_at.map(ts))
             .bind(m.read_at.map(ts))
+            .bind(m.deleted_at.map(ts))
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))
@@ -260,7 +304,7 @@ impl PostboxRepo for SqlStore {
         let sql = concat!(
             "SELECT ",
             message_columns!(),
-            " FROM postbox_messages WHERE handle = $1 \
+            " FROM postbox_messages WHERE handle = $1 AND deleted_at IS NULL \
              ORDER BY (CASE WHEN read_at IS NULL THEN 0 ELSE 1 END), provided_at DESC, id"
         );
         let rows: Vec<MessageRow> = on_read!(self, pool => sqlx::query_as(sql)
@@ -275,7 +319,7 @@ impl PostboxRepo for SqlStore {
         let sql = concat!(
             "SELECT ",
             message_columns!(),
-            " FROM postbox_messages WHERE handle = $1 AND id = $2"
+            " FROM postbox_messages WHERE handle = $1 AND id = $2 AND deleted_at IS NULL"
         );
         let row: Option<MessageRow> = on_read!(self, pool => sqlx::query_as(sql)
             .bind(handle)
@@ -289,7 +333,7 @@ impl PostboxRepo for SqlStore {
     async fn mark_read(&self, handle: &str, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
         let exists: Option<(String,)> = on_write!(self, pool => sqlx::query_as(
             "UPDATE postbox_messages SET read_at = COALESCE(read_at, $1) \
-             WHERE handle = $2 AND id = $3 RETURNING id",
+             WHERE handle = $2 AND id = $3 AND deleted_at IS NULL RETURNING id",
         )
         .bind(ts(now))
         .bind(handle)
@@ -298,5 +342,89 @@ impl PostboxRepo for SqlStore {
         .await)
         .map_err(map_err)?;
         Ok(exists.is_some())
+    }
+
+    async fn sent_message(&self, client_id: &str, id: &str) -> StoreResult<Option<MessageRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM postbox_messages WHERE client_id = $1 AND id = $2"
+        );
+        let row: Option<MessageRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(client_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)
+        .map_err(map_err)?;
+        row.map(MessageRecord::try_from).transpose()
+    }
+
+    async fn delete_message(
+        &self,
+        handle: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done: Option<(String,)> = on_write!(self, pool => sqlx::query_as(
+            "UPDATE postbox_messages SET deleted_at = $1, sealed = $2 \
+             WHERE handle = $3 AND id = $4 AND deleted_at IS NULL RETURNING id",
+        )
+        .bind(ts(now))
+        .bind(Vec::<u8>::new())
+        .bind(handle)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+        .map_err(map_err)?;
+        Ok(done.is_some())
+    }
+
+    async fn insert_application_state(&self, a: &ApplicationStateRecord) -> StoreResult<()> {
+        let sql = concat!(
+            "INSERT INTO application_states (",
+            state_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        on_write!(self, pool => sqlx::query(sql)
+            .bind(&a.id)
+            .bind(&a.handle)
+            .bind(&a.client_id)
+            .bind(&a.application_id)
+            .bind(a.status.as_str())
+            .bind(&a.sender)
+            .bind(&a.service_name)
+            .bind(&a.sealed)
+            .bind(&a.reference)
+            .bind(ts(a.recorded_at))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            _ => map_err(e),
+        })?;
+        Ok(())
+    }
+
+    async fn application_states(
+        &self,
+        handle: &str,
+        application_id: Option<&str>,
+    ) -> StoreResult<Vec<ApplicationStateRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            state_columns!(),
+            " FROM application_states WHERE handle = $1 \
+             AND ($2 IS NULL OR application_id = $2) ORDER BY seq"
+        );
+        let rows: Vec<StateRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(handle)
+            .bind(application_id)
+            .fetch_all(pool)
+            .await)
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(ApplicationStateRecord::try_from)
+            .collect()
     }
 }

@@ -253,6 +253,8 @@ impl UserRepo for SqlStore {
                 // the person's postbox and everything in it
                 "DELETE FROM postbox_messages WHERE handle IN (SELECT handle FROM postboxes \
                  WHERE owner_type = 'person' AND owner_id = $1)",
+                "DELETE FROM application_states WHERE handle IN (SELECT handle FROM postboxes \
+                 WHERE owner_type = 'person' AND owner_id = $1)",
                 "DELETE FROM postbox_releases WHERE handle IN (SELECT handle FROM postboxes \
                  WHERE owner_type = 'person' AND owner_id = $1)",
                 "DELETE FROM postboxes WHERE owner_type = 'person' AND owner_id = $1",

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use konto_core::Level;
-use konto_core::postbox::MessageKind;
+use konto_core::postbox::{ApplicationStatus, MessageKind};
 use konto_core::representation::Party;
 use time::OffsetDateTime;
 
@@ -39,6 +39,25 @@ pub struct MessageRecord {
     /// For a decision: when it counts as delivered (OZG §9).
     pub delivered_at: Option<OffsetDateTime>,
     pub read_at: Option<OffsetDateTime>,
+    /// Deleted by the person: the content is gone, the row tells the sender.
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// A status update for an application in a postbox (the status monitor). `sealed`: the
+/// details (JSON of the localized texts) sealed like a message's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationStateRecord {
+    pub id: String,
+    pub handle: String,
+    pub client_id: String,
+    pub application_id: String,
+    pub status: ApplicationStatus,
+    pub sender: String,
+    /// JSON: the service's name by language.
+    pub service_name: String,
+    pub sealed: Vec<u8>,
+    pub reference: Option<String>,
+    pub recorded_at: OffsetDateTime,
 }
 
 #[async_trait]
@@ -67,9 +86,28 @@ pub trait PostboxRepo: Send + Sync {
     /// Stores the message unless the client sent one with the same idempotency key before;
     /// returns the stored one either way (compare its id). Committed before it returns.
     async fn insert_message(&self, message: &MessageRecord) -> StoreResult<MessageRecord>;
-    /// A postbox's messages, unread first, then newest first.
+    /// A postbox's messages that are not deleted, unread first, then newest first.
     async fn messages(&self, handle: &str) -> StoreResult<Vec<MessageRecord>>;
+    /// A message in a postbox, unless deleted.
     async fn message(&self, handle: &str, id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// A message `client_id` sent, deleted or not (for the sender's status query).
+    async fn sent_message(&self, client_id: &str, id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// Deletes a message for the person: its content is erased, `deleted_at` set; `false` if
+    /// there is none (or it is deleted already).
+    async fn delete_message(
+        &self,
+        handle: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// Marks a message read (the first time only); `false` if there is none.
     async fn mark_read(&self, handle: &str, id: &str, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Records a status update (committed before it returns). `NotFound` without the postbox.
+    async fn insert_application_state(&self, state: &ApplicationStateRecord) -> StoreResult<()>;
+    /// A postbox's status updates in the order they were recorded; of one application if named.
+    async fn application_states(
+        &self,
+        handle: &str,
+        application_id: Option<&str>,
+    ) -> StoreResult<Vec<ApplicationStateRecord>>;
 }

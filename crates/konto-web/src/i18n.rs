@@ -98,6 +98,15 @@ texts! {
     postbox_reference: "Aktenzeichen", "Reference";
     postbox_step_up_text: "Diese Nachricht ist erst nach einer Anmeldung mit höherem Vertrauensniveau lesbar:", "This message can only be read after signing in at a higher level:";
     postbox_step_up: "Mit höherem Vertrauensniveau anmelden", "Sign in at a higher level";
+    postbox_applications: "Ihre Anträge", "Your applications";
+    postbox_timeline: "Stand des Antrags", "Where the application stands";
+    status_initiated: "Begonnen", "Started";
+    status_submitted: "Eingereicht", "Submitted";
+    status_received: "Eingegangen", "Received";
+    status_processing: "In Bearbeitung", "Being processed";
+    status_action_required: "Ihre Mitwirkung ist nötig", "Your action is needed";
+    status_completed: "Abgeschlossen", "Completed";
+    postbox_delete: "Nachricht löschen", "Delete the message";
     postbox_back: "Zurück zum Postfach", "Back to the postbox";
     postbox_no_message: "Diese Nachricht gibt es in Ihrem Postfach nicht.", "There is no such message in your postbox.";
     kind_message: "Nachricht", "Message";
@@ -422,6 +431,18 @@ impl Texts {
         match role {
             konto_core::representation::Role::Administrator => self.role_administrator,
             konto_core::representation::Role::Clerk => self.role_clerk,
+        }
+    }
+
+    pub fn application_status(&self, s: konto_core::postbox::ApplicationStatus) -> &'static str {
+        use konto_core::postbox::ApplicationStatus as A;
+        match s {
+            A::Initiated => self.status_initiated,
+            A::Submitted => self.status_submitted,
+            A::Received => self.status_received,
+            A::Processing => self.status_processing,
+            A::ActionRequired => self.status_action_required,
+            A::Completed => self.status_completed,
         }
     }
 

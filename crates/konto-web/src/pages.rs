@@ -359,6 +359,16 @@ impl OrgNewPage<'_> {
     }
 }
 
+/// One status update of an application.
+pub(crate) struct StateRow {
+    pub application_id: String,
+    pub status: &'static str,
+    pub sender: String,
+    pub service: String,
+    pub details: Option<String>,
+    pub when: String,
+}
+
 /// One message in the inbox list.
 pub(crate) struct InboxRow {
     pub id: String,
@@ -380,6 +390,10 @@ pub(crate) struct PostboxPage<'a> {
     pub t: &'a Texts,
     pub dev: bool,
     pub messages: Vec<InboxRow>,
+    /// Without a filter: each application's latest state.
+    pub applications: Vec<StateRow>,
+    /// With a filter: the application's timeline, oldest first.
+    pub timeline: Vec<StateRow>,
     /// The application the list is filtered by.
     pub application: Option<&'a str>,
 }
@@ -395,6 +409,8 @@ impl PostboxPage<'_> {
 pub(crate) struct PostboxMessagePage<'a> {
     pub t: &'a Texts,
     pub dev: bool,
+    /// For the delete form (shown with the content).
+    pub csrf: &'a str,
     pub id: &'a str,
     pub kind: &'static str,
     pub sender: &'a str,

@@ -30,6 +30,7 @@ fn message(id: &str, handle: &str, key: &str) -> MessageRecord {
         provided_at: t0(),
         delivered_at: Some(t0() + Duration::days(4)),
         read_at: None,
+        deleted_at: None,
     }
 }
 
@@ -192,6 +193,120 @@ pub(super) async fn run_all(store: &dyn Store) {
             .expect("read")
             .is_none()
     );
+    // the sender sees its own messages, whoever's postbox they are in; no one else's
+    assert_eq!(
+        store
+            .sent_message("c-post", "m-second")
+            .await
+            .expect("read")
+            .map(|m| m.id),
+        Some("m-second".to_owned())
+    );
+    assert!(
+        store
+            .sent_message("c-other", "m-second")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // deleting erases the content and hides the message; the sender still learns of it, once
+    let at = t0() + Duration::hours(4);
+    assert!(
+        store
+            .delete_message(&handle, "m-second", at)
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_message(&handle, "m-second", at)
+            .await
+            .expect("again")
+    );
+    assert!(
+        !store
+            .delete_message("other-handle", "m-other", at)
+            .await
+            .expect("foreign")
+    );
+    assert!(
+        store
+            .message(&handle, "m-second")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        !store
+            .mark_read(&handle, "m-second", at)
+            .await
+            .expect("mark")
+    );
+    let gone = store
+        .sent_message("c-post", "m-second")
+        .await
+        .expect("read")
+        .expect("still known to its sender");
+    assert_eq!(gone.deleted_at, Some(at));
+    assert!(gone.sealed.is_empty(), "the content is erased");
+    assert_eq!(
+        store
+            .insert_message(&message("m-retry", &handle, "key-2"))
+            .await
+            .expect("retry")
+            .id,
+        "m-second",
+        "a retried send of a deleted message makes no new one"
+    );
+    assert_eq!(store.messages(&handle).await.expect("list").len(), 2);
+    // status updates in the order they arrived (even within one second, or with a clock that
+    // went back), by application on request
+    let state = |id: &str, application: &str, at: i64| ApplicationStateRecord {
+        id: id.into(),
+        handle: handle.clone(),
+        client_id: "c-post".into(),
+        application_id: application.into(),
+        status: konto_core::postbox::ApplicationStatus::Processing,
+        sender: "Bürgeramt".into(),
+        service_name: r#"{"de":"Anmeldung"}"#.into(),
+        sealed: vec![9, 9],
+        reference: None,
+        recorded_at: t0() + Duration::minutes(at),
+    };
+    for (id, application, at) in [("s-1", "A-1", 1), ("s-2", "A-1", 1), ("s-3", "A-2", 0)] {
+        store
+            .insert_application_state(&state(id, application, at))
+            .await
+            .expect("state");
+    }
+    let ids_of =
+        |v: Vec<ApplicationStateRecord>| -> Vec<String> { v.into_iter().map(|s| s.id).collect() };
+    assert_eq!(
+        ids_of(store.application_states(&handle, None).await.expect("read")),
+        ["s-1", "s-2", "s-3"]
+    );
+    assert_eq!(
+        ids_of(
+            store
+                .application_states(&handle, Some("A-1"))
+                .await
+                .expect("read")
+        ),
+        ["s-1", "s-2"]
+    );
+    assert_eq!(
+        store
+            .application_states(&handle, Some("A-1"))
+            .await
+            .expect("read")[0],
+        state("s-1", "A-1", 1)
+    );
+    let mut lost = state("s-lost", "A-1", 4);
+    lost.handle = "nowhere".into();
+    assert_eq!(
+        store.insert_application_state(&lost).await,
+        Err(StoreError::NotFound)
+    );
     // an organisation's postbox is its own
     let org = store
         .ensure_postbox(&Party::Organisation("org-x".into()), "handle-org", t0())
@@ -207,6 +322,14 @@ pub(super) async fn run_all(store: &dyn Store) {
             .await
             .expect("read")
             .is_none()
+    );
+    assert!(
+        store
+            .application_states(&handle, None)
+            .await
+            .expect("read")
+            .is_empty(),
+        "and its applications' states"
     );
     assert!(store.postbox("handle-org").await.expect("read").is_some());
 }

@@ -131,6 +131,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/postbox", get(postbox_pages::inbox))
         .route("/postbox/{id}", get(postbox_pages::message))
         .route("/postbox/{id}/step-up", get(postbox_pages::step_up))
+        .route("/postbox/{id}/delete", post(postbox_pages::delete))
         .route("/org/{id}", get(org_pages::show))
         .route("/org/{id}/step-up", get(org_pages::step_up))
         .route("/org/{id}/confirm", post(org_pages::confirm))
@@ -180,9 +181,14 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
 
 /// The postbox API's routes (their body limit is their own, see `crate::router`).
 pub(crate) fn postbox_router(app: Arc<App>) -> axum::Router {
-    use axum::routing::post;
+    use axum::routing::{get, post};
     axum::Router::new()
         .route("/postbox/v1/messages", post(postbox::send))
+        .route("/postbox/v1/messages/{id}", get(postbox::status))
+        .route(
+            "/postbox/v1/applications/states",
+            post(postbox::record_state),
+        )
         .with_state(app)
 }
 

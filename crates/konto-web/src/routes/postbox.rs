@@ -161,12 +161,7 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             "an Idempotency-Key header of 1 to 255 visible ASCII characters is required",
         );
     };
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !is_json(&headers) {
         return refusal(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -212,10 +207,7 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
         Ok(r) => {
             let receipt = SendReceipt {
                 id: r.id,
-                provided_at: r
-                    .provided_at
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
+                provided_at: rfc3339(r.provided_at),
                 delivered_on: r.delivered_on.map(|d| d.to_string()),
             };
             let status = if r.replayed {
@@ -225,32 +217,239 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             };
             json(status, serde_json::to_string(&receipt).unwrap_or_default())
         }
-        Err(ServiceError::Message(e)) => {
+        Err(e) => service_refusal(e, "postbox send failed"),
+    }
+}
+
+/// Where a message stands, for its sender.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessageStatusResponse {
+    id: String,
+    /// `provided`, `read` or `deleted` (by the person; the content is gone then).
+    status: &'static str,
+    /// RFC 3339.
+    provided_at: String,
+    /// For a decision: the day it counts as delivered (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_on: Option<String>,
+    /// RFC 3339; when the person first read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_at: Option<String>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<String>,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Where a message stands
+///
+/// For the client that sent it (a client credentials token with `postbox:send`): provided,
+/// read (with when), or deleted by the person. Another client's message reads as unknown.
+#[utoipa::path(
+    get,
+    path = "/postbox/v1/messages/{id}",
+    tag = "postbox",
+    params(("id" = String, Path, description = "The id from the receipt")),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The message's status", body = MessageStatusResponse),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox:send`"),
+        (status = 404, description = "unknown_message", body = PostboxError),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn status(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let token = match bearer(&Method::GET, &headers, &[]) {
+        Ok(t) => t,
+        Err(e) => return bearer_error_response(&e),
+    };
+    let now = app.clock.now();
+    let client_id = match app
+        .oidc
+        .client_for_call(&token, scope::POSTBOX_SEND, now)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return bearer_error_response(&e),
+    };
+    match PostboxService::new(Arc::clone(&app.services))
+        .status(&client_id, &id)
+        .await
+    {
+        Ok(s) => {
+            let body = MessageStatusResponse {
+                id: s.id,
+                status: s.state,
+                provided_at: rfc3339(s.provided_at),
+                delivered_on: s.delivered_on.map(|d| d.to_string()),
+                read_at: s.read_at.map(rfc3339),
+                deleted_at: s.deleted_at.map(rfc3339),
+            };
+            json(
+                StatusCode::OK,
+                serde_json::to_string(&body).unwrap_or_default(),
+            )
+        }
+        Err(e) => service_refusal(e, "postbox status failed"),
+    }
+}
+
+/// A status update for an application (the status monitor).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateRequest {
+    /// The postbox handle, as the `postbox_handle` claim gave it to this client.
+    recipient: String,
+    /// The application's id at the service, 1–255 characters.
+    application_id: String,
+    /// `INITIATED`, `SUBMITTED`, `RECEIVED`, `PROCESSING`, `ACTION_REQUIRED` or `COMPLETED`.
+    #[schema(value_type = String)]
+    status: String,
+    /// The authority, 1–255 characters.
+    sender: String,
+    /// The service's name by language; `de` is required.
+    #[schema(value_type = Object)]
+    service_name: konto_core::postbox::Localized,
+    /// What the person should know, by language (at most 4,096 characters each).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    details: konto_core::postbox::Localized,
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+/// The recorded update's id.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StateReceipt {
+    id: String,
+}
+
+/// Report where an application stands
+///
+/// For the client the postbox handle was given to, with a client credentials token with
+/// `postbox:send`. The person sees each application's timeline in their postbox.
+#[utoipa::path(
+    post,
+    path = "/postbox/v1/applications/states",
+    tag = "postbox",
+    request_body(content = StateRequest, content_type = "application/json"),
+    security(("access_token" = [])),
+    responses(
+        (status = 201, description = "Recorded", body = StateReceipt),
+        (status = 400, description = "invalid_request", body = PostboxError),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox:send`"),
+        (status = 404, description = "unknown_recipient", body = PostboxError),
+        (status = 413, description = "payload_too_large", body = PostboxError),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn record_state(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = match bearer(&Method::GET, &headers, &[]) {
+        Ok(t) => t,
+        Err(e) => return bearer_error_response(&e),
+    };
+    let client_id = match app
+        .oidc
+        .client_for_call(&token, scope::POSTBOX_SEND, app.clock.now())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return bearer_error_response(&e),
+    };
+    if !is_json(&headers) {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/json",
+        );
+    }
+    let req: StateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("the JSON does not fit: {e}"),
+            );
+        }
+    };
+    let Some(status) = konto_core::postbox::ApplicationStatus::parse(&req.status) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "status must be INITIATED, SUBMITTED, RECEIVED, PROCESSING, ACTION_REQUIRED or COMPLETED",
+        );
+    };
+    let update = konto_core::postbox::StateUpdate {
+        application_id: req.application_id,
+        status,
+        sender: req.sender,
+        service_name: req.service_name,
+        details: req.details,
+        reference: req.reference,
+    };
+    match PostboxService::new(Arc::clone(&app.services))
+        .record_state(&client_id, &req.recipient, update)
+        .await
+    {
+        Ok(id) => json(
+            StatusCode::CREATED,
+            serde_json::to_string(&StateReceipt { id }).unwrap_or_default(),
+        ),
+        Err(e) => service_refusal(e, "postbox status update failed"),
+    }
+}
+
+/// A service error as the API's refusal.
+fn service_refusal(e: ServiceError, what: &'static str) -> Response {
+    match e {
+        ServiceError::Message(e) => {
             refusal(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
         }
-        Err(ServiceError::Invalid(what)) => refusal(
+        ServiceError::Invalid(what) => refusal(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             format!("{what} is not valid"),
         ),
-        Err(ServiceError::UnknownRecipient) => refusal(
+        ServiceError::UnknownRecipient => refusal(
             StatusCode::NOT_FOUND,
             "unknown_recipient",
             "no postbox with this handle was given to this client",
         ),
-        Err(ServiceError::IdempotencyConflict) => refusal(
+        ServiceError::IdempotencyConflict => refusal(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_conflict",
             "this Idempotency-Key was used for another message",
         ),
-        Err(ServiceError::Unavailable) => refusal(
+        ServiceError::NoMessage => refusal(
+            StatusCode::NOT_FOUND,
+            "unknown_message",
+            "this client sent no message with this id",
+        ),
+        ServiceError::Unavailable => refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "try again later",
         ),
-        Err(e) => {
+        e => {
             let id = konto_keys::random::id().unwrap_or_default();
-            tracing::error!(error_id = %id, error = %e, "postbox send failed");
+            tracing::error!(error_id = %id, error = %e, "{what}");
             refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -258,4 +457,12 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             )
         }
     }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }

@@ -4,24 +4,25 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use konto_core::Level;
-use konto_core::postbox::MessageKind;
+use konto_core::postbox::{MessageKind, localized};
 use konto_service::ServiceError;
 use konto_service::postbox::PostboxService;
 use konto_store::SessionRecord;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::Protocol;
-use super::account::{account_flow, signed_in};
+use super::account::{account_action, account_flow, binding, signed_in, with_cookie};
+use super::{Protocol, see_other};
 use crate::app::App;
 use crate::error::WebError;
-use crate::http::Browser;
+use crate::http::{Browser, csrf_token};
 use crate::i18n::Texts;
-use crate::pages::{InboxRow, PostboxMessagePage, PostboxPage};
+use crate::pages::{InboxRow, PostboxMessagePage, PostboxPage, StateRow};
 
 /// A message id as konto makes them (URL-safe base64 of 16 bytes).
 fn valid_id(id: &str) -> bool {
@@ -82,10 +83,37 @@ pub(crate) async fn inbox(
         .await;
     };
     let application = q.application.filter(|a| !a.is_empty() && a.len() <= 255);
-    let messages = PostboxService::new(Arc::clone(&app.services))
+    let postbox = PostboxService::new(Arc::clone(&app.services));
+    let messages = postbox
         .inbox(&session.user_id, level_of(&app, &session))
         .await
         .map_err(|e| WebError::service(e, t))?;
+    let states = postbox
+        .timeline(&session.user_id, application.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let state_row = |s: &konto_service::postbox::StateView| StateRow {
+        application_id: s.application_id.clone(),
+        status: t.application_status(s.status),
+        sender: s.sender.clone(),
+        service: localized(&s.service_name, t.lang)
+            .unwrap_or_default()
+            .to_owned(),
+        details: localized(&s.details, t.lang).map(str::to_owned),
+        when: when(s.recorded_at),
+    };
+    let (timeline, applications) = if application.is_some() {
+        (states.iter().map(state_row).collect(), Vec::new())
+    } else {
+        // each application once, at its latest state, the most recent first
+        let mut latest: Vec<&konto_service::postbox::StateView> = Vec::new();
+        for s in states.iter().rev() {
+            if !latest.iter().any(|l| l.application_id == s.application_id) {
+                latest.push(s);
+            }
+        }
+        (Vec::new(), latest.into_iter().map(state_row).collect())
+    };
     let rows = messages
         .into_iter()
         .filter(|m| application.is_none() || m.application_id == application)
@@ -105,6 +133,8 @@ pub(crate) async fn inbox(
         t,
         dev: app.config.development,
         messages: rows,
+        timeline,
+        applications,
         application: application.as_deref(),
     }
     .html()
@@ -156,6 +186,7 @@ pub(crate) async fn message(
             return Ok(PostboxMessagePage {
                 t,
                 dev: app.config.development,
+                csrf: "",
                 id: &m.id,
                 kind: kind_text(t, m.kind),
                 sender: &m.sender,
@@ -180,9 +211,11 @@ pub(crate) async fn message(
         Err(e) => return Err(WebError::service(e, t)),
     };
     let content = view.content.as_ref();
-    Ok(PostboxMessagePage {
+    let (b, cookie) = binding(&app, &browser, t)?;
+    let page = PostboxMessagePage {
         t,
         dev: app.config.development,
+        csrf: &csrf_token(&app, &b),
         id: &view.id,
         kind: kind_text(t, view.kind),
         sender: &view.sender,
@@ -195,7 +228,34 @@ pub(crate) async fn message(
         needs: t.level(view.min_level),
     }
     .html()
-    .into_response())
+    .into_response();
+    Ok(with_cookie(page, cookie))
+}
+
+/// `POST /postbox/{id}/delete`: the person deletes a message (its content is erased).
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (session, _, t) = match account_action(&app, &browser, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !valid_id(&id) {
+        return WebError::page(StatusCode::NOT_FOUND, t.postbox_no_message, t).into_response();
+    }
+    match PostboxService::new(Arc::clone(&app.services))
+        .delete(&session.user_id, &id)
+        .await
+    {
+        Ok(()) => see_other("/postbox"),
+        Err(ServiceError::NoMessage) => {
+            WebError::page(StatusCode::NOT_FOUND, t.postbox_no_message, t).into_response()
+        }
+        Err(e) => WebError::service(e, t).into_response(),
+    }
 }
 
 /// `/postbox/{id}/step-up`: a sign-in at the level the message needs, back to the message.
