@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     a_service_delivers_into_the_postbox_it_was_given,
+    the_person_reads_through_the_user_api,
     the_api_refuses_bad_calls_in_its_own_form,
     the_status_monitor_keeps_a_timeline,
 );
@@ -43,6 +44,19 @@ async fn handle_for(
     redirect: &str,
     username: &str,
 ) -> String {
+    login_with_postbox(server, client, secret, redirect, username)
+        .await
+        .0
+}
+
+/// [`handle_for`], and the person's access token (for the user API).
+async fn login_with_postbox(
+    server: &TestServer,
+    client: &str,
+    secret: &str,
+    redirect: &str,
+    username: &str,
+) -> (String, String) {
     let rp = Rp::new(&server.issuer, client, Some(secret), redirect, None).await;
     let browser = server.browser();
     let pending = rp.authorize(&["openid", "postbox"], &[]);
@@ -65,7 +79,7 @@ async fn handle_for(
     let info = userinfo_claims(server, tokens.access_token().secret()).await;
     assert_eq!(info["postbox_handle"], handle.as_str());
     assert_ne!(id_token["sub"], handle.as_str(), "the handle is no subject");
-    handle
+    (handle, tokens.access_token().secret().clone())
 }
 
 /// A client credentials token, with `scope` or none.
@@ -555,5 +569,82 @@ async fn the_status_monitor_keeps_a_timeline(backend: Backend) {
     let (code, _) = post_state(&server, &without, &update("RECEIVED", "x")).await;
     assert_eq!(code, 403);
     assert_eq!(postbox.timeline(&user_id, None).await.unwrap().len(), 3);
+    server.stop().await;
+}
+
+async fn user_get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The same data for the person's own app, with their access token (scope `postbox`): the
+/// content the login's level reaches, a step-up challenge (RFC 9470) for the rest.
+async fn the_person_reads_through_the_user_api(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (secret, redirect) = service(&server, "amt").await;
+    let (handle, user_token) =
+        login_with_postbox(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let (_, low) = send(&server, &token, "u-1", &decision(&handle, "Offen", "basic")).await;
+    let (_, high) = send(&server, &token, "u-2", &decision(&handle, "Geheim", "high")).await;
+    let r = user_get(&server, &user_token, "/postbox/v1/inbox").await;
+    assert_eq!(r.status(), 200);
+    let list: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(list.len(), 2);
+    let find = |id: &Value| list.iter().find(|m| &m["id"] == id).unwrap().clone();
+    let open = find(&low["id"]);
+    assert_eq!(
+        (open["title"].as_str(), open["locked"].as_bool()),
+        (Some("Offen"), Some(false))
+    );
+    let locked = find(&high["id"]);
+    assert_eq!(locked["locked"], true);
+    assert!(locked.get("title").is_none() && locked.get("body").is_none());
+    assert_eq!(locked["min_level"], "high");
+    // reading the one above the login's level asks for a login at its level
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", high["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("insufficient_user_authentication")
+            && challenge.contains("acr_values=\"http://eidas.europa.eu/LoA/high\""),
+        "{challenge}"
+    );
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", low["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let read: Value = r.json().await.unwrap();
+    assert_eq!(
+        read["body"],
+        "Sehr geehrte Frau Mustermann,\nanbei Ihr Bescheid."
+    );
+    assert!(read["read_at"].is_string());
+    let r = user_get(&server, &user_token, "/postbox/v1/inbox/nope").await;
+    assert_eq!(r.status(), 404);
+    // a service's token is not a person's; no token is none
+    let r = user_get(&server, &token, "/postbox/v1/inbox").await;
+    assert!(r.status() == 401 || r.status() == 403, "{}", r.status());
+    let r = reqwest::Client::new()
+        .get(server.url("/postbox/v1/inbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     server.stop().await;
 }

@@ -57,6 +57,13 @@ impl std::fmt::Debug for Provider {
 }
 
 impl Provider {
+    /// The eIDAS `acr` value of `level`, as konto's discovery lists them (for RFC 9470
+    /// challenges).
+    pub fn acr_for(&self, level: konto_core::Level) -> String {
+        self.acr
+            .to_acr(level, konto_core::level::AcrVocabulary::Eidas)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         keys: Arc<Keyring>,

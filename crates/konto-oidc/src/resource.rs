@@ -148,6 +148,45 @@ impl Provider {
         Ok(claims.client_id)
     }
 
+    /// The person behind a user's own access token that carries `needed` among its scopes,
+    /// for konto's user APIs: their account id and the level that still holds for the login
+    /// behind the token (the session limits of the trust levels apply as at refresh).
+    pub async fn user_for_call(
+        &self,
+        token: &str,
+        needed: &str,
+        now: OffsetDateTime,
+    ) -> Result<(String, konto_core::Level), BearerError> {
+        let claims = self.verify_access_token(token, now).await?;
+        if !claims.scopes().any(|s| s == needed) {
+            return Err(BearerError::InsufficientScope(format!(
+                "the token lacks the {needed} scope"
+            )));
+        }
+        let gid = claims.gid.as_deref().ok_or_else(|| {
+            BearerError::InvalidToken("the token does not stand for a user".into())
+        })?;
+        let grant = match self.store.grant(gid).await.map_err(OAuthError::from)? {
+            Some(g) if g.revoked_at.is_none() => g,
+            _ => {
+                return Err(BearerError::InvalidToken(
+                    "the access token has been revoked".into(),
+                ));
+            }
+        };
+        let user_id = grant
+            .user_id
+            .clone()
+            .ok_or_else(|| BearerError::InvalidToken("a temporary login has no postbox".into()))?;
+        let level = konto_core::session::level_of_grant(
+            grant.level,
+            grant.auth_time,
+            grant.created_at,
+            now,
+        );
+        Ok((user_id, level))
+    }
+
     pub async fn userinfo(
         &self,
         token: &str,

@@ -189,6 +189,8 @@ pub(crate) fn postbox_router(app: Arc<App>) -> axum::Router {
             "/postbox/v1/applications/states",
             post(postbox::record_state),
         )
+        .route("/postbox/v1/inbox", get(postbox::user_inbox))
+        .route("/postbox/v1/inbox/{id}", get(postbox::user_message))
         .with_state(app)
 }
 

@@ -52,6 +52,8 @@ const ACCESS_TOKEN: &str = "access_token";
         super::postbox::send,
         super::postbox::status,
         super::postbox::record_state,
+        super::postbox::user_inbox,
+        super::postbox::user_message,
         super::misc::healthz,
         super::misc::readyz,
         openapi_json,
@@ -67,6 +69,7 @@ const ACCESS_TOKEN: &str = "access_token";
         super::postbox::MessageStatusResponse,
         super::postbox::StateRequest,
         super::postbox::StateReceipt,
+        super::postbox::InboxMessage,
         UserinfoRequest,
         ClientAuthentication,
         TokenResponse,
@@ -82,7 +85,7 @@ const ACCESS_TOKEN: &str = "access_token";
     tags(
         (name = "oauth", description = "OAuth 2.0 and OpenID Connect endpoints for clients"),
         (name = "konto", description = "konto's own APIs for relying parties"),
-        (name = "postbox", description = "Delivering into people's postboxes"),
+        (name = "postbox", description = "The postbox: services deliver and report, people read"),
         (name = "operations", description = "Health and the API description"),
     )
 )]
@@ -397,6 +400,8 @@ mod tests {
         ("/postbox/v1/messages", &["post"]),
         ("/postbox/v1/messages/{id}", &["get"]),
         ("/postbox/v1/applications/states", &["post"]),
+        ("/postbox/v1/inbox", &["get"]),
+        ("/postbox/v1/inbox/{id}", &["get"]),
         ("/jwks", &["get"]),
         ("/.well-known/openid-configuration", &["get"]),
         ("/healthz", &["get"]),

@@ -440,7 +440,7 @@ fn service_refusal(e: ServiceError, what: &'static str) -> Response {
         ServiceError::NoMessage => refusal(
             StatusCode::NOT_FOUND,
             "unknown_message",
-            "this client sent no message with this id",
+            "there is no message with this id here",
         ),
         ServiceError::Unavailable => refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -465,4 +465,171 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A message as the person's own app sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InboxMessage {
+    id: String,
+    /// `message` or `decision`.
+    kind: &'static str,
+    sender: String,
+    service: String,
+    /// The level the token's login must have reached to read the content.
+    min_level: &'static str,
+    /// Whether title and body are withheld (the login is below `min_level`).
+    locked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    application_id: Option<String>,
+    /// RFC 3339.
+    provided_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_on: Option<String>,
+    /// RFC 3339; absent while unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_at: Option<String>,
+}
+
+impl From<konto_service::postbox::MessageView> for InboxMessage {
+    fn from(m: konto_service::postbox::MessageView) -> Self {
+        let (title, body) = match m.content {
+            Some(c) => (Some(c.title), Some(c.body)),
+            None => (None, None),
+        };
+        InboxMessage {
+            locked: title.is_none(),
+            id: m.id,
+            kind: m.kind.as_str(),
+            sender: m.sender,
+            service: m.service,
+            min_level: m.min_level.as_str(),
+            title,
+            body,
+            reference: m.reference,
+            application_id: m.application_id,
+            provided_at: rfc3339(m.provided_at),
+            delivered_on: m.delivered_on.map(|d| d.to_string()),
+            read_at: m.read_at.map(rfc3339),
+        }
+    }
+}
+
+/// The person's messages
+///
+/// For the person's own app, with their access token (scope `postbox`): unread first, the
+/// content of those the token's login level reaches. Listing marks nothing read.
+#[utoipa::path(
+    get,
+    path = "/postbox/v1/inbox",
+    tag = "postbox",
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The messages", body = Vec<InboxMessage>),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox`"),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn user_inbox(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let token = match bearer(&Method::GET, &headers, &[]) {
+        Ok(t) => t,
+        Err(e) => return bearer_error_response(&e),
+    };
+    let (user_id, level) = match app
+        .oidc
+        .user_for_call(&token, scope::POSTBOX, app.clock.now())
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return bearer_error_response(&e),
+    };
+    match PostboxService::new(Arc::clone(&app.services))
+        .inbox(&user_id, level)
+        .await
+    {
+        Ok(list) => {
+            let list: Vec<InboxMessage> = list.into_iter().map(InboxMessage::from).collect();
+            json(
+                StatusCode::OK,
+                serde_json::to_string(&list).unwrap_or_default(),
+            )
+        }
+        Err(e) => service_refusal(e, "postbox inbox failed"),
+    }
+}
+
+/// One of the person's messages
+///
+/// For the person's own app, with their access token (scope `postbox`); marks it read, as
+/// opening it on the page does. A message above the login's level is refused with
+/// `insufficient_user_authentication` (RFC 9470), naming the level needed.
+#[utoipa::path(
+    get,
+    path = "/postbox/v1/inbox/{id}",
+    tag = "postbox",
+    params(("id" = String, Path, description = "The message's id")),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The message, marked read", body = InboxMessage),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`; \
+            insufficient_user_authentication with `acr_values`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox`"),
+        (status = 404, description = "unknown_message", body = PostboxError),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn user_message(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let token = match bearer(&Method::GET, &headers, &[]) {
+        Ok(t) => t,
+        Err(e) => return bearer_error_response(&e),
+    };
+    let (user_id, level) = match app
+        .oidc
+        .user_for_call(&token, scope::POSTBOX, app.clock.now())
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return bearer_error_response(&e),
+    };
+    if id.len() > 64 {
+        return service_refusal(ServiceError::NoMessage, "postbox read failed");
+    }
+    match PostboxService::new(Arc::clone(&app.services))
+        .read(&user_id, &id, level)
+        .await
+    {
+        Ok(m) => json(
+            StatusCode::OK,
+            serde_json::to_string(&InboxMessage::from(m)).unwrap_or_default(),
+        ),
+        Err(ServiceError::LevelTooLow { needed }) => {
+            // RFC 9470 §3: the app signs the person in again at the level named
+            let acr = app.oidc.acr_for(needed);
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"konto\", error=\"insufficient_user_authentication\", \
+                 error_description=\"this message needs a login at a higher level\", \
+                 acr_values=\"{acr}\""
+            )) {
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            r
+        }
+        Err(ServiceError::NoMessage) => {
+            service_refusal(ServiceError::NoMessage, "postbox read failed")
+        }
+        Err(e) => service_refusal(e, "postbox read failed"),
+    }
 }
