@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use konto_core::Level;
-use konto_core::postbox::{ApplicationStatus, MessageKind, NewMessage, StateUpdate};
+use konto_core::postbox::{ApplicationStatus, BodyFormat, MessageKind, NewMessage, StateUpdate};
 use konto_service::postbox::PostboxService;
 use konto_store::PostboxRepo;
 use konto_tests::chromium::{Js, Lang};
@@ -36,6 +36,7 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
         service: "Grundsteuer".into(),
         title: title.into(),
         body: body.into(),
+        format: BodyFormat::Text,
         min_level: level,
         reference: Some("AZ 4711".into()),
         application_id: Some(application.into()),
@@ -92,6 +93,26 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
             .unwrap();
     }
 
+    let formatted = postbox
+        .send(
+            "amt",
+            &handle,
+            "m-3",
+            NewMessage {
+                format: BodyFormat::Html,
+                ..message(
+                    "Hinweise zur Zahlung",
+                    "<h2>Zahlung</h2><p>Bitte zahlen Sie <strong>bis zum 15. Januar</strong>.</p>\
+                     <ul><li>Überweisung</li><li>Lastschrift</li></ul>\
+                     <p><a href=\"https://amt.example/zahlung\">Mehr dazu</a></p>",
+                    Level::Basic,
+                    "A-3",
+                )
+            },
+        )
+        .await
+        .unwrap();
+
     let tab = chromium.tab(test, lang, js).await;
     tab.goto(&server.url("/postbox")).await;
     sign_in(&tab, "erika", PW).await;
@@ -113,6 +134,17 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
     tab.check("postbox-message").await;
     let inbox = postbox.inbox(&erika, Level::Basic).await.unwrap();
     assert!(inbox.iter().any(|m| m.id == low.id && m.read_at.is_some()));
+
+    // an HTML body is shown as HTML, sanitised
+    tab.goto(&server.url(&format!("/postbox/{}", formatted.id)))
+        .await;
+    assert!(tab.has(".message-body.html strong").await);
+    assert!(
+        tab.has(".message-body.html a[rel~='noopener'][href='https://amt.example/zahlung']")
+            .await
+    );
+    shows(&tab, "bis zum 15. Januar").await;
+    tab.check("postbox-html").await;
 
     // the other asks for a sign-in at its level first
     tab.goto(&server.url(&format!("/postbox/{}", high.id)))
@@ -145,6 +177,6 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
     tab.click_and_wait("form[action$='/delete'] button").await;
     shows(&tab, t.postbox_title).await;
     assert!(!tab.text().await.contains("Ihr Grundsteuerbescheid"));
-    assert!(postbox.inbox(&erika, Level::High).await.unwrap().len() == 1);
+    assert_eq!(postbox.inbox(&erika, Level::High).await.unwrap().len(), 2);
     server.stop().await;
 }

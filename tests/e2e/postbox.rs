@@ -458,6 +458,37 @@ async fn the_api_refuses_bad_calls_in_its_own_form(backend: Backend) {
         (status, answer["error"].as_str()),
         (400, Some("invalid_request"))
     );
+    // HTML: a script, an event handler, a script address, an unknown format
+    for (html, named) in [
+        ("<p>Hallo</p><script>alert(1)</script>", "<script>"),
+        ("<img src=x onerror=alert(1)>", "<img>"),
+        ("<p onclick=\"x()\">Hallo</p>", "onclick"),
+        (
+            "<a href=\"javascript:alert(1)\">Hallo</a>",
+            "script address",
+        ),
+    ] {
+        let mut v = good.clone();
+        v["body"] = json!(html);
+        v["body_format"] = json!("html");
+        let (status, answer) = send(&server, &token, "k-html", &v).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{html}: {answer}"
+        );
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(named),
+            "{html}: {answer}"
+        );
+    }
+    let mut v = good.clone();
+    v["body_format"] = json!("markdown");
+    let (status, _) = send(&server, &token, "k-html", &v).await;
+    assert_eq!(status, 400);
     // an unknown handle reads like one not given to this client
     let (status, answer) = send(
         &server,
@@ -635,6 +666,27 @@ async fn the_person_reads_through_the_user_api(backend: Backend) {
         "Sehr geehrte Frau Mustermann,\nanbei Ihr Bescheid."
     );
     assert!(read["read_at"].is_string());
+    // an HTML body comes back sanitised, marked as HTML
+    let mut html = decision(&handle, "Mit Formatierung", "basic");
+    html["body"] =
+        json!("<p>Bitte <strong>bis Freitag</strong> <a href=\"https://amt.example\">hier</a></p>");
+    html["body_format"] = json!("html");
+    let (status, sent) = send(&server, &token, "u-3", &html).await;
+    assert_eq!(status, 201, "{sent}");
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", sent["id"].as_str().unwrap()),
+    )
+    .await;
+    let read: Value = r.json().await.unwrap();
+    assert_eq!(read["body_format"], "html");
+    let body = read["body"].as_str().unwrap();
+    assert!(body.contains("<strong>bis Freitag</strong>"), "{body}");
+    assert!(
+        body.contains("rel=\"noopener noreferrer nofollow\""),
+        "{body}"
+    );
     let r = user_get(&server, &user_token, "/postbox/v1/inbox/nope").await;
     assert_eq!(r.status(), 404);
     // a service's token is not a person's; no token is none

@@ -40,6 +40,37 @@ impl MessageKind {
     }
 }
 
+/// How a body is written: plain text, or HTML of a restricted kind (sanitised before it is
+/// stored, see `konto_service::postbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Text,
+    Html,
+}
+
+impl BodyFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyFormat::Text => "text",
+            BodyFormat::Html => "html",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BodyFormat> {
+        match s {
+            "text" => Some(BodyFormat::Text),
+            "html" => Some(BodyFormat::Html),
+            _ => None,
+        }
+    }
+
+    pub fn is_text(&self) -> bool {
+        *self == BodyFormat::Text
+    }
+}
+
 /// A message as a service sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -49,8 +80,8 @@ pub struct NewMessage {
     /// The online service it concerns.
     pub service: String,
     pub title: String,
-    /// Plain text.
     pub body: String,
+    pub format: BodyFormat,
     /// The level a session must have reached to read it.
     pub min_level: Level,
     pub reference: Option<String>,
@@ -66,6 +97,10 @@ pub enum MessageError {
     TooLong(&'static str),
     #[error("{0} contains control characters")]
     Control(&'static str),
+    /// HTML the postbox does not take (a script, an event handler, an element outside the
+    /// allowed set): named so that the sender can fix it.
+    #[error("the HTML body contains {0}, which is not allowed")]
+    Html(String),
 }
 
 fn check(
@@ -236,6 +271,7 @@ mod tests {
             service: "Grundsteuer".into(),
             title: "Ihr Bescheid".into(),
             body: "Sehr geehrte Frau Mustermann,\n\nanbei …".into(),
+            format: BodyFormat::Text,
             min_level: Level::Substantial,
             reference: Some("AZ 4711".into()),
             application_id: None,

@@ -5,6 +5,7 @@ mod error;
 pub mod login;
 pub mod org;
 pub mod postbox;
+pub mod postbox_html;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use konto_core::Level;
 use konto_core::postbox::{
-    ApplicationStatus, Localized, NewMessage, StateUpdate, delivered_on, valid_idempotency_key,
+    ApplicationStatus, BodyFormat, Localized, NewMessage, StateUpdate, delivered_on,
+    valid_idempotency_key,
 };
 use konto_core::representation::Party;
 use konto_keys::{KeyEncryptionKey, random};
@@ -80,7 +81,11 @@ pub struct MessageStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
     pub title: String,
+    /// Plain text, or sanitised HTML ([`crate::postbox_html`]).
     pub body: String,
+    /// Absent in what is stored for plain text (so a text message's hash is what it was).
+    #[serde(default, skip_serializing_if = "BodyFormat::is_text")]
+    pub format: BodyFormat,
 }
 
 impl Content {
@@ -194,9 +199,14 @@ impl PostboxService {
             .postbox(handle)
             .await?
             .ok_or(ServiceError::UnknownRecipient)?;
+        let body = match message.format {
+            BodyFormat::Text => message.body,
+            BodyFormat::Html => crate::postbox_html::accept(&message.body)?,
+        };
         let content = Content {
             title: message.title,
-            body: message.body,
+            body,
+            format: message.format,
         };
         let content_sha256 = content.sha256()?;
         let id = random::id()?;

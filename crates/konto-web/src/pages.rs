@@ -421,6 +421,8 @@ pub(crate) struct PostboxMessagePage<'a> {
     pub application_id: Option<&'a str>,
     /// Title and body; `None` when the session must step up first.
     pub content: Option<(&'a str, &'a str)>,
+    /// An HTML body, sanitised again for showing (shown instead of the text).
+    pub html: Option<String>,
     /// The level a step-up must reach.
     pub needs: &'static str,
 }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_core::Level;
-use konto_core::postbox::{MAX_BODY_BYTES, MessageKind, NewMessage};
+use konto_core::postbox::{BodyFormat, MAX_BODY_BYTES, MessageKind, NewMessage};
 use konto_core::scope;
 use konto_service::ServiceError;
 use konto_service::postbox::PostboxService;
@@ -39,8 +39,12 @@ pub(crate) struct SendRequest {
     service: String,
     /// 1–1024 characters, one line.
     title: String,
-    /// Plain text, at most 256 KiB.
+    /// At most 256 KiB: plain text, or HTML with `body_format: "html"`.
     body: String,
+    /// `text` (the default) or `html`: paragraphs, headings (h2–h4), emphasis, lists, tables,
+    /// `https:`/`mailto:` links. A script, an event handler or another element is refused.
+    #[serde(default)]
+    body_format: Option<String>,
     /// The level a session must have reached to read the content: `basic`, `low`,
     /// `substantial` or `high` (or an eIDAS or STORK name). Default: `substantial`.
     #[serde(default)]
@@ -192,8 +196,16 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             "min_level names no level",
         );
     };
+    let Some(format) = BodyFormat::parse(req.body_format.as_deref().unwrap_or("text")) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "body_format must be text or html",
+        );
+    };
     let message = NewMessage {
         kind,
+        format,
         sender: req.sender,
         service: req.service,
         title: req.title,
@@ -483,6 +495,9 @@ pub(crate) struct InboxMessage {
     title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
+    /// `text` or `html` (sanitised: safe to show as it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_format: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -498,9 +513,9 @@ pub(crate) struct InboxMessage {
 
 impl From<konto_service::postbox::MessageView> for InboxMessage {
     fn from(m: konto_service::postbox::MessageView) -> Self {
-        let (title, body) = match m.content {
-            Some(c) => (Some(c.title), Some(c.body)),
-            None => (None, None),
+        let (title, body, body_format) = match m.content {
+            Some(c) => (Some(c.title), Some(c.body), Some(c.format.as_str())),
+            None => (None, None, None),
         };
         InboxMessage {
             locked: title.is_none(),
@@ -511,6 +526,7 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
             min_level: m.min_level.as_str(),
             title,
             body,
+            body_format,
             reference: m.reference,
             application_id: m.application_id,
             provided_at: rfc3339(m.provided_at),

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use konto_core::Level;
-use konto_core::postbox::{MessageKind, localized};
+use konto_core::postbox::{BodyFormat, MessageKind, localized};
 use konto_service::ServiceError;
 use konto_service::postbox::PostboxService;
 use konto_store::SessionRecord;
@@ -196,6 +196,7 @@ pub(crate) async fn message(
                 reference: None,
                 application_id: None,
                 content: None,
+                html: None,
                 needs: t.level(m.min_level),
             }
             .html()
@@ -225,6 +226,9 @@ pub(crate) async fn message(
         reference: view.reference.as_deref(),
         application_id: view.application_id.as_deref(),
         content: content.map(|c| (c.title.as_str(), c.body.as_str())),
+        html: content
+            .filter(|c| c.format == BodyFormat::Html)
+            .map(|c| konto_service::postbox_html::show(&c.body)),
         needs: t.level(view.min_level),
     }
     .html()
