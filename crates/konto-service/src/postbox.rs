@@ -148,6 +148,23 @@ impl PostboxService {
             .await?)
     }
 
+    /// The postbox `handle`, if it was given to `client_id` ([`ServiceError::UnknownRecipient`]
+    /// otherwise, as for one that does not exist).
+    async fn released_postbox(
+        &self,
+        client_id: &str,
+        handle: &str,
+    ) -> Result<PostboxRecord, ServiceError> {
+        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
+            return Err(ServiceError::UnknownRecipient);
+        }
+        self.s
+            .store
+            .postbox(handle)
+            .await?
+            .ok_or(ServiceError::UnknownRecipient)
+    }
+
     /// The postbox's data key, made and stored with the first message.
     async fn data_key(&self, postbox: &PostboxRecord) -> Result<KeyEncryptionKey, ServiceError> {
         let kek = &self.s.postbox_key;
@@ -190,15 +207,7 @@ impl PostboxService {
             return Err(ServiceError::Invalid("Idempotency-Key".into()));
         }
         message.validate()?;
-        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
-            return Err(ServiceError::UnknownRecipient);
-        }
-        let postbox = self
-            .s
-            .store
-            .postbox(handle)
-            .await?
-            .ok_or(ServiceError::UnknownRecipient)?;
+        let postbox = self.released_postbox(client_id, handle).await?;
         let body = match message.format {
             BodyFormat::Text => message.body,
             BodyFormat::Html => crate::postbox_html::accept(&message.body)?,
@@ -357,15 +366,7 @@ impl PostboxService {
         update: StateUpdate,
     ) -> Result<String, ServiceError> {
         update.validate()?;
-        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
-            return Err(ServiceError::UnknownRecipient);
-        }
-        let postbox = self
-            .s
-            .store
-            .postbox(handle)
-            .await?
-            .ok_or(ServiceError::UnknownRecipient)?;
+        let postbox = self.released_postbox(client_id, handle).await?;
         let id = random::id()?;
         let details = serde_json::to_vec(&update.details)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -132,6 +132,14 @@ impl TryFrom<MessageRow> for MessageRecord {
     }
 }
 
+/// A missing parent row (the postbox) is `NotFound`; other errors as usual.
+fn fk_as_not_found(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => map_err(e),
+    }
+}
+
 #[async_trait]
 impl PostboxRepo for SqlStore {
     async fn ensure_postbox(
@@ -236,10 +244,7 @@ impl PostboxRepo for SqlStore {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => map_err(e),
-        })?;
+        .map_err(fk_as_not_found)?;
         Ok(())
     }
 
@@ -282,10 +287,7 @@ impl PostboxRepo for SqlStore {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => map_err(e),
-        })?;
+        .map_err(fk_as_not_found)?;
         let select = concat!(
             "SELECT ",
             message_columns!(),
@@ -399,10 +401,7 @@ impl PostboxRepo for SqlStore {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => map_err(e),
-        })?;
+        .map_err(fk_as_not_found)?;
         Ok(())
     }
 

@@ -60,6 +60,16 @@ impl Protocol {
     }
 }
 
+/// Whether `id` can be one of konto's record ids in a path (URL-safe base64 of 16 bytes, or a
+/// UUID): checked before it goes anywhere, and so safe to put back into a redirect.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `303 See Other` (RFC 9700 §4.12: never 307 after a form post).
 pub(crate) fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()

@@ -26,21 +26,12 @@ use time::OffsetDateTime;
 use super::account::{
     account_action, account_flow, account_request, binding, signed_in, with_cookie,
 };
-use super::{Protocol, see_other};
+use super::{Protocol, see_other, valid_id};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, csrf_token, field};
 use crate::i18n::Texts;
 use crate::pages::{MandateRow, MemberRow, OrgNewPage, OrgPage};
-
-/// An organisation id as konto makes them (URL-safe base64 of 16 bytes, or a UUID).
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
 
 fn date(d: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())

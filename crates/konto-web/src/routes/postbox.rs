@@ -100,6 +100,36 @@ fn parse_level(s: Option<&str>) -> Option<Level> {
     }
 }
 
+/// The calling service: a client credentials token with `postbox:send`, from the
+/// Authorization header only (RFC 6750 §2.1: the bodies of these APIs are their own).
+async fn service_caller(app: &App, headers: &HeaderMap) -> Result<String, Response> {
+    let token = bearer(&Method::GET, headers, &[]).map_err(|e| bearer_error_response(&e))?;
+    app.oidc
+        .client_for_call(&token, scope::POSTBOX_SEND, app.clock.now())
+        .await
+        .map_err(|e| bearer_error_response(&e))
+}
+
+/// The calling person: their own access token with `postbox`, and the level of its login.
+async fn person_caller(app: &App, headers: &HeaderMap) -> Result<(String, Level), Response> {
+    let token = bearer(&Method::GET, headers, &[]).map_err(|e| bearer_error_response(&e))?;
+    app.oidc
+        .user_for_call(&token, scope::POSTBOX, app.clock.now())
+        .await
+        .map_err(|e| bearer_error_response(&e))
+}
+
+/// A JSON body of type `T`, or what does not fit (for an `invalid_request`).
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, String> {
+    if !is_json(headers) {
+        return Err("the body must be application/json".into());
+    }
+    serde_json::from_slice(body).map_err(|e| format!("the JSON does not fit: {e}"))
+}
+
 /// Deliver a message
 ///
 /// Needs an access token from the client credentials grant with the scope `postbox:send`, and
@@ -132,19 +162,9 @@ fn parse_level(s: Option<&str>) -> Option<Level> {
     )
 )]
 pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    // the token in the Authorization header only (RFC 6750 §2.1): the body is the message
-    let token = match bearer(&Method::GET, &headers, &[]) {
-        Ok(t) => t,
-        Err(e) => return bearer_error_response(&e),
-    };
-    let now = app.clock.now();
-    let client_id = match app
-        .oidc
-        .client_for_call(&token, scope::POSTBOX_SEND, now)
-        .await
-    {
+    let client_id = match service_caller(&app, &headers).await {
         Ok(c) => c,
-        Err(e) => return bearer_error_response(&e),
+        Err(r) => return r,
     };
     if body.len() > MAX_REQUEST_BYTES {
         return refusal(
@@ -165,22 +185,9 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             "an Idempotency-Key header of 1 to 255 visible ASCII characters is required",
         );
     };
-    if !is_json(&headers) {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be application/json",
-        );
-    }
-    let req: SendRequest = match serde_json::from_slice(&body) {
+    let req: SendRequest = match json_body(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("the JSON does not fit: {e}"),
-            );
-        }
+        Err(d) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", d),
     };
     let Some(kind) = MessageKind::parse(&req.kind) else {
         return refusal(
@@ -281,18 +288,9 @@ pub(crate) async fn status(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let token = match bearer(&Method::GET, &headers, &[]) {
-        Ok(t) => t,
-        Err(e) => return bearer_error_response(&e),
-    };
-    let now = app.clock.now();
-    let client_id = match app
-        .oidc
-        .client_for_call(&token, scope::POSTBOX_SEND, now)
-        .await
-    {
+    let client_id = match service_caller(&app, &headers).await {
         Ok(c) => c,
-        Err(e) => return bearer_error_response(&e),
+        Err(r) => return r,
     };
     match PostboxService::new(Arc::clone(&app.services))
         .status(&client_id, &id)
@@ -372,34 +370,13 @@ pub(crate) async fn record_state(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = match bearer(&Method::GET, &headers, &[]) {
-        Ok(t) => t,
-        Err(e) => return bearer_error_response(&e),
-    };
-    let client_id = match app
-        .oidc
-        .client_for_call(&token, scope::POSTBOX_SEND, app.clock.now())
-        .await
-    {
+    let client_id = match service_caller(&app, &headers).await {
         Ok(c) => c,
-        Err(e) => return bearer_error_response(&e),
+        Err(r) => return r,
     };
-    if !is_json(&headers) {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be application/json",
-        );
-    }
-    let req: StateRequest = match serde_json::from_slice(&body) {
+    let req: StateRequest = match json_body(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("the JSON does not fit: {e}"),
-            );
-        }
+        Err(d) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", d),
     };
     let Some(status) = konto_core::postbox::ApplicationStatus::parse(&req.status) else {
         return refusal(
@@ -554,17 +531,9 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
     )
 )]
 pub(crate) async fn user_inbox(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let token = match bearer(&Method::GET, &headers, &[]) {
-        Ok(t) => t,
-        Err(e) => return bearer_error_response(&e),
-    };
-    let (user_id, level) = match app
-        .oidc
-        .user_for_call(&token, scope::POSTBOX, app.clock.now())
-        .await
-    {
+    let (user_id, level) = match person_caller(&app, &headers).await {
         Ok(v) => v,
-        Err(e) => return bearer_error_response(&e),
+        Err(r) => return r,
     };
     match PostboxService::new(Arc::clone(&app.services))
         .inbox(&user_id, level)
@@ -607,17 +576,9 @@ pub(crate) async fn user_message(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let token = match bearer(&Method::GET, &headers, &[]) {
-        Ok(t) => t,
-        Err(e) => return bearer_error_response(&e),
-    };
-    let (user_id, level) = match app
-        .oidc
-        .user_for_call(&token, scope::POSTBOX, app.clock.now())
-        .await
-    {
+    let (user_id, level) = match person_caller(&app, &headers).await {
         Ok(v) => v,
-        Err(e) => return bearer_error_response(&e),
+        Err(r) => return r,
     };
     if id.len() > 64 {
         return service_refusal(ServiceError::NoMessage, "postbox read failed");

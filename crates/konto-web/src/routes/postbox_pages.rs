@@ -17,21 +17,12 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::account::{account_action, account_flow, binding, signed_in, with_cookie};
-use super::{Protocol, see_other};
+use super::{Protocol, see_other, valid_id};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, csrf_token};
 use crate::i18n::Texts;
 use crate::pages::{InboxRow, PostboxMessagePage, PostboxPage, StateRow};
-
-/// A message id as konto makes them (URL-safe base64 of 16 bytes).
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
 
 fn when(t: OffsetDateTime) -> String {
     format!(
