@@ -146,6 +146,12 @@ async fn organisation_pages(test: &str, lang: Lang, js: Js) {
         }
     }
     tab.check("org").await;
+    // the organisation's postbox, linked from its page
+    assert!(tab.has(&format!("a[href='/org/{firm}/postbox']")).await);
+    tab.goto(&server.url(&format!("/org/{firm}/postbox"))).await;
+    shows(&tab, t.postbox_title).await;
+    shows(&tab, "Weber Steuerberatung GmbH").await;
+    tab.check("org-postbox").await;
 
     tab.goto(&server.url("/org/new")).await;
     shows(&tab, t.org_new_title).await;

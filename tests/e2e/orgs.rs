@@ -13,7 +13,7 @@ use konto_register_sim::{
 };
 use konto_service::ServiceError;
 use konto_service::org::{Actor, NewMandate, PartyRef};
-use konto_store::{ClientRepo, OrgRepo, UserRepo};
+use konto_store::{ClientRepo, OrgRepo, PostboxRepo, UserRepo};
 use konto_tests::rp::Rp;
 use konto_tests::*;
 use openidconnect::OAuth2TokenResponse;
@@ -333,7 +333,7 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
     // Clara signs in and is asked for whom she acts: herself, B (her own right covers tax
     // services) or A through B
     let browser = server.browser();
-    let pending = rp.authorize(&["openid", "profile", "representation"], &[]);
+    let pending = rp.authorize(&["openid", "profile", "representation", "postbox"], &[]);
     let page = browser.visit(&pending.url).await.page();
     let page = browser.password(&page, "clara", PW).await.page();
     let choices = acting_choices(&page);
@@ -396,6 +396,24 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
         "the organisation's subject is pairwise, not its id"
     );
     assert_eq!(id_token["mandate"]["id"], f.mandate.as_str());
+    // with the postbox scope: the represented organisation's postbox handle, now given to
+    // this service (the person's own stays in `postbox_handle`)
+    let org_handle = server
+        .store
+        .organisation(&f.a)
+        .await
+        .unwrap()
+        .unwrap()
+        .postbox_handle;
+    assert_eq!(acting_for["postbox_handle"], org_handle.as_str());
+    assert_ne!(id_token["postbox_handle"], org_handle.as_str());
+    assert!(
+        server
+            .store
+            .postbox_released(&org_handle, "steuer")
+            .await
+            .unwrap()
+    );
     assert_eq!(id_token["mandate"]["chain"].as_array().unwrap().len(), 2);
 
     // RFC 8693 §4.1: the access token's subject is the represented party, `act` the person,

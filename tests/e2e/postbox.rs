@@ -8,7 +8,7 @@ use konto_core::Level;
 use konto_core::client::GrantType;
 use konto_service::ServiceError;
 use konto_service::postbox::PostboxService;
-use konto_store::{PostboxRepo, UserRepo};
+use konto_store::{OrgRepo, PostboxRepo, UserRepo};
 use konto_tests::rp::Rp;
 use konto_tests::*;
 use openidconnect::OAuth2TokenResponse;
@@ -20,6 +20,7 @@ on_both_backends!(
     the_person_reads_through_the_user_api,
     the_api_refuses_bad_calls_in_its_own_form,
     the_status_monitor_keeps_a_timeline,
+    members_read_what_their_rights_cover,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -698,5 +699,144 @@ async fn the_person_reads_through_the_user_api(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    server.stop().await;
+}
+
+/// An organisation's postbox: a service given its handle delivers there; the administrator
+/// (all services) reads everything, a clerk only what comes from the services their rights
+/// cover, and someone who is no member nothing.
+async fn members_read_what_their_rights_cover(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let admin = server.add_user("lukas", PW, "Lukas", "Weber").await;
+    let clerk = server.add_user("clara", PW, "Clara", "Schmidt").await;
+    let stranger = server.add_user("olga", PW, "Olga", "Other").await;
+    let org = operator_org(&server, "Weber Steuerberatung GmbH", &admin).await;
+    let boss = konto_service::org::Actor {
+        user_id: admin.clone(),
+        level: Level::High,
+    };
+    let orgs = &server.app.orgs;
+    orgs.invite(
+        &boss,
+        &org,
+        "clara@example.org",
+        konto_core::representation::Role::Clerk,
+    )
+    .await
+    .unwrap();
+    let token = link_in(&server.mails().pop().unwrap(), "/org/join?token=")
+        .unwrap()
+        .trim_start_matches("/org/join?token=")
+        .to_owned();
+    orgs.join(
+        &konto_service::org::Actor {
+            user_id: clerk.clone(),
+            level: Level::Basic,
+        },
+        &token,
+    )
+    .await
+    .unwrap();
+    // Clara may act for the firm at tax services only
+    let steuern =
+        konto_core::representation::ServiceScope::listed(Vec::<&str>::new(), ["steuern"]).unwrap();
+    orgs.grant_right(&boss, &org, &clerk, steuern, None)
+        .await
+        .unwrap();
+    for (id, group) in [("finanzamt", "steuern"), ("gewerbeamt", "gewerbe")] {
+        let mut c = server.client(id);
+        c.service_groups = vec![group.into()];
+        server.add_client(c).await;
+    }
+    let handle = server
+        .store
+        .organisation(&org)
+        .await
+        .unwrap()
+        .unwrap()
+        .postbox_handle;
+    let postbox = PostboxService::new(std::sync::Arc::clone(&server.app.services));
+    // as the acting_for.postbox_handle claim does: the organisation's postbox, given to both
+    let owner = konto_core::representation::Party::Organisation(org.clone());
+    server
+        .store
+        .ensure_postbox(&owner, &handle, server.clock_now())
+        .await
+        .unwrap();
+    for client in ["finanzamt", "gewerbeamt"] {
+        server
+            .store
+            .release_postbox(&handle, client, server.clock_now())
+            .await
+            .unwrap();
+    }
+    let message = |title: &str| konto_core::postbox::NewMessage {
+        kind: konto_core::postbox::MessageKind::Message,
+        sender: "Amt".into(),
+        service: "Dienst".into(),
+        title: title.into(),
+        body: "Text".into(),
+        format: konto_core::postbox::BodyFormat::Text,
+        min_level: Level::Basic,
+        reference: None,
+        application_id: None,
+    };
+    let tax = postbox
+        .send("finanzamt", &handle, "t-1", message("Steuerbescheid"))
+        .await
+        .unwrap();
+    let trade = postbox
+        .send("gewerbeamt", &handle, "g-1", message("Gewerbeanmeldung"))
+        .await
+        .unwrap();
+    let titles = |list: Vec<konto_service::postbox::MessageView>| -> Vec<String> {
+        let mut t: Vec<String> = list.into_iter().map(|m| m.content.unwrap().title).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        titles(postbox.org_inbox(&admin, &org, Level::Basic).await.unwrap()),
+        ["Gewerbeanmeldung", "Steuerbescheid"],
+        "the administrator's first right covers every service"
+    );
+    assert_eq!(
+        titles(postbox.org_inbox(&clerk, &org, Level::Basic).await.unwrap()),
+        ["Steuerbescheid"],
+        "the clerk sees the tax service's message only"
+    );
+    assert!(matches!(
+        postbox
+            .org_read(&clerk, &org, &trade.id, Level::Basic)
+            .await,
+        Err(ServiceError::NoMessage)
+    ));
+    let read = postbox
+        .org_read(&clerk, &org, &tax.id, Level::Basic)
+        .await
+        .unwrap();
+    assert!(read.read_at.is_some());
+    assert!(matches!(
+        postbox.org_inbox(&stranger, &org, Level::Basic).await,
+        Err(ServiceError::NotAllowed)
+    ));
+    // and the organisation's messages are not in anyone's own postbox
+    assert!(postbox.inbox(&admin, Level::High).await.unwrap().is_empty());
+
+    // over HTTP: the member's page lists what they may read; a stranger gets nothing
+    let browser = server.browser();
+    let login = browser.visit(&format!("/org/{org}/postbox")).await.page();
+    let page = browser.password(&login, "clara", PW).await.page();
+    assert!(
+        page.has("Steuerbescheid") && !page.has("Gewerbeanmeldung"),
+        "{}",
+        page.body
+    );
+    let other = server.browser();
+    let login = other.visit(&format!("/org/{org}/postbox")).await.page();
+    let page = other.password(&login, "olga", PW).await.page();
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(!page.has("Steuerbescheid"));
     server.stop().await;
 }

@@ -256,7 +256,10 @@ impl Provider {
                     )
                 })?;
             if let Some(a) = acting {
-                out.insert("acting_for".into(), a.acting_for);
+                let mut acting_for = a.acting_for;
+                self.add_acting_postbox(&client, &grant, &mut acting_for, now)
+                    .await?;
+                out.insert("acting_for".into(), acting_for);
                 if let Some(m) = a.mandate {
                     out.insert("mandate".into(), m);
                 }

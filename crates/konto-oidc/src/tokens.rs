@@ -161,7 +161,10 @@ impl Provider {
             claims.insert("sid".into(), json!(sid));
         }
         if let Some(a) = acting {
-            claims.insert("acting_for".into(), a.acting_for.clone());
+            let mut acting_for = a.acting_for.clone();
+            self.add_acting_postbox(client, grant, &mut acting_for, now)
+                .await?;
+            claims.insert("acting_for".into(), acting_for);
             if let Some(m) = &a.mandate {
                 claims.insert("mandate".into(), m.clone());
             }
@@ -230,6 +233,53 @@ impl Provider {
                 .await?;
         }
         Ok(Some(postbox.handle))
+    }
+
+    /// For a grant acting for an organisation with the `postbox` scope: the organisation's
+    /// postbox handle in `acting_for` (`postbox_handle`), recorded as given to this client, so
+    /// that the service can deliver to the organisation; its members read what their rights
+    /// cover.
+    pub(crate) async fn add_acting_postbox(
+        &self,
+        client: &Client,
+        grant: &GrantRecord,
+        acting_for: &mut Value,
+        now: OffsetDateTime,
+    ) -> Result<(), OAuthError> {
+        let (Some(rep), true) = (
+            &grant.representation,
+            grant.scopes.split(' ').any(|s| s == scope::POSTBOX),
+        ) else {
+            return Ok(());
+        };
+        let konto_core::representation::Party::Organisation(id) = &rep.represented else {
+            return Ok(());
+        };
+        let owner = rep.represented.clone();
+        let postbox = match self.store.postbox_of(&owner).await? {
+            Some(p) => p,
+            None => {
+                let Some(org) = self.store.organisation(id).await? else {
+                    return Ok(());
+                };
+                self.store
+                    .ensure_postbox(&owner, &org.postbox_handle, now)
+                    .await?
+            }
+        };
+        if !self
+            .store
+            .postbox_released(&postbox.handle, &client.id)
+            .await?
+        {
+            self.store
+                .release_postbox(&postbox.handle, &client.id, now)
+                .await?;
+        }
+        if let Value::Object(m) = acting_for {
+            m.insert("postbox_handle".into(), json!(postbox.handle));
+        }
+        Ok(())
     }
 
     /// The identity data behind a grant: the account's attributes, or a temporary login's.

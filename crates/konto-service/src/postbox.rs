@@ -505,6 +505,128 @@ impl PostboxService {
             .collect()
     }
 
+    /// The postbox of organisation `organisation` as its member `user_id` may read it: only
+    /// the messages from services their rights in the organisation cover
+    /// ([`ServiceError::NotAllowed`] for someone who is no member). The postbox is made on
+    /// first use with the handle the organisation was created with.
+    async fn org_postbox(
+        &self,
+        user_id: &str,
+        organisation: &str,
+    ) -> Result<(PostboxRecord, Vec<konto_core::representation::Right>), ServiceError> {
+        let member = self
+            .s
+            .store
+            .memberships_of_user(user_id)
+            .await?
+            .into_iter()
+            .any(|m| m.organisation == organisation);
+        let org = match self.s.store.organisation(organisation).await? {
+            Some(o) if member => o,
+            _ => return Err(ServiceError::NotAllowed),
+        };
+        let rights = self
+            .s
+            .store
+            .rights_of_user(user_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.organisation == organisation && r.mandate.is_none())
+            .collect();
+        let owner = Party::Organisation(organisation.to_owned());
+        let postbox = match self.s.store.postbox_of(&owner).await? {
+            Some(p) => p,
+            None => {
+                self.s
+                    .store
+                    .ensure_postbox(&owner, &org.postbox_handle, self.now())
+                    .await?
+            }
+        };
+        Ok((postbox, rights))
+    }
+
+    /// Whether `rights` cover the service (client) that sent a message.
+    async fn covered(
+        &self,
+        rights: &[konto_core::representation::Right],
+        client_id: &str,
+        clients: &mut Vec<konto_core::client::Client>,
+    ) -> Result<bool, ServiceError> {
+        if !clients.iter().any(|c| c.id == client_id) {
+            match self.s.store.client(client_id).await? {
+                Some(c) => clients.push(c),
+                None => return Ok(false),
+            }
+        }
+        let Some(client) = clients.iter().find(|c| c.id == client_id) else {
+            return Ok(false);
+        };
+        let service = konto_core::representation::Service {
+            client_id: &client.id,
+            groups: &client.service_groups,
+        };
+        Ok(rights.iter().any(|r| r.scope.covers(service)))
+    }
+
+    /// An organisation's messages for its member `user_id`: those from services their rights
+    /// cover, unread first, with the content their session's `level` reaches.
+    pub async fn org_inbox(
+        &self,
+        user_id: &str,
+        organisation: &str,
+        level: Level,
+    ) -> Result<Vec<MessageView>, ServiceError> {
+        let (postbox, rights) = self.org_postbox(user_id, organisation).await?;
+        let mut clients = Vec::new();
+        let mut visible = Vec::new();
+        for m in self.s.store.messages(&postbox.handle).await? {
+            if self.covered(&rights, &m.client_id, &mut clients).await? {
+                visible.push(m);
+            }
+        }
+        let key = match (&postbox.data_key, visible.is_empty()) {
+            (Some(_), false) => Some(self.data_key(&postbox).await?),
+            _ => None,
+        };
+        visible
+            .into_iter()
+            .map(|m| self.view(&postbox, key.as_ref(), m, level))
+            .collect()
+    }
+
+    /// One of an organisation's messages for its member, marked read, if their rights cover its
+    /// service ([`ServiceError::NoMessage`] otherwise) and their session's `level` reaches it.
+    pub async fn org_read(
+        &self,
+        user_id: &str,
+        organisation: &str,
+        id: &str,
+        level: Level,
+    ) -> Result<MessageView, ServiceError> {
+        let (postbox, rights) = self.org_postbox(user_id, organisation).await?;
+        let m = self
+            .s
+            .store
+            .message(&postbox.handle, id)
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        if !self.covered(&rights, &m.client_id, &mut Vec::new()).await? {
+            return Err(ServiceError::NoMessage);
+        }
+        if level < m.min_level {
+            return Err(ServiceError::LevelTooLow {
+                needed: m.min_level,
+            });
+        }
+        let key = self.data_key(&postbox).await?;
+        let now = self.now();
+        self.s.store.mark_read(&postbox.handle, id, now).await?;
+        let mut view = self.view(&postbox, Some(&key), m, level)?;
+        view.read_at.get_or_insert(now);
+        Ok(view)
+    }
+
     /// One message, marked read if the session's `level` reaches it
     /// ([`ServiceError::LevelTooLow`] otherwise: the caller offers a step-up).
     pub async fn read(

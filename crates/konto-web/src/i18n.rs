@@ -82,6 +82,7 @@ texts! {
     scope_phone: "Telefonnummer", "Telephone number";
     scope_offline_access: "Zugriff auch, wenn Sie nicht angemeldet sind", "Access while you are not signed in";
     postbox_title: "Postfach", "Postbox";
+    org_postbox: "Postfach der Organisation (Nachrichten der Dienste, für die Sie Rechte haben)", "The organisation's postbox (messages from the services you have rights for)";
     postbox_open: "Nachrichten und Bescheide lesen", "Read messages and decisions";
     postbox_empty: "Ihr Postfach ist leer.", "Your postbox is empty.";
     postbox_unread: "Neu", "New";

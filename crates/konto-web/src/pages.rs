@@ -389,6 +389,12 @@ pub(crate) struct InboxRow {
 pub(crate) struct PostboxPage<'a> {
     pub t: &'a Texts,
     pub dev: bool,
+    /// Where the postbox's pages are: `/postbox`, or `/org/{id}/postbox`.
+    pub base: &'a str,
+    /// The organisation's name, for an organisation's postbox.
+    pub organisation: Option<&'a str>,
+    /// The organisation's page.
+    pub back: &'a str,
     pub messages: Vec<InboxRow>,
     /// Without a filter: each application's latest state.
     pub applications: Vec<StateRow>,
@@ -409,6 +415,10 @@ impl PostboxPage<'_> {
 pub(crate) struct PostboxMessagePage<'a> {
     pub t: &'a Texts,
     pub dev: bool,
+    /// Where the postbox's pages are: `/postbox`, or `/org/{id}/postbox`.
+    pub base: &'a str,
+    /// Only the person deletes from their own postbox.
+    pub can_delete: bool,
     /// For the delete form (shown with the content).
     pub csrf: &'a str,
     pub id: &'a str,

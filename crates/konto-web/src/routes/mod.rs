@@ -40,6 +40,11 @@ pub enum Protocol {
     OrgNew,
     /// Signing in (or at a higher level) for the postbox, or one message in it.
     Postbox { message: Option<String> },
+    /// The same for an organisation's postbox.
+    OrgPostbox {
+        organisation: String,
+        message: Option<String>,
+    },
     /// Presenting an organisation ELSTER certificate to create its organisation, for the
     /// person `user_id` signed in when it started (see `org_pages::certificate_done`).
     OrgCertificate { user_id: String },
@@ -142,6 +147,12 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/postbox/{id}", get(postbox_pages::message))
         .route("/postbox/{id}/step-up", get(postbox_pages::step_up))
         .route("/postbox/{id}/delete", post(postbox_pages::delete))
+        .route("/org/{id}/postbox", get(postbox_pages::org_inbox))
+        .route("/org/{org}/postbox/{id}", get(postbox_pages::org_message))
+        .route(
+            "/org/{org}/postbox/{id}/step-up",
+            get(postbox_pages::org_step_up),
+        )
         .route("/org/{id}", get(org_pages::show))
         .route("/org/{id}/step-up", get(org_pages::step_up))
         .route("/org/{id}/confirm", post(org_pages::confirm))

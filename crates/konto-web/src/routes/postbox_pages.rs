@@ -55,34 +55,106 @@ pub(crate) struct InboxQuery {
     application: Option<String>,
 }
 
+/// Whose postbox a page shows: the signed-in person's, or an organisation's they are a
+/// member of.
+#[derive(Debug, Clone)]
+enum Owner {
+    Person,
+    Organisation(String),
+}
+
+impl Owner {
+    fn base(&self) -> String {
+        match self {
+            Owner::Person => "/postbox".to_owned(),
+            Owner::Organisation(id) => format!("/org/{id}/postbox"),
+        }
+    }
+
+    fn protocol(&self, message: Option<String>) -> Protocol {
+        match self {
+            Owner::Person => Protocol::Postbox { message },
+            Owner::Organisation(id) => Protocol::OrgPostbox {
+                organisation: id.clone(),
+                message,
+            },
+        }
+    }
+}
+
 /// `/postbox`: the inbox.
 pub(crate) async fn inbox(
     State(app): State<Arc<App>>,
     browser: Browser,
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, WebError> {
+    inbox_page(&app, &browser, Owner::Person, q).await
+}
+
+/// `/org/{id}/postbox`: an organisation's inbox, for a member: the messages from the services
+/// their rights cover.
+pub(crate) async fn org_inbox(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(id): Path<String>,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, WebError> {
     let t = browser.texts();
-    let Some(session) = signed_in(&app, &browser, t).await? else {
-        return account_flow(
-            &app,
-            &browser,
+    if !valid_id(&id) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.org_err_not_member,
             t,
-            Level::Basic,
-            false,
-            Protocol::Postbox { message: None },
-        )
-        .await;
+        ));
+    }
+    inbox_page(&app, &browser, Owner::Organisation(id), q).await
+}
+
+async fn inbox_page(
+    app: &Arc<App>,
+    browser: &Browser,
+    owner: Owner,
+    q: InboxQuery,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    let Some(session) = signed_in(app, browser, t).await? else {
+        return account_flow(app, browser, t, Level::Basic, false, owner.protocol(None)).await;
     };
     let application = q.application.filter(|a| !a.is_empty() && a.len() <= 255);
     let postbox = PostboxService::new(Arc::clone(&app.services));
-    let messages = postbox
-        .inbox(&session.user_id, level_of(&app, &session))
-        .await
-        .map_err(|e| WebError::service(e, t))?;
-    let states = postbox
-        .timeline(&session.user_id, application.as_deref())
-        .await
-        .map_err(|e| WebError::service(e, t))?;
+    let level = level_of(app, &session);
+    let (messages, states, organisation) = match &owner {
+        Owner::Person => (
+            postbox
+                .inbox(&session.user_id, level)
+                .await
+                .map_err(|e| WebError::service(e, t))?,
+            postbox
+                .timeline(&session.user_id, application.as_deref())
+                .await
+                .map_err(|e| WebError::service(e, t))?,
+            None,
+        ),
+        Owner::Organisation(id) => {
+            let messages = match postbox.org_inbox(&session.user_id, id, level).await {
+                Ok(m) => m,
+                Err(ServiceError::NotAllowed) => {
+                    return Err(WebError::page(
+                        StatusCode::NOT_FOUND,
+                        t.org_err_not_member,
+                        t,
+                    ));
+                }
+                Err(e) => return Err(WebError::service(e, t)),
+            };
+            let name = app
+                .orgs
+                .party_name(&konto_core::representation::Party::Organisation(id.clone()))
+                .await
+                .map_err(|e| WebError::service(e, t))?;
+            (messages, Vec::new(), Some(name))
+        }
+    };
     let state_row = |s: &konto_service::postbox::StateView| StateRow {
         application_id: s.application_id.clone(),
         status: t.application_status(s.status),
@@ -120,9 +192,17 @@ pub(crate) async fn inbox(
             application_id: m.application_id,
         })
         .collect();
+    let base = owner.base();
+    let back = match &owner {
+        Owner::Organisation(id) => format!("/org/{id}"),
+        Owner::Person => "/account".to_owned(),
+    };
     Ok(PostboxPage {
         t,
         dev: app.config.development,
+        base: &base,
+        organisation: organisation.as_deref(),
+        back: &back,
         messages: rows,
         timeline,
         applications,
@@ -138,6 +218,33 @@ pub(crate) async fn message(
     browser: Browser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
+    message_page(&app, &browser, Owner::Person, id).await
+}
+
+/// `/org/{org}/postbox/{id}`: one of an organisation's messages, for a member whose rights
+/// cover its service.
+pub(crate) async fn org_message(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    if !valid_id(&org) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.org_err_not_member,
+            t,
+        ));
+    }
+    message_page(&app, &browser, Owner::Organisation(org), id).await
+}
+
+async fn message_page(
+    app: &Arc<App>,
+    browser: &Browser,
+    owner: Owner,
+    id: String,
+) -> Result<Response, WebError> {
     let t = browser.texts();
     if !valid_id(&id) {
         return Err(WebError::page(
@@ -146,27 +253,33 @@ pub(crate) async fn message(
             t,
         ));
     }
-    let Some(session) = signed_in(&app, &browser, t).await? else {
+    let Some(session) = signed_in(app, browser, t).await? else {
         return account_flow(
-            &app,
-            &browser,
+            app,
+            browser,
             t,
             Level::Basic,
             false,
-            Protocol::Postbox { message: Some(id) },
+            owner.protocol(Some(id)),
         )
         .await;
     };
     let postbox = PostboxService::new(Arc::clone(&app.services));
-    let level = level_of(&app, &session);
-    let view = match postbox.read(&session.user_id, &id, level).await {
+    let level = level_of(app, &session);
+    let base = owner.base();
+    let read = match &owner {
+        Owner::Person => postbox.read(&session.user_id, &id, level).await,
+        Owner::Organisation(org) => postbox.org_read(&session.user_id, org, &id, level).await,
+    };
+    let view = match read {
         Ok(v) => v,
         Err(ServiceError::LevelTooLow { .. }) => {
             // who sent it and what it needs, from the list (which withholds the content)
-            let listed = postbox
-                .inbox(&session.user_id, level)
-                .await
-                .map_err(|e| WebError::service(e, t))?;
+            let listed = match &owner {
+                Owner::Person => postbox.inbox(&session.user_id, level).await,
+                Owner::Organisation(org) => postbox.org_inbox(&session.user_id, org, level).await,
+            }
+            .map_err(|e| WebError::service(e, t))?;
             let Some(m) = listed.into_iter().find(|m| m.id == id) else {
                 return Err(WebError::page(
                     StatusCode::NOT_FOUND,
@@ -177,6 +290,8 @@ pub(crate) async fn message(
             return Ok(PostboxMessagePage {
                 t,
                 dev: app.config.development,
+                base: &base,
+                can_delete: false,
                 csrf: "",
                 id: &m.id,
                 kind: kind_text(t, m.kind),
@@ -193,7 +308,7 @@ pub(crate) async fn message(
             .html()
             .into_response());
         }
-        Err(ServiceError::NoMessage) => {
+        Err(ServiceError::NoMessage | ServiceError::NotAllowed) => {
             return Err(WebError::page(
                 StatusCode::NOT_FOUND,
                 t.postbox_no_message,
@@ -203,11 +318,13 @@ pub(crate) async fn message(
         Err(e) => return Err(WebError::service(e, t)),
     };
     let content = view.content.as_ref();
-    let (b, cookie) = binding(&app, &browser, t)?;
+    let (b, cookie) = binding(app, browser, t)?;
     let page = PostboxMessagePage {
         t,
         dev: app.config.development,
-        csrf: &csrf_token(&app, &b),
+        base: &base,
+        can_delete: matches!(owner, Owner::Person),
+        csrf: &csrf_token(app, &b),
         id: &view.id,
         kind: kind_text(t, view.kind),
         sender: &view.sender,
@@ -259,6 +376,32 @@ pub(crate) async fn step_up(
     browser: Browser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
+    step_up_page(&app, &browser, Owner::Person, id).await
+}
+
+/// `/org/{org}/postbox/{id}/step-up`: the same for an organisation's message.
+pub(crate) async fn org_step_up(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    if !valid_id(&org) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.org_err_not_member,
+            t,
+        ));
+    }
+    step_up_page(&app, &browser, Owner::Organisation(org), id).await
+}
+
+async fn step_up_page(
+    app: &Arc<App>,
+    browser: &Browser,
+    owner: Owner,
+    id: String,
+) -> Result<Response, WebError> {
     let t = browser.texts();
     if !valid_id(&id) {
         return Err(WebError::page(
@@ -267,23 +410,21 @@ pub(crate) async fn step_up(
             t,
         ));
     }
-    let needed = match signed_in(&app, &browser, t).await? {
-        Some(session) => PostboxService::new(Arc::clone(&app.services))
-            .inbox(&session.user_id, Level::Basic)
-            .await
-            .map_err(|e| WebError::service(e, t))?
+    let needed = match signed_in(app, browser, t).await? {
+        Some(session) => {
+            let postbox = PostboxService::new(Arc::clone(&app.services));
+            match &owner {
+                Owner::Person => postbox.inbox(&session.user_id, Level::Basic).await,
+                Owner::Organisation(org) => {
+                    postbox.org_inbox(&session.user_id, org, Level::Basic).await
+                }
+            }
+            .unwrap_or_default()
             .into_iter()
             .find(|m| m.id == id)
-            .map_or(Level::Basic, |m| m.min_level),
+            .map_or(Level::Basic, |m| m.min_level)
+        }
         None => Level::Basic,
     };
-    account_flow(
-        &app,
-        &browser,
-        t,
-        needed,
-        false,
-        Protocol::Postbox { message: Some(id) },
-    )
-    .await
+    account_flow(app, browser, t, needed, false, owner.protocol(Some(id))).await
 }

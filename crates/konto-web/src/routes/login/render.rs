@@ -286,7 +286,8 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
             | Protocol::OrgJoin
             | Protocol::OrgNew
             | Protocol::OrgPage { .. }
-            | Protocol::Postbox { .. }),
+            | Protocol::Postbox { .. }
+            | Protocol::OrgPostbox { .. }),
         ) => {
             app.login
                 .finish_flow(&ctx.flow)
@@ -300,6 +301,14 @@ async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Resp
                 // ids were checked when the flow started (URL-safe characters only)
                 Protocol::Postbox { message: Some(id) } => format!("/postbox/{id}"),
                 Protocol::Postbox { message: None } => "/postbox".to_owned(),
+                Protocol::OrgPostbox {
+                    organisation,
+                    message: Some(id),
+                } => format!("/org/{organisation}/postbox/{id}"),
+                Protocol::OrgPostbox {
+                    organisation,
+                    message: None,
+                } => format!("/org/{organisation}/postbox"),
                 _ => "/account".to_owned(),
             }))
         }
