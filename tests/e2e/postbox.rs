@@ -821,6 +821,42 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
         postbox.org_inbox(&stranger, &org, Level::Basic).await,
         Err(ServiceError::NotAllowed)
     ));
+    // the status monitor the same way
+    for (client, application) in [("finanzamt", "ST-1"), ("gewerbeamt", "GW-1")] {
+        postbox
+            .record_state(
+                client,
+                &handle,
+                konto_core::postbox::StateUpdate {
+                    application_id: application.into(),
+                    status: konto_core::postbox::ApplicationStatus::Received,
+                    sender: "Amt".into(),
+                    service_name: [("de".to_owned(), "Dienst".to_owned())].into(),
+                    details: Default::default(),
+                    reference: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let applications = |list: Vec<konto_service::postbox::StateView>| -> Vec<String> {
+        let mut a: Vec<String> = list.into_iter().map(|s| s.application_id).collect();
+        a.sort();
+        a
+    };
+    assert_eq!(
+        applications(postbox.org_timeline(&admin, &org, None).await.unwrap()),
+        ["GW-1", "ST-1"]
+    );
+    assert_eq!(
+        applications(postbox.org_timeline(&clerk, &org, None).await.unwrap()),
+        ["ST-1"]
+    );
+    assert!(matches!(
+        postbox.org_timeline(&stranger, &org, None).await,
+        Err(ServiceError::NotAllowed)
+    ));
+    assert!(postbox.timeline(&admin, None).await.unwrap().is_empty());
     // and the organisation's messages are not in anyone's own postbox
     assert!(postbox.inbox(&admin, Level::High).await.unwrap().is_empty());
 

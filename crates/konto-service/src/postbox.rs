@@ -410,15 +410,48 @@ impl PostboxService {
         else {
             return Ok(Vec::new());
         };
-        let states = self
+        self.states(&postbox, application_id, None).await
+    }
+
+    /// An organisation's application timeline for its member `user_id`: the updates from the
+    /// services their rights cover.
+    pub async fn org_timeline(
+        &self,
+        user_id: &str,
+        organisation: &str,
+        application_id: Option<&str>,
+    ) -> Result<Vec<StateView>, ServiceError> {
+        let (postbox, rights) = self.org_postbox(user_id, organisation).await?;
+        self.states(&postbox, application_id, Some(&rights)).await
+    }
+
+    /// A postbox's status updates, opened; only those from services `rights` cover if given.
+    async fn states(
+        &self,
+        postbox: &PostboxRecord,
+        application_id: Option<&str>,
+        rights: Option<&[konto_core::representation::Right]>,
+    ) -> Result<Vec<StateView>, ServiceError> {
+        let mut states = Vec::new();
+        let mut clients = Vec::new();
+        for a in self
             .s
             .store
             .application_states(&postbox.handle, application_id)
-            .await?;
+            .await?
+        {
+            let shown = match rights {
+                Some(r) => self.covered(r, &a.client_id, &mut clients).await?,
+                None => true,
+            };
+            if shown {
+                states.push(a);
+            }
+        }
         if states.is_empty() {
             return Ok(Vec::new());
         }
-        let key = self.data_key(&postbox).await?;
+        let key = self.data_key(postbox).await?;
         states
             .into_iter()
             .map(|a| {

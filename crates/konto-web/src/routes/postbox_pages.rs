@@ -147,12 +147,16 @@ async fn inbox_page(
                 }
                 Err(e) => return Err(WebError::service(e, t)),
             };
+            let states = postbox
+                .org_timeline(&session.user_id, id, application.as_deref())
+                .await
+                .map_err(|e| WebError::service(e, t))?;
             let name = app
                 .orgs
                 .party_name(&konto_core::representation::Party::Organisation(id.clone()))
                 .await
                 .map_err(|e| WebError::service(e, t))?;
-            (messages, Vec::new(), Some(name))
+            (messages, states, Some(name))
         }
     };
     let state_row = |s: &konto_service::postbox::StateView| StateRow {
