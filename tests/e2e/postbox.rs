@@ -322,10 +322,25 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    // the account goes, and its postbox with it
+    // the account goes, and what was in its postbox with it; the sender learns so
+    server.clock.advance(time::Duration::minutes(5));
     server.app.accounts.delete(&user_id).await.unwrap();
-    assert!(server.store.postbox(&handle).await.unwrap().is_none());
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
     assert!(server.store.user(&user_id).await.unwrap().is_none());
+    let closed = server.store.postbox(&handle).await.unwrap().unwrap();
+    assert!(closed.closed_at.is_some() && closed.data_key.is_none());
+    assert!(server.store.messages(&handle).await.unwrap().is_empty());
+    let (status, state) = message_status(&server, &token, &id).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(
+        (state["status"].as_str(), state["reason"].as_str()),
+        (Some("deleted"), Some("account_deleted"))
+    );
+    let (_, state) = message_status(&server, &token, &high_id).await;
+    assert_eq!(
+        state["reason"], "deleted_by_person",
+        "deleted before the account: by the person"
+    );
     let (status, _) = send(
         &server,
         &token,

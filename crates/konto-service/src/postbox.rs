@@ -71,6 +71,9 @@ pub struct MessageStatus {
     pub id: String,
     /// `provided`, `read` or `deleted`.
     pub state: &'static str,
+    /// For a deleted message: `deleted_by_person`, or `account_deleted` when the person's
+    /// account went (and their postbox with it).
+    pub reason: Option<&'static str>,
     pub provided_at: OffsetDateTime,
     pub delivered_on: Option<Date>,
     pub read_at: Option<OffsetDateTime>,
@@ -322,7 +325,23 @@ impl PostboxService {
             .sent_message(client_id, id)
             .await?
             .ok_or(ServiceError::NoMessage)?;
+        // deleted with the account: at the very moment the postbox was closed (a message the
+        // person deleted before keeps its own time)
+        let closed = match m.deleted_at {
+            Some(at) => self
+                .s
+                .store
+                .postbox(&m.handle)
+                .await?
+                .is_some_and(|p| p.closed_at == Some(at)),
+            None => false,
+        };
         Ok(MessageStatus {
+            reason: match (m.deleted_at, closed) {
+                (Some(_), true) => Some("account_deleted"),
+                (Some(_), false) => Some("deleted_by_person"),
+                (None, _) => None,
+            },
             state: match (m.deleted_at, m.read_at) {
                 (Some(_), _) => "deleted",
                 (None, Some(_)) => "read",

@@ -14,7 +14,7 @@ use crate::{SqlStore, from_opt_ts, from_ts, map_err, ts};
 
 macro_rules! postbox_columns {
     () => {
-        "handle, owner_type, owner_id, data_key, created_at"
+        "handle, owner_type, owner_id, data_key, created_at, closed_at"
     };
 }
 
@@ -71,6 +71,7 @@ struct PostboxRow {
     owner_id: String,
     data_key: Option<Vec<u8>>,
     created_at: i64,
+    closed_at: Option<i64>,
 }
 
 impl TryFrom<PostboxRow> for PostboxRecord {
@@ -81,6 +82,7 @@ impl TryFrom<PostboxRow> for PostboxRecord {
             owner: party(&r.owner_type, r.owner_id, "owner_type")?,
             data_key: r.data_key,
             created_at: from_ts(r.created_at)?,
+            closed_at: from_opt_ts(r.closed_at)?,
         })
     }
 }

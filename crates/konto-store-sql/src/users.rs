@@ -237,6 +237,29 @@ impl UserRepo for SqlStore {
                     .await
                     .map_err(map_err)?;
             }
+            // The postbox is closed, not removed: its key and every message's content are
+            // erased, the rows stay so that the senders learn the messages were deleted with
+            // the account.
+            sqlx::query(
+                "UPDATE postbox_messages SET sealed = $2, deleted_at = COALESCE(deleted_at, $3) \
+                 WHERE handle IN (SELECT handle FROM postboxes \
+                 WHERE owner_type = 'person' AND owner_id = $1)",
+            )
+            .bind(id)
+            .bind(Vec::<u8>::new())
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE postboxes SET data_key = NULL, closed_at = $2 \
+                 WHERE owner_type = 'person' AND owner_id = $1",
+            )
+            .bind(id)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
             // Children first, so the result does not depend on the engine enforcing cascades.
             for sql in [
                 // Organisations stay; the person leaves them: their rights and memberships,
@@ -250,14 +273,11 @@ impl UserRepo for SqlStore {
                 "DELETE FROM mandates WHERE (principal_type = 'person' AND principal_id = $1) \
                  OR (agent_type = 'person' AND agent_id = $1)",
                 "DELETE FROM org_members WHERE user_id = $1",
-                // the person's postbox and everything in it
-                "DELETE FROM postbox_messages WHERE handle IN (SELECT handle FROM postboxes \
-                 WHERE owner_type = 'person' AND owner_id = $1)",
+                // the person's postbox: what is in it goes, no one may deliver any more
                 "DELETE FROM application_states WHERE handle IN (SELECT handle FROM postboxes \
                  WHERE owner_type = 'person' AND owner_id = $1)",
                 "DELETE FROM postbox_releases WHERE handle IN (SELECT handle FROM postboxes \
                  WHERE owner_type = 'person' AND owner_id = $1)",
-                "DELETE FROM postboxes WHERE owner_type = 'person' AND owner_id = $1",
                 "DELETE FROM org_letters WHERE user_id = $1",
                 "DELETE FROM grants WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",

@@ -80,7 +80,9 @@ pub trait UserRepo: Send + Sync {
     /// grants and their tokens, consents, e-mail links; memberships and rights in organisations,
     /// a pending organisation letter, the mandates the person gave or received and the rights
     /// given under those) in one transaction. Mandates passed on from the person's stay and no
-    /// longer verify. The organisations concerned get an event at `at` in the same transaction:
+    /// longer verify. The person's postbox is closed: its key and the messages' content erased,
+    /// the rows kept for the senders. The organisations concerned get an event at `at` in the
+    /// same transaction:
     /// `member_left` (detail: the user id, reason `account_deleted`) and `mandate_ended` (the
     /// mandate id).
     async fn delete_user(&self, id: &str, at: OffsetDateTime) -> StoreResult<()>;

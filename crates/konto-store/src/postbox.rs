@@ -16,6 +16,9 @@ pub struct PostboxRecord {
     pub owner: Party,
     pub data_key: Option<Vec<u8>>,
     pub created_at: OffsetDateTime,
+    /// Closed with its account: key and content erased, the messages' rows kept for their
+    /// senders.
+    pub closed_at: Option<OffsetDateTime>,
 }
 
 /// A message in a postbox. Title and body are sealed (AES-256-GCM under the postbox's data

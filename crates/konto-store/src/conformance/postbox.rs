@@ -313,15 +313,34 @@ pub(super) async fn run_all(store: &dyn Store) {
         .await
         .expect("ensure");
     assert_eq!(org.handle, "handle-org");
-    // deleting the account takes its postbox and messages
-    store.delete_user("pb1", t0()).await.expect("delete");
-    assert!(store.postbox(&handle).await.expect("read").is_none());
-    assert!(
+    // deleting the account closes its postbox: key and content erased, rows kept for senders
+    let gone_at = t0() + Duration::days(1);
+    store.delete_user("pb1", gone_at).await.expect("delete");
+    let closed = store.postbox(&handle).await.expect("read").expect("kept");
+    assert_eq!(closed.closed_at, Some(gone_at));
+    assert_eq!(closed.data_key, None, "the key is erased");
+    assert!(store.messages(&handle).await.expect("list").is_empty());
+    let left = store
+        .sent_message("c-other", "m-other")
+        .await
+        .expect("read")
+        .expect("its sender still knows it");
+    assert!(left.sealed.is_empty(), "its content is erased");
+    assert_eq!(left.deleted_at, Some(gone_at));
+    assert_eq!(
         store
-            .message(&handle, "m-second")
+            .sent_message("c-post", "m-second")
             .await
             .expect("read")
-            .is_none()
+            .and_then(|m| m.deleted_at),
+        Some(at),
+        "a message deleted before keeps its time"
+    );
+    assert!(
+        !store
+            .postbox_released(&handle, "c-post")
+            .await
+            .expect("read")
     );
     assert!(
         store

@@ -244,8 +244,12 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MessageStatusResponse {
     id: String,
-    /// `provided`, `read` or `deleted` (by the person; the content is gone then).
+    /// `provided`, `read` or `deleted` (the content is gone then).
     status: &'static str,
+    /// For `deleted`: `deleted_by_person`, or `account_deleted` (the person's account, and
+    /// their postbox with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
     /// RFC 3339.
     provided_at: String,
     /// For a decision: the day it counts as delivered (`YYYY-MM-DD`).
@@ -300,6 +304,7 @@ pub(crate) async fn status(
             let body = MessageStatusResponse {
                 id: s.id,
                 status: s.state,
+                reason: s.reason,
                 provided_at: rfc3339(s.provided_at),
                 delivered_on: s.delivered_on.map(|d| d.to_string()),
                 read_at: s.read_at.map(rfc3339),
