@@ -259,6 +259,16 @@ async fn a_service_delivers_into_the_postbox_it_was_given(backend: Backend) {
         ),
         "{err:?}"
     );
+    let summary = postbox.summary(&user_id, None, &high_id).await.unwrap();
+    assert_eq!(
+        (
+            summary.min_level,
+            summary.content.is_none(),
+            summary.read_at
+        ),
+        (Level::High, true, None),
+        "the step-up page's summary opens and marks nothing"
+    );
     let read = postbox.read(&user_id, &high_id, Level::High).await.unwrap();
     assert_eq!(read.content.unwrap().title, "Zweiter Bescheid");
     assert!(read.read_at.is_some());
@@ -827,6 +837,16 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
             .await,
         Err(ServiceError::NoMessage)
     ));
+    // what the step-up page shows: no content, and only what the rights cover
+    assert!(matches!(
+        postbox.summary(&clerk, Some(&org), &trade.id).await,
+        Err(ServiceError::NoMessage)
+    ));
+    let summary = postbox
+        .summary(&admin, Some(&org), &trade.id)
+        .await
+        .unwrap();
+    assert!(summary.content.is_none() && summary.read_at.is_none());
     let read = postbox
         .org_read(&clerk, &org, &tax.id, Level::Basic)
         .await

@@ -679,6 +679,43 @@ impl PostboxService {
         Ok(view)
     }
 
+    /// One message without its content (who sent it, what level it needs), for the page that
+    /// asks for a step-up: one row read, nothing opened, nothing marked. `organisation`: an
+    /// organisation's message, for a member whose rights cover its service.
+    pub async fn summary(
+        &self,
+        user_id: &str,
+        organisation: Option<&str>,
+        id: &str,
+    ) -> Result<MessageView, ServiceError> {
+        let (postbox, rights) = match organisation {
+            Some(org) => {
+                let (p, r) = self.org_postbox(user_id, org).await?;
+                (p, Some(r))
+            }
+            None => (
+                self.s
+                    .store
+                    .postbox_of(&Party::Person(user_id.to_owned()))
+                    .await?
+                    .ok_or(ServiceError::NoMessage)?,
+                None,
+            ),
+        };
+        let m = self
+            .s
+            .store
+            .message(&postbox.handle, id)
+            .await?
+            .ok_or(ServiceError::NoMessage)?;
+        if let Some(rights) = rights
+            && !self.covered(&rights, &m.client_id, &mut Vec::new()).await?
+        {
+            return Err(ServiceError::NoMessage);
+        }
+        self.view(&postbox, None, m, Level::Basic)
+    }
+
     /// One message, marked read if the session's `level` reaches it
     /// ([`ServiceError::LevelTooLow`] otherwise: the caller offers a step-up).
     pub async fn read(

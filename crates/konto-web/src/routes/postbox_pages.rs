@@ -64,6 +64,27 @@ enum Owner {
 }
 
 impl Owner {
+    /// An organisation's postbox from a path's id (checked: it goes back into redirects).
+    fn organisation_from(browser: &Browser, id: String) -> Result<Owner, WebError> {
+        let t = browser.texts();
+        if valid_id(&id) {
+            Ok(Owner::Organisation(id))
+        } else {
+            Err(WebError::page(
+                StatusCode::NOT_FOUND,
+                t.org_err_not_member,
+                t,
+            ))
+        }
+    }
+
+    fn organisation(&self) -> Option<&str> {
+        match self {
+            Owner::Person => None,
+            Owner::Organisation(id) => Some(id),
+        }
+    }
+
     fn base(&self) -> String {
         match self {
             Owner::Person => "/postbox".to_owned(),
@@ -99,15 +120,8 @@ pub(crate) async fn org_inbox(
     Path(id): Path<String>,
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, WebError> {
-    let t = browser.texts();
-    if !valid_id(&id) {
-        return Err(WebError::page(
-            StatusCode::NOT_FOUND,
-            t.org_err_not_member,
-            t,
-        ));
-    }
-    inbox_page(&app, &browser, Owner::Organisation(id), q).await
+    let owner = Owner::organisation_from(&browser, id)?;
+    inbox_page(&app, &browser, owner, q).await
 }
 
 async fn inbox_page(
@@ -232,15 +246,8 @@ pub(crate) async fn org_message(
     browser: Browser,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let t = browser.texts();
-    if !valid_id(&org) {
-        return Err(WebError::page(
-            StatusCode::NOT_FOUND,
-            t.org_err_not_member,
-            t,
-        ));
-    }
-    message_page(&app, &browser, Owner::Organisation(org), id).await
+    let owner = Owner::organisation_from(&browser, org)?;
+    message_page(&app, &browser, owner, id).await
 }
 
 async fn message_page(
@@ -279,18 +286,15 @@ async fn message_page(
         Ok(v) => v,
         Err(ServiceError::LevelTooLow { .. }) => {
             // who sent it and what it needs, from the list (which withholds the content)
-            let listed = match &owner {
-                Owner::Person => postbox.inbox(&session.user_id, level).await,
-                Owner::Organisation(org) => postbox.org_inbox(&session.user_id, org, level).await,
-            }
-            .map_err(|e| WebError::service(e, t))?;
-            let Some(m) = listed.into_iter().find(|m| m.id == id) else {
-                return Err(WebError::page(
-                    StatusCode::NOT_FOUND,
-                    t.postbox_no_message,
-                    t,
-                ));
-            };
+            let m = postbox
+                .summary(&session.user_id, owner.organisation(), &id)
+                .await
+                .map_err(|e| match e {
+                    ServiceError::NoMessage | ServiceError::NotAllowed => {
+                        WebError::page(StatusCode::NOT_FOUND, t.postbox_no_message, t)
+                    }
+                    e => WebError::service(e, t),
+                })?;
             return Ok(PostboxMessagePage {
                 t,
                 dev: app.config.development,
@@ -389,15 +393,8 @@ pub(crate) async fn org_step_up(
     browser: Browser,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let t = browser.texts();
-    if !valid_id(&org) {
-        return Err(WebError::page(
-            StatusCode::NOT_FOUND,
-            t.org_err_not_member,
-            t,
-        ));
-    }
-    step_up_page(&app, &browser, Owner::Organisation(org), id).await
+    let owner = Owner::organisation_from(&browser, org)?;
+    step_up_page(&app, &browser, owner, id).await
 }
 
 async fn step_up_page(
@@ -415,19 +412,10 @@ async fn step_up_page(
         ));
     }
     let needed = match signed_in(app, browser, t).await? {
-        Some(session) => {
-            let postbox = PostboxService::new(Arc::clone(&app.services));
-            match &owner {
-                Owner::Person => postbox.inbox(&session.user_id, Level::Basic).await,
-                Owner::Organisation(org) => {
-                    postbox.org_inbox(&session.user_id, org, Level::Basic).await
-                }
-            }
-            .unwrap_or_default()
-            .into_iter()
-            .find(|m| m.id == id)
-            .map_or(Level::Basic, |m| m.min_level)
-        }
+        Some(session) => PostboxService::new(Arc::clone(&app.services))
+            .summary(&session.user_id, owner.organisation(), &id)
+            .await
+            .map_or(Level::Basic, |m| m.min_level),
         None => Level::Basic,
     };
     account_flow(app, browser, t, needed, false, owner.protocol(Some(id))).await
