@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use konto_core::Level;
 use konto_core::postbox::{ApplicationStatus, BodyFormat, MessageKind, NewMessage, StateUpdate};
-use konto_service::postbox::PostboxService;
+use konto_service::postbox::{NewAttachment, PostboxService};
 use konto_store::PostboxRepo;
 use konto_tests::chromium::{Js, Lang};
 
@@ -52,6 +52,12 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
                 Level::Basic,
                 "A-1",
             ),
+            vec![NewAttachment {
+                filename: "Zahlungsplan März.txt".into(),
+                content_type: "text/plain".into(),
+                data: "Rate 1: 15. Januar\n".into(),
+            }],
+            None,
         )
         .await
         .unwrap();
@@ -61,6 +67,8 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
             &handle,
             "m-2",
             message("Geheimer Bescheid", "Nur mit Ausweis.", Level::High, "A-2"),
+            Vec::new(),
+            None,
         )
         .await
         .unwrap();
@@ -109,6 +117,8 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
                     "A-3",
                 )
             },
+            Vec::new(),
+            None,
         )
         .await
         .unwrap();
@@ -131,7 +141,40 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
     shows(&tab, "bleibt Text").await;
     shows(&tab, "<script>alert(1)</script>").await;
     shows(&tab, t.postbox_delivered).await;
+    shows(&tab, t.postbox_attachments).await;
+    shows(&tab, "Zahlungsplan März.txt").await;
+    let link = format!("/postbox/{}/attachments/0", low.id);
+    assert!(tab.has(&format!("a[href='{link}'][download]")).await);
     tab.check("postbox-message").await;
+    // the link downloads the file with the browser's session, and without it nothing
+    let cookie = tab
+        .cookies(&server.issuer)
+        .await
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.value))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let r = http
+        .get(server.url(&link))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(r.text().await.unwrap(), "Rate 1: 15. Januar\n");
+    let r = http.get(server.url(&link)).send().await.unwrap();
+    assert_ne!(r.status(), 200, "no session, no file");
     let inbox = postbox.inbox(&erika, Level::Basic).await.unwrap();
     assert!(inbox.iter().any(|m| m.id == low.id && m.read_at.is_some()));
 

@@ -3,6 +3,8 @@
 //! token (`postbox:send`) under an `Idempotency-Key`, and the person reads the content at the
 //! level the message asks for. Each refusal in the API's own JSON form.
 
+use std::sync::Arc;
+
 use futures::future::join_all;
 use konto_core::Level;
 use konto_core::client::GrantType;
@@ -21,6 +23,9 @@ on_both_backends!(
     the_api_refuses_bad_calls_in_its_own_form,
     the_status_monitor_keeps_a_timeline,
     members_read_what_their_rights_cover,
+    attachments_are_checked_sealed_and_downloaded,
+    senders_are_told_by_signed_webhooks,
+    signed_content_and_bundid_compatibility,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -809,11 +814,25 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
         application_id: None,
     };
     let tax = postbox
-        .send("finanzamt", &handle, "t-1", message("Steuerbescheid"))
+        .send(
+            "finanzamt",
+            &handle,
+            "t-1",
+            message("Steuerbescheid"),
+            Vec::new(),
+            None,
+        )
         .await
         .unwrap();
     let trade = postbox
-        .send("gewerbeamt", &handle, "g-1", message("Gewerbeanmeldung"))
+        .send(
+            "gewerbeamt",
+            &handle,
+            "g-1",
+            message("Gewerbeanmeldung"),
+            Vec::new(),
+            None,
+        )
         .await
         .unwrap();
     let titles = |list: Vec<konto_service::postbox::MessageView>| -> Vec<String> {
@@ -909,5 +928,807 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
     let page = other.password(&login, "olga", PW).await.page();
     assert_eq!(page.status, 404, "{}", page.body);
     assert!(!page.has("Steuerbescheid"));
+    server.stop().await;
+}
+
+const PDF: &[u8] =
+    b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+
+/// A file to attach: name, declared type, bytes.
+type File<'a> = (&'a str, &'a str, &'a [u8]);
+
+/// A multipart send: the message as JSON, then the files (name, declared type, bytes).
+async fn send_with_files(
+    server: &TestServer,
+    token: &str,
+    key: &str,
+    message: &Value,
+    files: &[(&str, &str, &[u8])],
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new().part(
+        "message",
+        reqwest::multipart::Part::text(message.to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    for (name, mime, data) in files {
+        form = form.part(
+            "attachment",
+            reqwest::multipart::Part::bytes(data.to_vec())
+                .file_name(name.to_string())
+                .mime_str(mime)
+                .unwrap(),
+        );
+    }
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/messages"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Attachments: sent as multipart, checked (type allowed, extension and content matching,
+/// count and size), sealed at rest apart from the message, listed with the content and
+/// downloaded as sent; retried sends make no second copy; each refusal named.
+async fn attachments_are_checked_sealed_and_downloaded(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (secret, redirect) = service(&server, "amt").await;
+    let (handle, user_token) =
+        login_with_postbox(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let note = "Bitte beachten Sie die Frist.\n".as_bytes();
+    let files: &[(&str, &str, &[u8])] = &[
+        ("Grundsteuerbescheid Müller.pdf", "application/pdf", PDF),
+        ("hinweis.txt", "text/plain; charset=utf-8", note),
+    ];
+    let message = decision(&handle, "Bescheid mit Anlagen", "basic");
+    let (status, receipt) = send_with_files(&server, &token, "a-1", &message, files).await;
+    assert_eq!(status, 201, "{receipt}");
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    // retried, also in parallel: the same message, no second copy
+    let retries =
+        join_all((0..6).map(|_| send_with_files(&server, &token, "a-1", &message, files))).await;
+    for (status, r) in retries {
+        assert_eq!((status, r["id"].as_str()), (200, Some(id.as_str())), "{r}");
+    }
+    assert_eq!(server.store.messages(&handle).await.unwrap().len(), 1);
+    // the same key with another file is another message: refused
+    let other: &[(&str, &str, &[u8])] = &[("hinweis.txt", "text/plain", b"anders\n")];
+    let (status, r) = send_with_files(&server, &token, "a-1", &message, other).await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (422, Some("idempotency_conflict"))
+    );
+    // sealed at rest: neither the file nor its name in the clear
+    use konto_store::AttachmentStore;
+    let sealed = server
+        .store
+        .attachment(&id, 1)
+        .await
+        .unwrap()
+        .expect("kept");
+    assert!(!sealed.windows(note.len()).any(|w| w == note));
+    let stored = &server.store.messages(&handle).await.unwrap()[0];
+    assert!(!String::from_utf8_lossy(&stored.sealed).contains("hinweis"));
+    assert!(server.store.attachment(&id, 2).await.unwrap().is_none());
+
+    // the person's app lists them with the content and downloads each as it was sent
+    let r = user_get(&server, &user_token, &format!("/postbox/v1/inbox/{id}")).await;
+    let read: Value = r.json().await.unwrap();
+    let listed = read["attachments"].as_array().expect("listed");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["filename"], "Grundsteuerbescheid Müller.pdf");
+    assert_eq!(listed[0]["content_type"], "application/pdf");
+    assert_eq!(listed[0]["size"], PDF.len());
+    assert_eq!(listed[1]["content_type"], "text/plain");
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{id}/attachments/0"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    // RFC 6266 §4.3: an ASCII name for old agents, the real one in UTF-8 (RFC 8187)
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"Grundsteuerbescheid M_ller.pdf\"; \
+         filename*=UTF-8''Grundsteuerbescheid%20M%C3%BCller.pdf"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+    assert_eq!(&r.bytes().await.unwrap()[..], PDF);
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{id}/attachments/1"),
+    )
+    .await;
+    assert_eq!(&r.bytes().await.unwrap()[..], note);
+    for bad in ["2", "x", "-1", "99999", "1.0"] {
+        let r = user_get(
+            &server,
+            &user_token,
+            &format!("/postbox/v1/inbox/{id}/attachments/{bad}"),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+    // above the login's level: a step-up challenge, no file
+    let (_, high) = send_with_files(
+        &server,
+        &token,
+        "a-high",
+        &decision(&handle, "Vertraulich", "high"),
+        &[("a.pdf", "application/pdf", PDF)],
+    )
+    .await;
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!(
+            "/postbox/v1/inbox/{}/attachments/0",
+            high["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_user_authentication")
+    );
+
+    // each refusal, by name
+    let big = vec![b'a'; 2 * 1024 * 1024 + 1];
+    let six: Vec<(String, &str, &[u8])> = (0..6)
+        .map(|i| (format!("{i}.txt"), "text/plain", &b"x"[..]))
+        .collect();
+    let six: Vec<(&str, &str, &[u8])> = six.iter().map(|(n, m, d)| (n.as_str(), *m, *d)).collect();
+    let cases: Vec<(&str, Vec<File>, u16, &str)> = vec![
+        (
+            "png-as-pdf",
+            vec![("bild.pdf", "application/pdf", PNG)],
+            415,
+            "unsupported_attachment",
+        ),
+        (
+            "png-named-pdf",
+            vec![("bild.pdf", "image/png", PNG)],
+            415,
+            "unsupported_attachment",
+        ),
+        (
+            "program",
+            vec![(
+                "tool.exe",
+                "application/x-msdownload",
+                b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff",
+            )],
+            415,
+            "unsupported_attachment",
+        ),
+        (
+            "program-as-text",
+            vec![(
+                "readme.txt",
+                "text/plain",
+                b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff",
+            )],
+            415,
+            "unsupported_attachment",
+        ),
+        (
+            "no-type",
+            vec![("a.txt", "application/octet-stream", b"x")],
+            415,
+            "unsupported_attachment",
+        ),
+        (
+            "path",
+            vec![("../../etc/passwd.txt", "text/plain", b"x")],
+            400,
+            "invalid_request",
+        ),
+        ("too-many", six, 400, "too_many_attachments"),
+        (
+            "too-large",
+            vec![("gross.txt", "text/plain", &big)],
+            413,
+            "attachment_too_large",
+        ),
+    ];
+    for (key, files, status, error) in cases {
+        let (got, r) = send_with_files(
+            &server,
+            &token,
+            key,
+            &decision(&handle, "Abgelehnt", "basic"),
+            &files,
+        )
+        .await;
+        assert_eq!(
+            (got, r["error"].as_str()),
+            (status, Some(error)),
+            "{key}: {r}"
+        );
+    }
+    // a multipart body without its message, with an unknown part, or broken
+    let form = reqwest::multipart::Form::new().part(
+        "attachment",
+        reqwest::multipart::Part::bytes(PDF.to_vec())
+            .file_name("a.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/messages"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "no-message")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let form = reqwest::multipart::Form::new()
+        .text("message", decision(&handle, "x", "basic").to_string())
+        .text("extra", "x");
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/messages"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "extra-part")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = reqwest::Client::new()
+        .post(server.url("/postbox/v1/messages"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "broken")
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n{\"recipient\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        server.store.messages(&handle).await.unwrap().len(),
+        2,
+        "nothing refused was kept"
+    );
+
+    // deleting the message takes its attachments
+    let postbox = PostboxService::new(std::sync::Arc::clone(&server.app.services));
+    let user = server
+        .store
+        .user_by_username("erika")
+        .await
+        .unwrap()
+        .unwrap();
+    postbox.delete(&user.id, &id).await.unwrap();
+    assert!(server.store.attachment(&id, 0).await.unwrap().is_none());
+    server.stop().await;
+}
+
+/// A sender's webhook for the tests: answers 500 or 202 as told, keeps what arrived.
+struct Hook {
+    url: String,
+    accept: Arc<std::sync::atomic::AtomicBool>,
+    received: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+async fn hook() -> Hook {
+    use std::sync::atomic::Ordering;
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, r) = (Arc::clone(&accept), Arc::clone(&received));
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (a, r) = (Arc::clone(&a), Arc::clone(&r));
+            async move {
+                if !a.load(Ordering::SeqCst) {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let ct = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                r.lock().unwrap().push((ct, body));
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Hook {
+        url,
+        accept,
+        received,
+    }
+}
+
+/// Waits (up to 5 s) until `check` holds for the client's events.
+async fn events_until(
+    server: &TestServer,
+    client: &str,
+    what: &str,
+    check: impl Fn(&[konto_store::PostboxEvent]) -> bool,
+) -> Vec<konto_store::PostboxEvent> {
+    use konto_store::PostboxOutbox;
+    for _ in 0..200 {
+        let events = server.store.events_for(client).await.unwrap();
+        if check(&events) {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!(
+        "{what}: {:?}",
+        server.store.events_for(client).await.unwrap()
+    );
+}
+
+/// The claims of a SET, its signature checked against konto's published keys (RFC 8417 §2,
+/// `typ` `secevent+jwt` per RFC 8417 §2.3).
+async fn verified_set(server: &TestServer, set: &str) -> Value {
+    let header = jwt_header(set);
+    assert_eq!(header["typ"], "secevent+jwt");
+    assert_eq!(header["alg"], "RS256");
+    let jwks: Value = reqwest::get(server.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the signing key is published");
+    let jwk = josekit::jwk::Jwk::from_bytes(key.to_string().as_bytes()).unwrap();
+    let verifier = josekit::jws::RS256.verifier_from_jwk(&jwk).unwrap();
+    let (payload, _) = josekit::jws::deserialize_compact(set, &verifier).expect("signed by konto");
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn jwt_header(jwt: &str) -> Value {
+    use base64::Engine;
+    let head = jwt.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(head)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// RFC 8935 push: reading and deleting (by the person, or with the account) reach the sender's
+/// webhook as signed SETs, once per event, retried with back-off while the webhook fails, and
+/// still delivered by another node after the first went down.
+async fn senders_are_told_by_signed_webhooks(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let Some(mut server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    let hook = hook().await;
+    let user_id = server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let mut c = server.client("amt");
+    c.grant_types.push(GrantType::ClientCredentials);
+    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    c.postbox_webhook = Some(hook.url.clone());
+    let redirect = c.redirect_uris[0].clone();
+    let secret = server.add_client(c).await.unwrap();
+    let (handle, user_token) =
+        login_with_postbox(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let (_, r) = send(
+            &server,
+            &token,
+            &format!("w-{n}"),
+            &decision(&handle, "Bescheid", "basic"),
+        )
+        .await;
+        ids.push(r["id"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        events_until(&server, "amt", "nothing yet", |e| e.is_empty())
+            .await
+            .is_empty(),
+        "providing is told by the receipt, not pushed"
+    );
+
+    // read: the push fails, is retried after the back-off, then arrives
+    let r = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", ids[0]),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let failed = events_until(&server, "amt", "a failed attempt", |e| {
+        e.len() == 1 && e[0].attempts == 1 && e[0].last_error.is_some()
+    })
+    .await;
+    assert_eq!(failed[0].id, format!("{}.read", ids[0]));
+    assert!(failed[0].last_error.as_deref().unwrap().contains("500"));
+    assert_eq!(
+        failed[0].next_attempt_at - failed[0].occurred_at,
+        time::Duration::seconds(10),
+        "the first retry after webhook_retry_secs"
+    );
+    // read again: no second event
+    user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", ids[0]),
+    )
+    .await;
+    hook.accept.store(true, Ordering::SeqCst);
+    server.clock.advance(time::Duration::seconds(11));
+    let delivered = events_until(&server, "amt", "delivered", |e| {
+        e.len() == 1 && e[0].delivered_at.is_some()
+    })
+    .await;
+    assert_eq!(delivered[0].attempts, 2);
+    let (content_type, set) = hook.received.lock().unwrap()[0].clone();
+    assert_eq!(content_type, "application/secevent+jwt");
+    let claims = verified_set(&server, &set).await;
+    assert_eq!(claims["iss"], server.issuer.as_str());
+    assert_eq!(claims["aud"], "amt");
+    assert_eq!(claims["jti"], format!("{}.read", ids[0]));
+    assert_eq!(
+        claims["events"]["urn:konto:postbox:event:message-read"]["message_id"],
+        ids[0].as_str()
+    );
+
+    // deleted by the person: pushed at once
+    let postbox = PostboxService::new(Arc::clone(&server.app.services));
+    postbox.delete(&user_id, &ids[1]).await.unwrap();
+    events_until(&server, "amt", "deletion delivered", |e| {
+        e.len() == 2 && e.iter().all(|e| e.delivered_at.is_some())
+    })
+    .await;
+    let set = hook.received.lock().unwrap()[1].1.clone();
+    let claims = verified_set(&server, &set).await;
+    assert_eq!(
+        claims["events"]["urn:konto:postbox:event:message-deleted"],
+        json!({ "message_id": ids[1], "reason": "deleted_by_person" })
+    );
+
+    // the account goes while the webhook is down, and so does this node
+    hook.accept.store(false, Ordering::SeqCst);
+    server
+        .store
+        .delete_user(&user_id, server.clock_now())
+        .await
+        .unwrap();
+    events_until(&server, "amt", "account deletion attempted", |e| {
+        e.len() == 4 && e[2..].iter().all(|e| e.attempts == 1)
+    })
+    .await;
+    let mut other = server.another_node().await;
+    server.halt().await;
+    hook.accept.store(true, Ordering::SeqCst);
+    other.clock.advance(time::Duration::hours(1));
+    events_until(&other, "amt", "delivered by the other node", |e| {
+        e.len() == 4 && e.iter().all(|e| e.delivered_at.is_some())
+    })
+    .await;
+    let mut told = Vec::new();
+    let received = hook.received.lock().unwrap().clone();
+    for (_, set) in received.iter().skip(2) {
+        let claims = verified_set(&other, set).await;
+        let deleted = &claims["events"]["urn:konto:postbox:event:message-deleted"];
+        assert_eq!(deleted["reason"], "account_deleted");
+        told.push(deleted["message_id"].as_str().unwrap().to_owned());
+    }
+    told.sort();
+    let mut expected = vec![ids[0].clone(), ids[2].clone()];
+    expected.sort();
+    assert_eq!(told, expected, "each message not deleted before, once");
+    other.halt().await;
+    server.stop().await;
+}
+
+/// An RSA key for a service's content signatures: its private JWK, and a JWK Set with its
+/// public half (kid `sig-1`) to register.
+fn content_key() -> (josekit::jwk::Jwk, String) {
+    let pair = josekit::jws::RS256.generate_key_pair(2048).unwrap();
+    // no `alg`: the key serves RS256 (JWS) and BundID's RS512 alike
+    let mut private = pair.to_jwk_private_key();
+    private.set_key_id("sig-1");
+    private.set_parameter("alg", None).unwrap();
+    let mut public = pair.to_jwk_public_key();
+    public.set_key_id("sig-1");
+    public.set_parameter("alg", None).unwrap();
+    let set = json!({ "keys": [serde_json::to_value(public.as_ref()).unwrap()] });
+    (private, set.to_string())
+}
+
+/// BundID's `sha512sum`: RSASSA-PKCS1-v1_5 SHA-512 over the content, base64.
+fn sha512sum(key: &josekit::jwk::Jwk, content: &str) -> String {
+    use base64::Engine;
+    let signer = josekit::jws::RS512.signer_from_jwk(key).unwrap();
+    use josekit::jws::JwsSigner;
+    base64::engine::general_purpose::STANDARD.encode(signer.sign(content.as_bytes()).unwrap())
+}
+
+/// A detached JWS (RFC 7515 Appendix F) over `payload`.
+fn detached_jws(key: &josekit::jwk::Jwk, payload: &str) -> String {
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("sig-1");
+    let signer = josekit::jws::RS256.signer_from_jwk(key).unwrap();
+    let full = josekit::jws::serialize_compact(payload.as_bytes(), &header, &signer).unwrap();
+    let parts: Vec<&str> = full.split('.').collect();
+    format!("{}..{}", parts[0], parts[2])
+}
+
+async fn put_v6(
+    server: &TestServer,
+    token: &str,
+    content: &str,
+    sum: &str,
+    files: &[File<'_>],
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new().part(
+        "json",
+        reqwest::multipart::Part::text(json!({ "content": content, "sha512sum": sum }).to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    for (name, mime, data) in files {
+        form = form.part(
+            "attachments",
+            reqwest::multipart::Part::bytes(data.to_vec())
+                .file_name(name.to_string())
+                .mime_str(mime)
+                .unwrap(),
+        );
+    }
+    let r = reqwest::Client::new()
+        .put(server.url("/v6/mailbox/messages"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Services built against BundID's postbox deliver unchanged: `PUT /v6/mailbox/messages` with
+/// the content signed RSA-SHA512 (checked against the client's registered key; a forged or
+/// altered one refused), attachments listed by SHA-512 and length, the status monitor at
+/// `/v6/mailbox/applications/states`; and konto's own API takes a detached JWS over the
+/// message. The reader sees that the content is signed.
+async fn signed_content_and_bundid_compatibility(backend: Backend) {
+    let Some(server) = TestServer::start(Options::new(backend)).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let (key, jwks) = content_key();
+    let mut c = server.client("amt");
+    c.grant_types.push(GrantType::ClientCredentials);
+    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    c.jwks = Some(jwks);
+    let redirect = c.redirect_uris[0].clone();
+    let secret = server.add_client(c).await.unwrap();
+    let (handle, user_token) =
+        login_with_postbox(&server, "amt", &secret, &redirect, "erika").await;
+    let token = client_token(&server, "amt", &secret, "postbox:send").await;
+
+    use sha2::Digest;
+    let content = json!({
+        "mailboxUuid": handle,
+        "stork_qaa_level": "STORK-QAA-Level-1",
+        "sender": "Bürgeramt Musterstadt",
+        "title": "Ihre Meldebescheinigung",
+        "content": "Sehr geehrte Frau Mustermann,\nanbei die Bescheinigung.",
+        "service": "Wohnsitzanmeldung",
+        "senderUrl": "https://buergeramt.example",
+        "reference": "MB-1",
+        "retrievalConfirmationAddress": "postbox@buergeramt.example",
+        "applicationId": "W-7",
+        "attachments": [{
+            "filename": "Meldebescheinigung.pdf",
+            "sha512sum": hex::encode(sha2::Sha512::digest(PDF)),
+            "contentLength": PDF.len(),
+        }],
+    })
+    .to_string();
+    let files: &[File] = &[("Meldebescheinigung.pdf", "application/pdf", PDF)];
+    let sum = sha512sum(&key, &content);
+    let (status, r) = put_v6(&server, &token, &content, &sum, files).await;
+    assert_eq!(status, 201, "{r}");
+    let id = r["messageId"].as_str().unwrap().to_owned();
+    // the same content again is the same message
+    let (status, again) = put_v6(&server, &token, &content, &sum, files).await;
+    assert_eq!(
+        (status, again["messageId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    let r = user_get(&server, &user_token, &format!("/postbox/v1/inbox/{id}")).await;
+    let read: Value = r.json().await.unwrap();
+    assert_eq!(read["title"], "Ihre Meldebescheinigung");
+    assert_eq!(read["signed"], true);
+    assert_eq!(read["min_level"], "basic");
+    assert_eq!(read["application_id"], "W-7");
+    assert_eq!(read["attachments"][0]["filename"], "Meldebescheinigung.pdf");
+
+    // forged: altered content under the old signature; another key's signature; garbage
+    let altered = content.replace("Meldebescheinigung\"", "Zahlungsaufforderung\"");
+    let (other_key, _) = content_key();
+    for (what, content, sum) in [
+        ("altered", altered.as_str(), sum.clone()),
+        (
+            "other key",
+            content.as_str(),
+            sha512sum(&other_key, &content),
+        ),
+        ("not base64", content.as_str(), "***".to_owned()),
+    ] {
+        let (status, r) = put_v6(&server, &token, content, &sum, files).await;
+        assert_eq!(
+            (status, r["error"].as_str()),
+            (400, Some("invalid_signature")),
+            "{what}: {r}"
+        );
+    }
+    // a file other than the one the signed content lists
+    let (status, r) = put_v6(
+        &server,
+        &token,
+        &content,
+        &sum,
+        &[(
+            "Meldebescheinigung.pdf",
+            "application/pdf",
+            b"%PDF-1.7\n%%EOF\n",
+        )],
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{r}"
+    );
+    let (status, _) = put_v6(&server, &token, &content, &sum, &[]).await;
+    assert_eq!(status, 400, "a listed file missing");
+    // without a token: the RFC 6750 challenge
+    let r = reqwest::Client::new()
+        .put(server.url("/v6/mailbox/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // the status monitor in BundID's form
+    let r = reqwest::Client::new()
+        .post(server.url("/v6/mailbox/applications/states"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "mailboxUuid": handle,
+            "applicationId": "W-7",
+            "status": "COMPLETED",
+            "publicServiceName": {"de": "Wohnsitzanmeldung", "en": "Registration"},
+            "senderName": "Bürgeramt Musterstadt",
+            "statusDetails": "Abgeschlossen",
+            "additionalInformation": "Die Bescheinigung liegt im Postfach.",
+            "createdDate": "2026-12-07T10:00:00Z",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let user = server
+        .store
+        .user_by_username("erika")
+        .await
+        .unwrap()
+        .unwrap();
+    let timeline = PostboxService::new(Arc::clone(&server.app.services))
+        .timeline(&user.id, Some("W-7"))
+        .await
+        .unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(
+        timeline[0].details["de"],
+        "Abgeschlossen\n\nDie Bescheinigung liegt im Postfach."
+    );
+
+    // konto's own API: a detached JWS over the message part
+    let mut message = decision(&handle, "Signierter Bescheid", "basic");
+    message["attachments_sha256"] = json!([hex::encode(sha2::Sha256::digest(PDF))]);
+    let text = message.to_string();
+    let signed_send = |text: String, signature: String, with_file: bool| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let key = format!("jws-{}-{with_file}", text.len());
+            let mut form = reqwest::multipart::Form::new()
+                .text("message", text)
+                .text("signature", signature);
+            if with_file {
+                form = form.part(
+                    "attachment",
+                    reqwest::multipart::Part::bytes(PDF.to_vec())
+                        .file_name("b.pdf")
+                        .mime_str("application/pdf")
+                        .unwrap(),
+                );
+            }
+            let r = reqwest::Client::new()
+                .post(server.url("/postbox/v1/messages"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, r) = signed_send(text.clone(), detached_jws(&key, &text), true).await;
+    assert_eq!(status, 201, "{r}");
+    let read: Value = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", r["id"].as_str().unwrap()),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["signed"], true);
+    let (status, r) = signed_send(text.clone(), detached_jws(&other_key, &text), true).await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (400, Some("invalid_signature")),
+        "{r}"
+    );
+    let (status, r) = signed_send(
+        text.replace("Signierter", "Falscher"),
+        detached_jws(&key, &text),
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (400, Some("invalid_signature")),
+        "{r}"
+    );
+    // a signed message with a file it does not list
+    let plain = decision(&handle, "Ohne Liste", "basic").to_string();
+    let (status, r) = signed_send(plain.clone(), detached_jws(&key, &plain), true).await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{r}"
+    );
     server.stop().await;
 }

@@ -197,6 +197,10 @@ impl TestServer {
         config.login.argon2_memory_kib = 256;
         config.login.argon2_iterations = 1;
         config.database.purge_interval_secs = 3600;
+        // pushes to webhooks go out soon after their event; retries come when the test moves
+        // the clock
+        config.postbox.webhook_poll_ms = 25;
+        config.postbox.webhook_retry_secs = 10;
 
         let cert_listener = if options.elster || options.proxy_header.is_some() {
             config.elster.enabled = true;
@@ -288,6 +292,14 @@ impl TestServer {
     }
 
     /// Stops the server and drops a PostgreSQL schema it created.
+    /// Stops this node's listeners and background work (as a node going down), keeping its
+    /// database for another node.
+    pub async fn halt(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
@@ -370,6 +382,7 @@ impl TestServer {
             acr_vocabulary: AcrVocabulary::Eidas,
             allow_temporary_login: false,
             service_groups: Vec::new(),
+            postbox_webhook: None,
             created_at: self.clock_now(),
         }
     }

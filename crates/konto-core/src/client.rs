@@ -181,6 +181,9 @@ pub struct Client {
     /// The groups of online services this client belongs to (`steuern`, `gewerbe`): rights and
     /// mandates name services or groups.
     pub service_groups: Vec<String>,
+    /// Where konto pushes what happens to the postbox messages this client sent (read,
+    /// deleted), as signed Security Event Tokens (RFC 8417, RFC 8935). `None`: polling only.
+    pub postbox_webhook: Option<String>,
     pub created_at: OffsetDateTime,
 }
 

@@ -101,6 +101,24 @@ pub enum MessageError {
     /// allowed set): named so that the sender can fix it.
     #[error("the HTML body contains {0}, which is not allowed")]
     Html(String),
+    /// More attachments than allowed (the limit).
+    #[error("at most {0} attachments are allowed")]
+    TooManyAttachments(usize),
+    /// An attachment larger than allowed (its file name, the limit in bytes).
+    #[error("attachment {0:?} is larger than {1} bytes")]
+    AttachmentTooLarge(String, u64),
+    /// An attachment's file name is empty, too long, or has a path or control characters.
+    #[error(
+        "an attachment's file name is not allowed (1–255 characters, no path, no control characters, with an extension)"
+    )]
+    AttachmentName,
+    /// An attachment whose type is not allowed, or does not match its extension or its
+    /// content (the file name, what is wrong).
+    #[error("attachment {0:?}: {1}")]
+    AttachmentType(String, String),
+    /// The sender's signature over the content does not verify (or cannot be checked).
+    #[error("the content's signature: {0}")]
+    Signature(String),
 }
 
 fn check(
@@ -141,6 +159,97 @@ impl NewMessage {
         }
         Ok(())
     }
+}
+
+/// What attachments a message may carry: how many, how large, of which types. The defaults
+/// follow BundID's postbox (`reference.md` §6): 5 files of at most 2 MB; PDF, text, images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRules {
+    pub max_count: usize,
+    /// Per attachment, in bytes.
+    pub max_bytes: u64,
+    /// Allowed media types (lower case, without parameters).
+    pub types: Vec<String>,
+}
+
+impl Default for AttachmentRules {
+    fn default() -> Self {
+        AttachmentRules {
+            max_count: 5,
+            max_bytes: 2 * 1024 * 1024,
+            types: ["application/pdf", "text/plain", "image/png", "image/jpeg"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
+
+/// The file name extensions each media type may carry (a file's extension must match its
+/// type, as BundID's postbox requires).
+pub const EXTENSIONS: &[(&str, &[&str])] = &[
+    ("application/pdf", &["pdf"]),
+    ("text/plain", &["txt", "text"]),
+    ("image/png", &["png"]),
+    ("image/jpeg", &["jpg", "jpeg"]),
+    ("image/gif", &["gif"]),
+    ("image/tiff", &["tif", "tiff"]),
+];
+
+/// The media type a declared `Content-Type` names: lower case, without parameters.
+pub fn media_type(declared: &str) -> String {
+    declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+impl AttachmentRules {
+    /// Checks an attachment's name and declared type (not yet its content): an allowed type
+    /// whose extensions include the name's. Returns the media type.
+    pub fn check_declared(&self, filename: &str, declared: &str) -> Result<String, MessageError> {
+        if !valid_filename(filename) {
+            return Err(MessageError::AttachmentName);
+        }
+        let media = media_type(declared);
+        if !self.types.contains(&media) {
+            return Err(MessageError::AttachmentType(
+                filename.to_owned(),
+                format!("the type {media:?} is not allowed"),
+            ));
+        }
+        let ext = filename
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        let fits = EXTENSIONS
+            .iter()
+            .any(|(t, exts)| *t == media && exts.contains(&ext.as_str()));
+        if !fits {
+            return Err(MessageError::AttachmentType(
+                filename.to_owned(),
+                format!("the extension does not match the type {media:?}"),
+            ));
+        }
+        Ok(media)
+    }
+}
+
+/// Whether `name` may name an attachment: 1–255 characters, no path (`/`, `\`), no control
+/// characters, not starting with a dot, with an extension.
+pub fn valid_filename(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=255).contains(&n)
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+        && !name.starts_with('.')
+        && name.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.trim().is_empty()
+                && !ext.is_empty()
+                && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        })
 }
 
 /// Whether `key` may be an `Idempotency-Key`: 1 to 255 visible ASCII characters.
@@ -342,6 +451,59 @@ mod tests {
         assert_eq!(u.validate(), Ok(()));
         assert_eq!(localized(&u.details, "de"), Some("Please send\nthe form"));
         assert_eq!(localized(&u.service_name, "en"), Some("Anmeldung"));
+    }
+
+    #[test]
+    fn attachments_are_checked_by_name_and_type() {
+        let rules = AttachmentRules::default();
+        assert_eq!(
+            rules.check_declared("Bescheid.pdf", "application/pdf"),
+            Ok("application/pdf".into())
+        );
+        assert_eq!(
+            rules.check_declared("notiz.TXT", "Text/Plain; charset=utf-8"),
+            Ok("text/plain".into())
+        );
+        assert!(matches!(
+            rules.check_declared("Bescheid.pdf", "image/png"),
+            Err(MessageError::AttachmentType(..))
+        ));
+        assert!(matches!(
+            rules.check_declared("virus.exe", "application/x-msdownload"),
+            Err(MessageError::AttachmentType(..))
+        ));
+        assert!(
+            matches!(
+                rules.check_declared("bild.gif", "image/gif"),
+                Err(MessageError::AttachmentType(..)),
+            ),
+            "a known type outside the allow-list"
+        );
+        for bad in [
+            "",
+            "../etc/passwd.txt",
+            "a\\b.txt",
+            ".hidden.txt",
+            "noext",
+            "x.",
+            "tab\t.txt",
+            " .pdf",
+        ] {
+            assert_eq!(
+                rules.check_declared(bad, "text/plain"),
+                Err(MessageError::AttachmentName),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            rules.check_declared(&format!("{}.txt", "a".repeat(252)), "text/plain"),
+            Err(MessageError::AttachmentName)
+        );
+        assert!(
+            rules
+                .check_declared("Übersicht 2026.pdf", "application/pdf")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub(crate) struct Parts<'a> {
 }
 
 pub(crate) fn split(token: &str) -> Result<Parts<'_>, JwsError> {
-    if token.len() > MAX_JWS_LEN {
+    split_bounded(token, MAX_JWS_LEN)
+}
+
+fn split_bounded(token: &str, max_len: usize) -> Result<Parts<'_>, JwsError> {
+    if token.len() > max_len {
         return Err(JwsError::TooLong);
     }
     let mut it = token.split('.');
@@ -96,10 +100,19 @@ const FOREIGN_ALGS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
 /// chosen by `kid` (or is the only signing key), and the header's `alg` must be one konto accepts
 /// and fit that key. The key set is parsed per call; client assertions are rare enough.
 pub fn verify_with_jwks(token: &str, jwks_json: &str) -> Result<VerifiedJws, JwsError> {
+    verify_bounded(token, jwks_json, MAX_JWS_LEN)
+}
+
+/// [`verify_with_jwks`] for a token rebuilt around a detached payload (which has its own limit).
+fn verify_with_jwks_unbounded(token: &str, jwks_json: &str) -> Result<VerifiedJws, JwsError> {
+    verify_bounded(token, jwks_json, usize::MAX)
+}
+
+fn verify_bounded(token: &str, jwks_json: &str, max_len: usize) -> Result<VerifiedJws, JwsError> {
     use josekit::jwk::JwkSet;
     use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
 
-    let parts = split(token)?;
+    let parts = split_bounded(token, max_len)?;
     if !FOREIGN_ALGS.contains(&parts.header.alg.as_str()) {
         return Err(JwsError::AlgorithmMismatch);
     }
@@ -149,6 +162,62 @@ pub fn verify_with_jwks(token: &str, jwks_json: &str) -> Result<VerifiedJws, Jws
     Ok(VerifiedJws {
         header: parts.header,
         payload: parts.payload,
+    })
+}
+
+/// Verifies a JWS with a detached payload (RFC 7515 Appendix F: the compact form with an empty
+/// payload part, `header..signature`) over `payload`, against a JWK Set someone registered, as
+/// [`verify_with_jwks`] does. Returns the header.
+pub fn verify_detached_with_jwks(
+    detached: &str,
+    payload: &[u8],
+    jwks_json: &str,
+) -> Result<JwsHeader, JwsError> {
+    if detached.len() > MAX_JWS_LEN {
+        return Err(JwsError::TooLong);
+    }
+    let mut parts = detached.split('.');
+    let (Some(h), Some(""), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwsError::Malformed);
+    };
+    let mut token = String::with_capacity(h.len() + payload.len() * 4 / 3 + s.len() + 8);
+    token.push_str(h);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    token.push('.');
+    token.push_str(s);
+    verify_with_jwks_unbounded(&token, jwks_json).map(|v| v.header)
+}
+
+/// Verifies an RSASSA-PKCS1-v1_5 SHA-512 signature (BundID's `sha512sum` over a message's
+/// content) with any RSA signing key of a registered JWK Set.
+pub fn verify_rs512_with_jwks(
+    message: &[u8],
+    signature: &[u8],
+    jwks_json: &str,
+) -> Result<(), JwsError> {
+    use josekit::jwk::JwkSet;
+    use josekit::jws::{JwsVerifier, RS512};
+    let set = JwkSet::from_bytes(jwks_json.as_bytes()).map_err(|_| JwsError::UnknownKey)?;
+    let mut any = false;
+    for jwk in set.keys() {
+        if jwk.key_type() != "RSA" || jwk.key_use() == Some("enc") {
+            continue;
+        }
+        let Ok(verifier) = RS512.verifier_from_jwk(jwk) else {
+            continue;
+        };
+        any = true;
+        if verifier.verify(message, signature).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(if any {
+        JwsError::BadSignature
+    } else {
+        JwsError::UnknownKey
     })
 }
 

@@ -8,5 +8,8 @@ pub mod random;
 pub use crypto::{
     GeneratedKey, KeyEncryptionKey, generate_key, import_pkcs8_pem, stored_key, thumbprint,
 };
-pub use jws::{JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws, peek, verify_with_jwks};
+pub use jws::{
+    JwsError, JwsHeader, MAX_JWS_LEN, VerifiedJws, peek, verify_detached_with_jwks,
+    verify_rs512_with_jwks, verify_with_jwks,
+};
 pub use keyring::{KeyError, Keyring};

@@ -37,6 +37,8 @@ pub struct ServiceConfig {
     pub orgs: OrgConfig,
     /// A decision counts as delivered this many days after it was provided (OZG §9).
     pub postbox_delivery_days: u8,
+    /// What attachments a postbox message may carry.
+    pub postbox_attachments: konto_core::postbox::AttachmentRules,
 }
 
 /// Settings of organisation accounts and mandates.
@@ -86,6 +88,8 @@ pub struct Services {
     pub facts: konto_store::FactsCache,
     /// Seals each postbox's data key (the master key's key-encryption key).
     pub postbox_key: konto_keys::KeyEncryptionKey,
+    /// Where postbox attachments are kept (the database by default; an object store could).
+    pub attachments: Arc<dyn konto_store::AttachmentStore>,
     pub config: ServiceConfig,
 }
 

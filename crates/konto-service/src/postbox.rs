@@ -89,6 +89,120 @@ pub struct Content {
     /// Absent in what is stored for plain text (so a text message's hash is what it was).
     #[serde(default, skip_serializing_if = "BodyFormat::is_text")]
     pub format: BodyFormat,
+    /// The attachments, in order; their bytes are kept apart ([`konto_store::AttachmentStore`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentInfo>,
+    /// The sender's signature over the content as sent, verified on receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Evidence>,
+}
+
+/// A sender's signature over a message as it was sent, and what it signed: kept with the
+/// message so the reader can be shown (and an auditor re-check) that the content came from the
+/// sender unaltered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    /// A detached JWS (`header..signature`), or BundID's base64 `sha512sum`.
+    pub signature: String,
+    /// The signed text: the request's message part (JWS), or BundID's `content`.
+    pub signed: String,
+}
+
+/// How a sender signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// A JWS with detached payload (RFC 7515 Appendix F) with a key of the client's JWK Set.
+    DetachedJws,
+    /// RSASSA-PKCS1-v1_5 with SHA-512 over BundID's `content` string, base64.
+    Rs512,
+}
+
+/// What a message says about one of its attachments (sealed with the message: a file name may
+/// be personal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    pub filename: String,
+    /// The media type, checked against the content.
+    pub content_type: String,
+    pub size: u64,
+    /// Of the plain bytes, hex.
+    pub sha256: String,
+}
+
+/// An attachment as a service sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub filename: String,
+    /// The `Content-Type` the sender declared.
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// The media type `data` is, from its content: a known binary signature, else `text/plain`
+/// for UTF-8 text without control characters other than line breaks, tabs and form feeds.
+pub fn sniff(data: &[u8]) -> Option<&'static str> {
+    if let Some(t) = infer::get(data) {
+        return Some(t.mime_type());
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    text.chars()
+        .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+        .then_some("text/plain")
+}
+
+/// Checks attachments against `rules` (count, size, name, type; content against type) and
+/// describes each.
+pub fn check_attachments(
+    rules: &konto_core::postbox::AttachmentRules,
+    attachments: &[NewAttachment],
+) -> Result<Vec<AttachmentInfo>, konto_core::postbox::MessageError> {
+    use konto_core::postbox::MessageError;
+    if attachments.len() > rules.max_count {
+        return Err(MessageError::TooManyAttachments(rules.max_count));
+    }
+    attachments
+        .iter()
+        .map(|a| {
+            let media = rules.check_declared(&a.filename, &a.content_type)?;
+            let size = a.data.len() as u64;
+            if size > rules.max_bytes {
+                return Err(MessageError::AttachmentTooLarge(
+                    a.filename.clone(),
+                    rules.max_bytes,
+                ));
+            }
+            if a.data.is_empty() {
+                return Err(MessageError::AttachmentType(
+                    a.filename.clone(),
+                    "the file is empty".into(),
+                ));
+            }
+            match sniff(&a.data) {
+                Some(found) if found == media => {}
+                found => {
+                    return Err(MessageError::AttachmentType(
+                        a.filename.clone(),
+                        format!(
+                            "the content is {}, not {media}",
+                            found.unwrap_or("of an unknown type")
+                        ),
+                    ));
+                }
+            }
+            Ok(AttachmentInfo {
+                filename: a.filename.clone(),
+                content_type: media,
+                size,
+                sha256: hex::encode(Sha256::digest(&a.data)),
+            })
+        })
+        .collect()
+}
+
+fn attachment_aad(handle: &str, id: &str, position: usize) -> String {
+    format!("konto-postbox-attachment:{handle}:{id}:{position}")
 }
 
 impl Content {
@@ -205,12 +319,18 @@ impl PostboxService {
         handle: &str,
         idempotency_key: &str,
         message: NewMessage,
+        attachments: Vec<NewAttachment>,
+        evidence: Option<Evidence>,
     ) -> Result<Receipt, ServiceError> {
         if !valid_idempotency_key(idempotency_key) {
             return Err(ServiceError::Invalid("Idempotency-Key".into()));
         }
         message.validate()?;
+        let infos = check_attachments(&self.s.config.postbox_attachments, &attachments)?;
         let postbox = self.released_postbox(client_id, handle).await?;
+        if let Some(e) = &evidence {
+            self.verify_evidence(client_id, e).await?;
+        }
         let body = match message.format {
             BodyFormat::Text => message.body,
             BodyFormat::Html => crate::postbox_html::accept(&message.body)?,
@@ -219,16 +339,32 @@ impl PostboxService {
             title: message.title,
             body,
             format: message.format,
+            attachments: infos,
+            signature: evidence,
         };
         let content_sha256 = content.sha256()?;
         let id = random::id()?;
         let plain =
             serde_json::to_vec(&content).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let sealed = self
-            .data_key(&postbox)
-            .await?
+        let key = self.data_key(&postbox).await?;
+        let sealed = key
             .encrypt(&message_aad(handle, &id), &plain)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        // the attachments first: a message, once stored, always finds them
+        if !attachments.is_empty() {
+            let files = attachments
+                .into_iter()
+                .enumerate()
+                .map(|(n, a)| {
+                    key.encrypt(&attachment_aad(handle, &id, n), &a.data)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.s
+                .attachments
+                .put_attachments(&id, &files, self.now())
+                .await?;
+        }
         let now = self.now();
         let delivered_at = match message.kind {
             konto_core::postbox::MessageKind::Decision => {
@@ -261,6 +397,12 @@ impl PostboxService {
             Err(e) => return Err(e.into()),
         };
         let replayed = stored.id != id;
+        if replayed && !content.attachments.is_empty() {
+            // this attempt's copies; the first send's are the message's
+            if let Err(e) = self.s.attachments.delete_attachments(&id).await {
+                tracing::warn!(error = %e, "a retried send's attachments stay for the purge");
+            }
+        }
         if replayed && (stored.content_sha256 != content_sha256 || stored.handle != handle) {
             return Err(ServiceError::IdempotencyConflict);
         }
@@ -274,6 +416,34 @@ impl PostboxService {
             delivered_on: stored.delivered_at.map(|d| d.date()),
             replayed,
         })
+    }
+
+    /// Checks a sender's signature with the keys registered for the client.
+    async fn verify_evidence(&self, client_id: &str, e: &Evidence) -> Result<(), ServiceError> {
+        use konto_core::postbox::MessageError;
+        let jwks = self
+            .s
+            .store
+            .client(client_id)
+            .await?
+            .and_then(|c| c.jwks)
+            .ok_or_else(|| {
+                MessageError::Signature("the client has no registered keys to check it".into())
+            })?;
+        let checked = match e.kind {
+            EvidenceKind::DetachedJws => {
+                konto_keys::verify_detached_with_jwks(&e.signature, e.signed.as_bytes(), &jwks)
+                    .map(|_| ())
+            }
+            EvidenceKind::Rs512 => {
+                use base64::Engine;
+                let sig = base64::engine::general_purpose::STANDARD
+                    .decode(e.signature.trim())
+                    .map_err(|_| MessageError::Signature("sha512sum is not base64".into()))?;
+                konto_keys::verify_rs512_with_jwks(e.signed.as_bytes(), &sig, &jwks)
+            }
+        };
+        checked.map_err(|err| MessageError::Signature(err.to_string()).into())
     }
 
     /// Tells the owner by e-mail that a message arrived (no content: only that there is one,
@@ -370,6 +540,9 @@ impl PostboxService {
             .delete_message(&postbox.handle, id, self.now())
             .await?
         {
+            if let Err(e) = self.s.attachments.delete_attachments(id).await {
+                tracing::warn!(error = %e, "a deleted message's attachments stay for the purge");
+            }
             Ok(())
         } else {
             Err(ServiceError::NoMessage)
@@ -679,15 +852,14 @@ impl PostboxService {
         Ok(view)
     }
 
-    /// One message without its content (who sent it, what level it needs), for the page that
-    /// asks for a step-up: one row read, nothing opened, nothing marked. `organisation`: an
-    /// organisation's message, for a member whose rights cover its service.
-    pub async fn summary(
+    /// A message in the person's postbox, or in an organisation's for a member whose rights
+    /// cover its service; [`ServiceError::NoMessage`] otherwise.
+    async fn locate(
         &self,
         user_id: &str,
         organisation: Option<&str>,
         id: &str,
-    ) -> Result<MessageView, ServiceError> {
+    ) -> Result<(PostboxRecord, MessageRecord), ServiceError> {
         let (postbox, rights) = match organisation {
             Some(org) => {
                 let (p, r) = self.org_postbox(user_id, org).await?;
@@ -713,7 +885,65 @@ impl PostboxService {
         {
             return Err(ServiceError::NoMessage);
         }
+        Ok((postbox, m))
+    }
+
+    /// One message without its content (who sent it, what level it needs), for the page that
+    /// asks for a step-up: one row read, nothing opened, nothing marked. `organisation`: an
+    /// organisation's message, for a member whose rights cover its service.
+    pub async fn summary(
+        &self,
+        user_id: &str,
+        organisation: Option<&str>,
+        id: &str,
+    ) -> Result<MessageView, ServiceError> {
+        let (postbox, m) = self.locate(user_id, organisation, id).await?;
         self.view(&postbox, None, m, Level::Basic)
+    }
+
+    /// Attachment `position` of a message, opened and checked against its hash, if the
+    /// session's `level` reaches the message ([`ServiceError::LevelTooLow`] otherwise).
+    pub async fn attachment(
+        &self,
+        user_id: &str,
+        organisation: Option<&str>,
+        id: &str,
+        position: usize,
+        level: Level,
+    ) -> Result<(AttachmentInfo, Vec<u8>), ServiceError> {
+        let (postbox, m) = self.locate(user_id, organisation, id).await?;
+        if level < m.min_level {
+            return Err(ServiceError::LevelTooLow {
+                needed: m.min_level,
+            });
+        }
+        let key = self.data_key(&postbox).await?;
+        let view = self.view(&postbox, Some(&key), m, level)?;
+        let info = view
+            .content
+            .and_then(|c| c.attachments.into_iter().nth(position))
+            .ok_or(ServiceError::NoMessage)?;
+        let sealed = self
+            .s
+            .attachments
+            .attachment(&view.id, position)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("postbox message {} lost an attachment", view.id))
+            })?;
+        let data = key
+            .decrypt(
+                &attachment_aad(&postbox.handle, &view.id, position),
+                &sealed,
+            )
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if hex::encode(Sha256::digest(&data)) != info.sha256 {
+            return Err(ServiceError::Internal(format!(
+                "an attachment of postbox message {} does not match its hash",
+                view.id
+            )));
+        }
+        Ok((info, data))
     }
 
     /// One message, marked read if the session's `level` reaches it
@@ -747,5 +977,90 @@ impl PostboxService {
         let mut view = self.view(&postbox, Some(&key), m, level)?;
         view.read_at.get_or_insert(now);
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use konto_core::postbox::{AttachmentRules, MessageError};
+
+    const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+
+    fn file(name: &str, declared: &str, data: &[u8]) -> NewAttachment {
+        NewAttachment {
+            filename: name.into(),
+            content_type: declared.into(),
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_content_decides_the_type() {
+        assert_eq!(sniff(PDF), Some("application/pdf"));
+        assert_eq!(sniff(PNG), Some("image/png"));
+        assert_eq!(
+            sniff("Grüße\r\n\tund\u{c}mehr".as_bytes()),
+            Some("text/plain")
+        );
+        assert_eq!(
+            sniff(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff"),
+            Some("application/vnd.microsoft.portable-executable")
+        );
+        assert_eq!(sniff(b"text with a \0 in it"), None);
+        assert_eq!(sniff(&[0xff, 0xfe, 0x00, 0x41]), None);
+    }
+
+    #[test]
+    fn attachments_are_checked_against_their_content() {
+        let rules = AttachmentRules::default();
+        let ok = check_attachments(
+            &rules,
+            &[
+                file("Bescheid.pdf", "application/pdf", PDF),
+                file("notiz.txt", "text/plain; charset=utf-8", b"Hallo\n"),
+            ],
+        )
+        .expect("allowed");
+        assert_eq!(ok[0].content_type, "application/pdf");
+        assert_eq!(ok[1].content_type, "text/plain");
+        assert_eq!(ok[0].size, PDF.len() as u64);
+        assert_eq!(ok[1].sha256, hex::encode(Sha256::digest(b"Hallo\n")));
+        // a PNG declared and named as a PDF
+        assert!(matches!(
+            check_attachments(&rules, &[file("Bescheid.pdf", "application/pdf", PNG)]),
+            Err(MessageError::AttachmentType(name, why)) if name == "Bescheid.pdf" && why.contains("image/png")
+        ));
+        // a program declared as text
+        assert!(matches!(
+            check_attachments(
+                &rules,
+                &[file(
+                    "readme.txt",
+                    "text/plain",
+                    b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff"
+                )]
+            ),
+            Err(MessageError::AttachmentType(..))
+        ));
+        assert!(matches!(
+            check_attachments(&rules, &[file("leer.txt", "text/plain", b"")]),
+            Err(MessageError::AttachmentType(..))
+        ));
+        let six: Vec<_> = (0..6)
+            .map(|i| file(&format!("{i}.txt"), "text/plain", b"x"))
+            .collect();
+        assert_eq!(
+            check_attachments(&rules, &six),
+            Err(MessageError::TooManyAttachments(5))
+        );
+        let big = vec![b'a'; 2 * 1024 * 1024 + 1];
+        assert!(matches!(
+            check_attachments(&rules, &[file("gross.txt", "text/plain", &big)]),
+            Err(MessageError::AttachmentTooLarge(_, 2_097_152))
+        ));
+        let exact = vec![b'a'; 2 * 1024 * 1024];
+        assert!(check_attachments(&rules, &[file("genau.txt", "text/plain", &exact)]).is_ok());
     }
 }

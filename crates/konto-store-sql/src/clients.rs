@@ -85,13 +85,14 @@ struct ClientRow {
     allow_temporary_login: bool,
     created_at: i64,
     service_groups: String,
+    postbox_webhook: Option<String>,
 }
 
 macro_rules! columns {
     () => {
         "id, name, auth_method, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
      grant_types, scopes, id_token_alg, subject_type, sector_identifier_uri, first_party, require_pkce, \
-     min_level, acr_vocabulary, allow_temporary_login, created_at, service_groups"
+     min_level, acr_vocabulary, allow_temporary_login, created_at, service_groups, postbox_webhook"
     };
 }
 
@@ -138,6 +139,7 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|_| StoreError::Corrupt("acr vocabulary".into()))?,
             allow_temporary_login: r.allow_temporary_login,
             service_groups: from_json(&r.service_groups, "service groups")?,
+            postbox_webhook: r.postbox_webhook,
             created_at: from_ts(r.created_at)?,
         })
     }
@@ -155,7 +157,7 @@ impl ClientRepo for SqlStore {
         let sql = concat!(
             "INSERT INTO clients (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
         on_write!(self, pool => sqlx::query(sql)
             .bind(&c.id)
@@ -177,6 +179,7 @@ impl ClientRepo for SqlStore {
             .bind(c.allow_temporary_login)
             .bind(ts(c.created_at))
             .bind(&service_groups)
+            .bind(&c.postbox_webhook)
             .execute(pool)
             .await.map(|r| r.rows_affected()))
         .map_err(map_err)?;

@@ -426,7 +426,7 @@ fn live_link(
 }
 
 /// What is purged, in this order.
-const PURGE: [&str; 10] = [
+const PURGE: [&str; 11] = [
     "DELETE FROM grants WHERE expires_at < $1",
     // codes never redeemed: their grant is useless ten minutes after the code expired
     "DELETE FROM grants WHERE code_used_at IS NULL AND code_expires_at < $1 - 600",
@@ -439,6 +439,8 @@ const PURGE: [&str; 10] = [
     "DELETE FROM org_invitations WHERE expires_at < $1",
     // an organisation whose letter expired stays unconfirmed: the code no longer works anyway
     "DELETE FROM org_letters WHERE expires_at < $1",
+    // what senders were told (or given up on) is kept for 30 days
+    "DELETE FROM postbox_events WHERE COALESCE(delivered_at, failed_at) < $1 - 2592000",
 ];
 
 /// Throttle entries are forgotten a day after the last failure.
@@ -468,6 +470,9 @@ const COUNTED: [&str; 21] = [
     "_sqlx_migrations",
 ];
 
+/// How old attachments without a stored message must be before the purge takes them.
+const ORPHAN_ATTACHMENT_SECS: i64 = 3600;
+
 #[async_trait]
 impl Maintenance for SqlStore {
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
@@ -480,7 +485,17 @@ impl Maintenance for SqlStore {
             on_write!(self, pool => sqlx::query("DELETE FROM throttle WHERE last_failure < $1")
             .bind(ts(now) - THROTTLE_MEMORY_SECS).execute(pool).await.map(|r| r.rows_affected()))
             .map_err(map_err)?;
-        Ok(total + done)
+        // attachments of deleted messages, and of messages that never arrived (a crash between
+        // the attachments and their message, a retried send): after an hour, so that a send
+        // in progress keeps its own
+        let orphans = on_write!(self, pool => sqlx::query(
+            "DELETE FROM postbox_attachments WHERE created_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM postbox_messages m WHERE m.id = postbox_attachments.message_id \
+              AND m.deleted_at IS NULL)",
+        )
+        .bind(ts(now) - ORPHAN_ATTACHMENT_SECS).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(total + done + orphans)
     }
 
     async fn row_counts(&self) -> StoreResult<Vec<(String, i64)>> {

@@ -5,7 +5,8 @@ use konto_core::Level;
 use konto_core::postbox::{ApplicationStatus, MessageKind};
 use konto_core::representation::Party;
 use konto_store::{
-    ApplicationStateRecord, MessageRecord, PostboxRecord, PostboxRepo, StoreError, StoreResult,
+    ApplicationStateRecord, AttachmentStore, MessageRecord, PostboxEvent, PostboxOutbox,
+    PostboxRecord, PostboxRepo, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -131,6 +132,155 @@ impl TryFrom<MessageRow> for MessageRecord {
             read_at: from_opt_ts(r.read_at)?,
             deleted_at: from_opt_ts(r.deleted_at)?,
         })
+    }
+}
+
+/// The event for one message's sender, if it has a webhook: `$1` the message, `$2` the id's
+/// suffix, `$3` the event, `$4` when. Written once (the id is the message's and the suffix).
+const MESSAGE_EVENT: &str = "INSERT INTO postbox_events \
+    (id, client_id, message_id, event, occurred_at, attempts, next_attempt_at) \
+    SELECT m.id || '.' || $2, m.client_id, m.id, $3, $4, 0, $4 \
+    FROM postbox_messages m JOIN clients c ON c.id = m.client_id \
+    WHERE m.id = $1 AND c.postbox_webhook IS NOT NULL \
+    ON CONFLICT (id) DO NOTHING";
+
+/// The events for the senders of a person's messages not deleted before, when their account
+/// goes: `$1` the person, `$2` when. Run before the messages are marked deleted.
+pub(crate) const ACCOUNT_DELETED_EVENTS: &str = "INSERT INTO postbox_events \
+    (id, client_id, message_id, event, occurred_at, attempts, next_attempt_at) \
+    SELECT m.id || '.deleted', m.client_id, m.id, 'account_deleted', $2, 0, $2 \
+    FROM postbox_messages m JOIN clients c ON c.id = m.client_id \
+    WHERE c.postbox_webhook IS NOT NULL AND m.deleted_at IS NULL \
+    AND m.handle IN (SELECT handle FROM postboxes WHERE owner_type = 'person' AND owner_id = $1) \
+    ON CONFLICT (id) DO NOTHING";
+
+macro_rules! event_columns {
+    () => {
+        "id, client_id, message_id, event, occurred_at, attempts, next_attempt_at, delivered_at, \
+         failed_at, last_error"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    client_id: String,
+    message_id: String,
+    event: String,
+    occurred_at: i64,
+    attempts: i64,
+    next_attempt_at: i64,
+    delivered_at: Option<i64>,
+    failed_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl TryFrom<EventRow> for PostboxEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(PostboxEvent {
+            id: r.id,
+            client_id: r.client_id,
+            message_id: r.message_id,
+            event: r.event,
+            occurred_at: from_ts(r.occurred_at)?,
+            attempts: u32::try_from(r.attempts).map_err(|_| corrupt_column("attempts"))?,
+            next_attempt_at: from_ts(r.next_attempt_at)?,
+            delivered_at: from_opt_ts(r.delivered_at)?,
+            failed_at: from_opt_ts(r.failed_at)?,
+            last_error: r.last_error,
+        })
+    }
+}
+
+#[async_trait]
+impl PostboxOutbox for SqlStore {
+    async fn due_events(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<PostboxEvent>> {
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM postbox_events WHERE delivered_at IS NULL AND failed_at IS NULL \
+             AND next_attempt_at <= $1 ORDER BY seq LIMIT $2"
+        );
+        let rows: Vec<EventRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(map_err)?;
+        rows.into_iter().map(PostboxEvent::try_from).collect()
+    }
+
+    async fn claim_event(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let n = on_write!(self, pool => sqlx::query(
+            "UPDATE postbox_events SET next_attempt_at = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(ts(lease_until))
+        .bind(id)
+        .bind(ts(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(n == 1)
+    }
+
+    async fn event_delivered(&self, id: &str, now: OffsetDateTime) -> StoreResult<()> {
+        on_write!(self, pool => sqlx::query(
+            "UPDATE postbox_events SET delivered_at = $1, last_error = NULL WHERE id = $2",
+        )
+        .bind(ts(now))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn event_attempt_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let error: String = error.chars().take(500).collect();
+        on_write!(self, pool => sqlx::query(
+            "UPDATE postbox_events SET last_error = $1, \
+             next_attempt_at = COALESCE($2, next_attempt_at), \
+             failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END \
+             WHERE id = $4 AND delivered_at IS NULL",
+        )
+        .bind(&error)
+        .bind(retry_at.map(ts))
+        .bind(ts(now))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn events_for(&self, client_id: &str) -> StoreResult<Vec<PostboxEvent>> {
+        let sql = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM postbox_events WHERE client_id = $1 ORDER BY seq"
+        );
+        let rows: Vec<EventRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(client_id)
+            .fetch_all(pool)
+            .await)
+        .map_err(map_err)?;
+        rows.into_iter().map(PostboxEvent::try_from).collect()
     }
 }
 
@@ -335,17 +485,44 @@ impl PostboxRepo for SqlStore {
     }
 
     async fn mark_read(&self, handle: &str, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        let exists: Option<(String,)> = on_write!(self, pool => sqlx::query_as(
-            "UPDATE postbox_messages SET read_at = COALESCE(read_at, $1) \
-             WHERE handle = $2 AND id = $3 AND deleted_at IS NULL RETURNING id",
-        )
-        .bind(ts(now))
-        .bind(handle)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
-        .map_err(map_err)?;
-        Ok(exists.is_some())
+        on_write!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let first = sqlx::query(
+                "UPDATE postbox_messages SET read_at = $1 \
+                 WHERE handle = $2 AND id = $3 AND deleted_at IS NULL AND read_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(handle)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let exists = if first {
+                // the sender is told, in the same transaction
+                sqlx::query(MESSAGE_EVENT)
+                    .bind(id)
+                    .bind("read")
+                    .bind("read")
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            } else {
+                sqlx::query_as::<_, (String,)>(
+                    "SELECT id FROM postbox_messages \
+                     WHERE handle = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(handle)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some()
+            };
+            tx.commit().await?;
+            Ok::<bool, sqlx::Error>(exists)
+        }.await)
+        .map_err(map_err)
     }
 
     async fn sent_message(&self, client_id: &str, id: &str) -> StoreResult<Option<MessageRecord>> {
@@ -369,18 +546,33 @@ impl PostboxRepo for SqlStore {
         id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let done: Option<(String,)> = on_write!(self, pool => sqlx::query_as(
-            "UPDATE postbox_messages SET deleted_at = $1, sealed = $2 \
-             WHERE handle = $3 AND id = $4 AND deleted_at IS NULL RETURNING id",
-        )
-        .bind(ts(now))
-        .bind(Vec::<u8>::new())
-        .bind(handle)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
-        .map_err(map_err)?;
-        Ok(done.is_some())
+        on_write!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE postbox_messages SET deleted_at = $1, sealed = $2 \
+                 WHERE handle = $3 AND id = $4 AND deleted_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(Vec::<u8>::new())
+            .bind(handle)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if done {
+                sqlx::query(MESSAGE_EVENT)
+                    .bind(id)
+                    .bind("deleted")
+                    .bind("deleted_by_person")
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, sqlx::Error>(done)
+        }.await)
+        .map_err(map_err)
     }
 
     async fn insert_application_state(&self, a: &ApplicationStateRecord) -> StoreResult<()> {
@@ -427,5 +619,65 @@ impl PostboxRepo for SqlStore {
         rows.into_iter()
             .map(ApplicationStateRecord::try_from)
             .collect()
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for SqlStore {
+    async fn put_attachments(
+        &self,
+        message_id: &str,
+        sealed: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        on_write!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM postbox_attachments WHERE message_id = $1")
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await?;
+            for (position, data) in sealed.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO postbox_attachments (message_id, position, sealed, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(message_id)
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(data)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }.await)
+        .map_err(map_err)
+    }
+
+    async fn attachment(&self, message_id: &str, position: usize) -> StoreResult<Option<Vec<u8>>> {
+        let Ok(position) = i64::try_from(position) else {
+            return Ok(None);
+        };
+        let row: Option<(Vec<u8>,)> = on_read!(self, pool => sqlx::query_as(
+            "SELECT sealed FROM postbox_attachments WHERE message_id = $1 AND position = $2",
+        )
+        .bind(message_id)
+        .bind(position)
+        .fetch_optional(pool)
+        .await)
+        .map_err(map_err)?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    async fn delete_attachments(&self, message_id: &str) -> StoreResult<()> {
+        on_write!(self, pool => sqlx::query("DELETE FROM postbox_attachments WHERE message_id = $1")
+            .bind(message_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        Ok(())
     }
 }

@@ -239,7 +239,13 @@ impl UserRepo for SqlStore {
             }
             // The postbox is closed, not removed: its key and every message's content are
             // erased, the rows stay so that the senders learn the messages were deleted with
-            // the account.
+            // the account; those with a webhook are told by it.
+            sqlx::query(crate::postbox::ACCOUNT_DELETED_EVENTS)
+                .bind(id)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
             sqlx::query(
                 "UPDATE postbox_messages SET sealed = $2, deleted_at = COALESCE(deleted_at, $3) \
                  WHERE handle IN (SELECT handle FROM postboxes \

@@ -66,6 +66,7 @@ pub fn sample_client(id: &str) -> Client {
         acr_vocabulary: AcrVocabulary::Stork,
         allow_temporary_login: true,
         service_groups: Vec::new(),
+        postbox_webhook: None,
         created_at: t0(),
     }
 }

@@ -328,6 +328,8 @@ pub trait Store:
     + EmailLinkRepo
     + OrgRepo
     + PostboxRepo
+    + AttachmentStore
+    + PostboxOutbox
     + Maintenance
 {
 }
@@ -344,6 +346,8 @@ impl<T> Store for T where
         + EmailLinkRepo
         + OrgRepo
         + PostboxRepo
+        + AttachmentStore
+        + PostboxOutbox
         + Maintenance
 {
 }

@@ -114,3 +114,72 @@ pub trait PostboxRepo: Send + Sync {
         application_id: Option<&str>,
     ) -> StoreResult<Vec<ApplicationStateRecord>>;
 }
+
+/// Where a message's attachments are kept, sealed: by default in the database; an object store
+/// (S3-compatible) could implement this under keys `{message_id}/{position}`. A send puts its
+/// attachments before it stores the message, so a stored message always finds them; the
+/// attachments of a message that was never stored (a crash in between, a retried send) are
+/// deleted, by the sender or by the purge.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
+    /// Stores a message's sealed attachments, in order (replacing any under the same id).
+    /// Durable before it returns.
+    async fn put_attachments(
+        &self,
+        message_id: &str,
+        sealed: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// One attachment, sealed.
+    async fn attachment(&self, message_id: &str, position: usize) -> StoreResult<Option<Vec<u8>>>;
+    /// Deletes a message's attachments (none is fine).
+    async fn delete_attachments(&self, message_id: &str) -> StoreResult<()>;
+}
+
+/// Something a sender is told about one of its messages, waiting in the outbox or delivered.
+/// Written in the same transaction as what it reports; its id is `{message_id}.read` or
+/// `{message_id}.deleted` (a message is read first and deleted once), so it is written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostboxEvent {
+    pub id: String,
+    pub client_id: String,
+    pub message_id: String,
+    /// `read`, `deleted_by_person` or `account_deleted`.
+    pub event: String,
+    pub occurred_at: OffsetDateTime,
+    /// Delivery attempts begun so far.
+    pub attempts: u32,
+    pub next_attempt_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub failed_at: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+}
+
+/// The outbox of events for senders with a webhook (events are only written for clients that
+/// have one). Delivered at least once: a node takes an event by moving its next attempt ahead
+/// by a lease, and reports the outcome.
+#[async_trait]
+pub trait PostboxOutbox: Send + Sync {
+    /// Events due at `now`, oldest first, at most `limit`.
+    async fn due_events(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<PostboxEvent>>;
+    /// Takes a due event for an attempt: counts it and moves its next attempt to `lease_until`.
+    /// `false` if another node took it first (or it is no longer due).
+    async fn claim_event(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// The event was delivered.
+    async fn event_delivered(&self, id: &str, now: OffsetDateTime) -> StoreResult<()>;
+    /// An attempt failed: try again at `retry_at`, or give up (`None`).
+    async fn event_attempt_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The events for a client's messages, oldest first (for tests and operators).
+    async fn events_for(&self, client_id: &str) -> StoreResult<Vec<PostboxEvent>>;
+}

@@ -179,12 +179,39 @@ fn dev_kids() -> Vec<String> {
 }
 
 /// Builds the application. Does not bind or spawn anything.
+/// The postbox's attachment settings: known types only (each has its extensions), sane limits.
+fn check_postbox(postbox: &crate::config::PostboxConfig) -> Result<(), BootError> {
+    for t in &postbox.attachment_types {
+        let media = konto_core::postbox::media_type(t);
+        if !konto_core::postbox::EXTENSIONS
+            .iter()
+            .any(|(known, _)| *known == media)
+        {
+            return Err(BootError::Config(format!(
+                "postbox.attachment_types: {t:?} is not a type konto can check (known: {})",
+                konto_core::postbox::EXTENSIONS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    if postbox.max_attachments > 100 || postbox.max_attachment_bytes > 64 * 1024 * 1024 {
+        return Err(BootError::Config(
+            "postbox: at most 100 attachments of at most 64 MiB each".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn build(
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<App>, BootError> {
     let issuer = check_issuer(&config)?;
+    check_postbox(&config.postbox)?;
     let now = clock.now();
     let master = secrets::master_key(&config)?;
     let keys = secrets::derive(&master);
@@ -400,6 +427,7 @@ pub async fn build(
         pairwise_key: keys.pairwise,
         facts: konto_store::FactsCache::new(),
         postbox_key: kek.clone(),
+        attachments: Arc::clone(&store) as Arc<dyn konto_store::AttachmentStore>,
         config: ServiceConfig {
             issuer: issuer.clone(),
             flow_ttl: Duration::from_secs(config.login.flow_secs),
@@ -414,6 +442,7 @@ pub async fn build(
                 objection_period: Duration::from_secs(config.orgs.objection_days * 86_400),
             },
             postbox_delivery_days: config.postbox.delivery_days,
+            postbox_attachments: config.postbox.attachment_rules(),
         },
     });
     let secure = issuer.scheme() == "https";

@@ -35,11 +35,51 @@ pub struct PostboxConfig {
     /// A decision counts as delivered this many days after it was provided (OZG §9 as amended
     /// in 2024: 4; the earlier text: 3).
     pub delivery_days: u8,
+    /// Attachments per message, at most.
+    pub max_attachments: usize,
+    /// Bytes per attachment, at most.
+    pub max_attachment_bytes: u64,
+    /// The media types attachments may have (their content is checked against the type, and
+    /// the file name's extension too).
+    pub attachment_types: Vec<String>,
+    /// How often the outbox is looked at for events to push to senders' webhooks, in ms.
+    pub webhook_poll_ms: u64,
+    /// The first retry of a failed push comes after this many seconds; each next one after
+    /// twice as long (at most an hour).
+    pub webhook_retry_secs: u64,
+    /// Attempts before an event is given up (logged; the sender can still poll).
+    pub webhook_attempts: u32,
+    /// The CA certificates (PEM) webhooks' https servers are checked against.
+    pub webhook_ca_file: PathBuf,
 }
 
 impl Default for PostboxConfig {
     fn default() -> Self {
-        PostboxConfig { delivery_days: 4 }
+        let rules = konto_core::postbox::AttachmentRules::default();
+        PostboxConfig {
+            delivery_days: 4,
+            max_attachments: rules.max_count,
+            max_attachment_bytes: rules.max_bytes,
+            attachment_types: rules.types,
+            webhook_poll_ms: 1000,
+            webhook_retry_secs: 30,
+            webhook_attempts: 12,
+            webhook_ca_file: PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
+        }
+    }
+}
+
+impl PostboxConfig {
+    pub fn attachment_rules(&self) -> konto_core::postbox::AttachmentRules {
+        konto_core::postbox::AttachmentRules {
+            max_count: self.max_attachments,
+            max_bytes: self.max_attachment_bytes,
+            types: self
+                .attachment_types
+                .iter()
+                .map(|t| konto_core::postbox::media_type(t))
+                .collect(),
+        }
     }
 }
 

@@ -44,6 +44,7 @@ pub fn demo_client(app: &App) -> Client {
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: true,
         service_groups: Vec::new(),
+        postbox_webhook: None,
         created_at: app.clock.now(),
     }
 }
@@ -69,6 +70,7 @@ pub fn demo_public_client(app: &App) -> Client {
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: true,
         service_groups: Vec::new(),
+        postbox_webhook: None,
         created_at: app.clock.now(),
     }
 }

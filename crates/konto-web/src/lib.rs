@@ -12,6 +12,7 @@ pub mod run;
 pub mod secrets;
 mod security;
 pub mod server;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -130,6 +131,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 fn body_limited(router: axum::Router, max: usize) -> axum::Router {
     router
         .layer(RequestBodyLimitLayer::new(max))
+        .layer(axum::extract::DefaultBodyLimit::max(max))
         .layer(middleware::from_fn_with_state(max as u64, drain_oversized))
 }
 
@@ -144,14 +146,14 @@ fn layered(app: &Arc<App>, router: axum::Router) -> axum::Router {
 }
 
 /// The main listener's routes with every layer. The postbox API takes larger bodies (a message
-/// up to [`konto_core::postbox::MAX_BODY_BYTES`]) than the forms and token requests
-/// (`server.max_body_bytes`).
+/// up to [`konto_core::postbox::MAX_BODY_BYTES`] and its attachments) than the forms and token
+/// requests (`server.max_body_bytes`).
 pub fn router(app: Arc<App>) -> axum::Router {
     let max = app.config.server.max_body_bytes;
     let main = body_limited(routes::router(Arc::clone(&app)), max);
     let postbox = body_limited(
         routes::postbox_router(Arc::clone(&app)),
-        routes::postbox::MAX_REQUEST_BYTES.max(max),
+        routes::postbox::max_request_bytes(&app.services.config.postbox_attachments).max(max),
     );
     layered(&app, main.merge(postbox))
 }

@@ -435,6 +435,19 @@ pub(crate) struct PostboxMessagePage<'a> {
     pub html: Option<String>,
     /// The level a step-up must reach.
     pub needs: &'static str,
+    pub attachments: Vec<AttachmentRow>,
+    /// The sender signed the content (checked on arrival; the content hash on reading).
+    pub signed: bool,
+}
+
+/// An attachment on a message's page.
+pub(crate) struct AttachmentRow {
+    pub position: usize,
+    pub name: String,
+    /// Its type, as a reader knows it: PDF, text, PNG, JPEG.
+    pub kind: &'static str,
+    /// Its size, readable: "12 KB".
+    pub size: String,
 }
 
 impl PostboxMessagePage<'_> {

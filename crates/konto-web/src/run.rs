@@ -84,6 +84,7 @@ pub async fn launch(
         };
         tasks.push(tokio::spawn(server::run(listener, rx.clone())));
     }
+    crate::webhooks::spawn(Arc::clone(&app), rx.clone());
     spawn_background(Arc::clone(&app), rx);
     Ok(Running {
         addr,

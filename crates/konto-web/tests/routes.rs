@@ -103,6 +103,7 @@ async fn harness_with(development: bool) -> Harness {
             acr_vocabulary: AcrVocabulary::Eidas,
             allow_temporary_login: false,
             service_groups: Vec::new(),
+            postbox_webhook: None,
             created_at: now,
         })
         .await

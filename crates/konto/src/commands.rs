@@ -304,6 +304,11 @@ pub(crate) struct ClientArgs {
     /// and mandates can name groups.
     #[arg(long = "service-group")]
     service_groups: Vec<String>,
+    /// Where konto pushes what happens to the postbox messages this client sent (read,
+    /// deleted), as signed Security Event Tokens (RFC 8935 push). https, or http in
+    /// development.
+    #[arg(long)]
+    postbox_webhook: Option<String>,
 }
 
 fn secret_hasher(config: &Config) -> Result<SecretHasher> {
@@ -348,6 +353,12 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                 let u = url::Url::parse(uri).with_context(|| format!("{uri} is not a URL"))?;
                 if u.fragment().is_some() {
                     bail!("redirect URIs must not have a fragment (RFC 6749 section 3.1.2)");
+                }
+            }
+            if let Some(hook) = &a.postbox_webhook {
+                let u = url::Url::parse(hook).with_context(|| format!("{hook} is not a URL"))?;
+                if u.scheme() != "https" && !(u.scheme() == "http" && config.development) {
+                    bail!("--postbox-webhook must be an https URL (http only in development)");
                 }
             }
             if grant_types.contains(&GrantType::AuthorizationCode) && a.redirect_uris.is_empty() {
@@ -402,6 +413,7 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
                 allow_temporary_login: a.allow_temporary_login,
                 service_groups: a.service_groups.clone(),
+                postbox_webhook: a.postbox_webhook.clone(),
                 created_at: SystemClock.now(),
             };
             // OIDC Core §8.1: several redirect hosts need a sector identifier

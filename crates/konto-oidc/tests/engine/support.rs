@@ -102,6 +102,7 @@ pub(crate) fn client(id: &str) -> Client {
         acr_vocabulary: AcrVocabulary::Eidas,
         allow_temporary_login: false,
         service_groups: Vec::new(),
+        postbox_webhook: None,
         created_at: start(),
     }
 }

@@ -35,6 +35,7 @@ fn message(id: &str, handle: &str, key: &str) -> MessageRecord {
 }
 
 pub(super) async fn run_all(store: &dyn Store) {
+    attachments(store).await;
     store
         .create_user(&sample_user("pb1"), &[], &[])
         .await
@@ -351,4 +352,101 @@ pub(super) async fn run_all(store: &dyn Store) {
         "and its applications' states"
     );
     assert!(store.postbox("handle-org").await.expect("read").is_some());
+}
+
+/// Attachments: kept in order, read one by one, replaced as a whole, deleted with their
+/// message; the purge takes those whose message never arrived or was deleted, after an hour.
+async fn attachments(store: &dyn Store) {
+    store
+        .create_user(&sample_user("pba"), &[], &[])
+        .await
+        .expect("create user");
+    let pb = store
+        .ensure_postbox(&Party::Person("pba".into()), "handle-att", t0())
+        .await
+        .expect("postbox");
+    let two = vec![vec![1u8; 70_000], vec![0u8, 255, 7]];
+    store
+        .put_attachments("m-att", &two, t0())
+        .await
+        .expect("put");
+    assert_eq!(
+        store.attachment("m-att", 0).await.expect("read"),
+        Some(two[0].clone())
+    );
+    assert_eq!(
+        store.attachment("m-att", 1).await.expect("read"),
+        Some(two[1].clone())
+    );
+    assert_eq!(store.attachment("m-att", 2).await.expect("read"), None);
+    assert_eq!(store.attachment("m-other", 0).await.expect("read"), None);
+    // a retried put replaces, never doubles
+    store
+        .put_attachments("m-att", &[vec![9]], t0())
+        .await
+        .expect("put again");
+    assert_eq!(
+        store.attachment("m-att", 0).await.expect("read"),
+        Some(vec![9])
+    );
+    assert_eq!(store.attachment("m-att", 1).await.expect("read"), None);
+    store
+        .put_attachments("m-orphan", &[vec![5]], t0())
+        .await
+        .expect("put orphan");
+    store
+        .put_attachments("m-fresh-orphan", &[vec![6]], t0() + Duration::minutes(59))
+        .await
+        .expect("put orphan");
+    let mut m = message("m-att", &pb.handle, "k-att");
+    m.client_id = "c-att".into();
+    store.insert_message(&m).await.expect("insert");
+    store
+        .purge_expired(t0() + Duration::minutes(61))
+        .await
+        .expect("purge");
+    assert_eq!(
+        store.attachment("m-orphan", 0).await.expect("read"),
+        None,
+        "no message after an hour: purged"
+    );
+    assert!(
+        store
+            .attachment("m-fresh-orphan", 0)
+            .await
+            .expect("read")
+            .is_some(),
+        "a send may still be storing its message"
+    );
+    assert!(
+        store.attachment("m-att", 0).await.expect("read").is_some(),
+        "a stored message keeps its attachments"
+    );
+    assert!(
+        store
+            .delete_message(&pb.handle, "m-att", t0())
+            .await
+            .expect("delete")
+    );
+    store
+        .purge_expired(t0() + Duration::minutes(61))
+        .await
+        .expect("purge");
+    assert_eq!(
+        store.attachment("m-att", 0).await.expect("read"),
+        None,
+        "a deleted message's attachments go with the purge"
+    );
+    store
+        .delete_attachments("m-fresh-orphan")
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.attachment("m-fresh-orphan", 0).await.expect("read"),
+        None
+    );
+    store
+        .delete_attachments("m-none")
+        .await
+        .expect("none is fine");
 }

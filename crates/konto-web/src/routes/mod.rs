@@ -2,6 +2,7 @@
 //! failed flow answers.
 
 pub(crate) mod account;
+pub(crate) mod bundid_postbox;
 pub(crate) mod cert;
 pub(crate) mod login;
 pub(crate) mod misc;
@@ -73,6 +74,55 @@ pub(crate) fn valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A file to download: `Content-Disposition: attachment` with the name in ASCII and, when it
+/// is not, in UTF-8 (RFC 6266 §4.3, RFC 8187); never rendered inline (`sandbox`, `nosniff`).
+pub(crate) fn download(filename: &str, content_type: &str, data: Vec<u8>) -> Response {
+    use axum::http::{HeaderValue, header};
+    /// RFC 8187 §3.2.1: what `attr-char` leaves unencoded.
+    const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut disposition = format!("attachment; filename=\"{ascii}\"");
+    if ascii != filename {
+        disposition.push_str("; filename*=UTF-8''");
+        disposition.push_str(&percent_encoding::utf8_percent_encode(filename, ATTR).to_string());
+    }
+    let mut r = data.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// `303 See Other` (RFC 9700 §4.12: never 307 after a form post).
@@ -147,6 +197,14 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/postbox/{id}", get(postbox_pages::message))
         .route("/postbox/{id}/step-up", get(postbox_pages::step_up))
         .route("/postbox/{id}/delete", post(postbox_pages::delete))
+        .route(
+            "/postbox/{id}/attachments/{n}",
+            get(postbox_pages::attachment),
+        )
+        .route(
+            "/org/{org}/postbox/{id}/attachments/{n}",
+            get(postbox_pages::org_attachment),
+        )
         .route("/org/{id}/postbox", get(postbox_pages::org_inbox))
         .route("/org/{org}/postbox/{id}", get(postbox_pages::org_message))
         .route(
@@ -212,6 +270,18 @@ pub(crate) fn postbox_router(app: Arc<App>) -> axum::Router {
         )
         .route("/postbox/v1/inbox", get(postbox::user_inbox))
         .route("/postbox/v1/inbox/{id}", get(postbox::user_message))
+        .route(
+            "/v6/mailbox/messages",
+            axum::routing::put(bundid_postbox::put_message),
+        )
+        .route(
+            "/v6/mailbox/applications/states",
+            post(bundid_postbox::post_state),
+        )
+        .route(
+            "/postbox/v1/inbox/{id}/attachments/{n}",
+            get(postbox::user_attachment),
+        )
         .with_state(app)
 }
 

@@ -5,23 +5,34 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_core::Level;
 use konto_core::postbox::{BodyFormat, MAX_BODY_BYTES, MessageKind, NewMessage};
 use konto_core::scope;
 use konto_service::ServiceError;
-use konto_service::postbox::PostboxService;
+use konto_service::postbox::{Evidence, EvidenceKind, NewAttachment, PostboxService};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::ToSchema;
 
 use super::oidc::bearer;
 use crate::app::App;
 use crate::error::bearer_error_response;
 
-/// The largest request accepted: the largest body and room for the other fields.
+/// The largest message accepted: the largest body and room for the other fields.
 pub(crate) const MAX_REQUEST_BYTES: usize = MAX_BODY_BYTES * 2 + 16 * 1024;
+
+/// The largest request accepted: a message and its attachments, with room for the parts'
+/// headers.
+pub(crate) fn max_request_bytes(rules: &konto_core::postbox::AttachmentRules) -> usize {
+    let per_file = usize::try_from(rules.max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(4096);
+    MAX_REQUEST_BYTES.saturating_add(rules.max_count.saturating_mul(per_file))
+}
 
 /// A message for a postbox.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +64,10 @@ pub(crate) struct SendRequest {
     reference: Option<String>,
     #[serde(default)]
     application_id: Option<String>,
+    /// With attachments in a signed request: the SHA-256 (hex) of each file, in order, so that
+    /// the signature over this part covers them too.
+    #[serde(default)]
+    attachments_sha256: Option<Vec<String>>,
 }
 
 /// What the sender gets back: the message's id and when it was provided.
@@ -73,7 +88,11 @@ pub(crate) struct PostboxError {
     error_description: String,
 }
 
-fn refusal(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
+pub(super) fn refusal(
+    status: StatusCode,
+    error: &'static str,
+    description: impl Into<String>,
+) -> Response {
     let body = serde_json::to_string(&PostboxError {
         error,
         error_description: description.into(),
@@ -82,7 +101,7 @@ fn refusal(status: StatusCode, error: &'static str, description: impl Into<Strin
     json(status, body)
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub(super) fn json(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -102,7 +121,7 @@ fn parse_level(s: Option<&str>) -> Option<Level> {
 
 /// The calling service: a client credentials token with `postbox:send`, from the
 /// Authorization header only (RFC 6750 §2.1: the bodies of these APIs are their own).
-async fn service_caller(app: &App, headers: &HeaderMap) -> Result<String, Response> {
+pub(super) async fn service_caller(app: &App, headers: &HeaderMap) -> Result<String, Response> {
     let token = bearer(&Method::GET, headers, &[]).map_err(|e| bearer_error_response(&e))?;
     app.oidc
         .client_for_call(&token, scope::POSTBOX_SEND, app.clock.now())
@@ -136,11 +155,19 @@ fn json_body<T: serde::de::DeserializeOwned>(
 /// an `Idempotency-Key` header: a send repeated with the same key and content returns the
 /// first receipt (200) instead of making a second message; the same key with other content is
 /// refused (422). Answered only once the message is durably stored.
+///
+/// With attachments the request is `multipart/form-data`: a part `message` with the JSON,
+/// then one part `attachment` per file (its file name and `Content-Type` in the part's
+/// headers). Each file's type must be allowed, match its extension and match its content;
+/// by default at most 5 files of 2 MiB each, PDF, text, PNG or JPEG.
 #[utoipa::path(
     post,
     path = "/postbox/v1/messages",
     tag = "postbox",
-    request_body(content = SendRequest, content_type = "application/json"),
+    request_body(content(
+        (SendRequest = "application/json"),
+        (SendRequest = "multipart/form-data"),
+    )),
     params(("Idempotency-Key" = String, Header,
         description = "1–255 visible ASCII characters, unique per message for this client")),
     security(("access_token" = [])),
@@ -148,31 +175,27 @@ fn json_body<T: serde::de::DeserializeOwned>(
         (status = 201, description = "Provided", body = SendReceipt),
         (status = 200, description = "Provided before under this Idempotency-Key",
          body = SendReceipt),
-        (status = 400, description = "invalid_request: a field, the JSON or the key",
-         body = PostboxError),
+        (status = 400, description = "invalid_request: a field, the JSON or the key; \
+            too_many_attachments", body = PostboxError),
         (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`"),
         (status = 403, description = "insufficient_scope: the token lacks `postbox:send`"),
         (status = 404, description = "unknown_recipient: no postbox with that handle was \
             given to this client", body = PostboxError),
-        (status = 413, description = "payload_too_large", body = PostboxError),
+        (status = 413, description = "payload_too_large, attachment_too_large", body = PostboxError),
+        (status = 415, description = "unsupported_attachment: a type not allowed, or not the \
+            type of the content or of the file name", body = PostboxError),
         (status = 422, description = "idempotency_conflict: the key was used for another \
             message", body = PostboxError),
         (status = 500, description = "server_error", body = PostboxError),
         (status = 503, description = "temporarily_unavailable", body = PostboxError),
     )
 )]
-pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn send(State(app): State<Arc<App>>, request: Request) -> Response {
+    let headers = request.headers().clone();
     let client_id = match service_caller(&app, &headers).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if body.len() > MAX_REQUEST_BYTES {
-        return refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request is too large",
-        );
-    }
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -185,44 +208,56 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             "an Idempotency-Key header of 1 to 255 visible ASCII characters is required",
         );
     };
-    let req: SendRequest = match json_body(&headers, &body) {
-        Ok(r) => r,
+    let (req, attachments, evidence) = if is_multipart(&headers) {
+        match read_multipart(&app, request).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    } else {
+        let body = match Bytes::from_request(request, &app).await {
+            Ok(b) if b.len() <= MAX_REQUEST_BYTES => b,
+            _ => {
+                return refusal(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request is too large",
+                );
+            }
+        };
+        match json_body::<SendRequest>(&headers, &body) {
+            Ok(r) => (r, Vec::new(), None),
+            Err(d) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", d),
+        }
+    };
+    if let Some(listed) = &req.attachments_sha256 {
+        let sent: Vec<String> = attachments
+            .iter()
+            .map(|a| hex::encode(sha2::Sha256::digest(&a.data)))
+            .collect();
+        let listed: Vec<String> = listed.iter().map(|h| h.to_ascii_lowercase()).collect();
+        if listed != sent {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "attachments_sha256 does not list the attached files",
+            );
+        }
+    } else if evidence.is_some() && !attachments.is_empty() {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a signed message with attachments lists them in attachments_sha256",
+        );
+    }
+    let (recipient, message) = match new_message(req) {
+        Ok(v) => v,
         Err(d) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", d),
     };
-    let Some(kind) = MessageKind::parse(&req.kind) else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "kind must be message or decision",
-        );
-    };
-    let Some(min_level) = parse_level(req.min_level.as_deref()) else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "min_level names no level",
-        );
-    };
-    let Some(format) = BodyFormat::parse(req.body_format.as_deref().unwrap_or("text")) else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "body_format must be text or html",
-        );
-    };
-    let message = NewMessage {
-        kind,
-        format,
-        sender: req.sender,
-        service: req.service,
-        title: req.title,
-        body: req.body,
-        min_level,
-        reference: req.reference,
-        application_id: req.application_id,
-    };
     let postbox = PostboxService::new(Arc::clone(&app.services));
-    match postbox.send(&client_id, &req.recipient, key, message).await {
+    match postbox
+        .send(&client_id, &recipient, key, message, attachments, evidence)
+        .await
+    {
         Ok(r) => {
             let receipt = SendReceipt {
                 id: r.id,
@@ -238,6 +273,187 @@ pub(crate) async fn send(State(app): State<Arc<App>>, headers: HeaderMap, body: 
         }
         Err(e) => service_refusal(e, "postbox send failed"),
     }
+}
+
+/// The message a request describes, and its recipient; or what does not fit.
+fn new_message(req: SendRequest) -> Result<(String, NewMessage), &'static str> {
+    let Some(kind) = MessageKind::parse(&req.kind) else {
+        return Err("kind must be message or decision");
+    };
+    let Some(min_level) = parse_level(req.min_level.as_deref()) else {
+        return Err("min_level names no level");
+    };
+    let Some(format) = BodyFormat::parse(req.body_format.as_deref().unwrap_or("text")) else {
+        return Err("body_format must be text or html");
+    };
+    Ok((
+        req.recipient,
+        NewMessage {
+            kind,
+            format,
+            sender: req.sender,
+            service: req.service,
+            title: req.title,
+            body: req.body,
+            min_level,
+            reference: req.reference,
+            application_id: req.application_id,
+        },
+    ))
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// What a multipart send carries: the message, its attachments, the sender's signature.
+type Parts = (SendRequest, Vec<NewAttachment>, Option<Evidence>);
+
+/// The parts of a multipart send: the message, an optional `signature` over it (a detached
+/// JWS, RFC 7515 Appendix F, with a key of the client's JWK Set), and its attachments, each
+/// read as it streams in and refused as soon as it is over its limit (never buffered whole
+/// before that).
+async fn read_multipart(app: &Arc<App>, request: Request) -> Result<Parts, Response> {
+    let rules = &app.services.config.postbox_attachments;
+    let bad = |d: String| refusal(StatusCode::BAD_REQUEST, "invalid_request", d);
+    let mut form = Multipart::from_request(request, app).await.map_err(|e| {
+        bad(format!(
+            "the multipart body does not fit: {}",
+            e.body_text()
+        ))
+    })?;
+    let mut message: Option<(SendRequest, String)> = None;
+    let mut signature: Option<String> = None;
+    let mut attachments = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_refusal(&e)),
+        };
+        match field.name() {
+            Some("message") if message.is_none() => {
+                let bytes =
+                    read_part(field, MAX_REQUEST_BYTES as u64)
+                        .await
+                        .map_err(|e| match e {
+                            PartError::TooLarge => refusal(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "payload_too_large",
+                                "the message part is too large",
+                            ),
+                            PartError::Multipart(e) => multipart_refusal(&e),
+                        })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| bad("the message part is not UTF-8".into()))?;
+                let parsed = serde_json::from_str(&text)
+                    .map_err(|e| bad(format!("the message part does not fit: {e}")))?;
+                message = Some((parsed, text));
+            }
+            Some("signature") if signature.is_none() => {
+                let bytes = read_part(field, konto_keys::MAX_JWS_LEN as u64)
+                    .await
+                    .map_err(|e| match e {
+                        PartError::TooLarge => bad("the signature part is too large".into()),
+                        PartError::Multipart(e) => multipart_refusal(&e),
+                    })?;
+                signature = Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| bad("the signature is not a JWS".into()))?
+                        .trim()
+                        .to_owned(),
+                );
+            }
+            Some("attachment") => {
+                if attachments.len() >= rules.max_count {
+                    return Err(service_refusal(
+                        konto_core::postbox::MessageError::TooManyAttachments(rules.max_count)
+                            .into(),
+                        "postbox send failed",
+                    ));
+                }
+                let filename = field.file_name().unwrap_or_default().to_owned();
+                let content_type = field.content_type().unwrap_or_default().to_owned();
+                let data = read_part(field, rules.max_bytes)
+                    .await
+                    .map_err(|e| match e {
+                        PartError::TooLarge => service_refusal(
+                            konto_core::postbox::MessageError::AttachmentTooLarge(
+                                filename.clone(),
+                                rules.max_bytes,
+                            )
+                            .into(),
+                            "postbox send failed",
+                        ),
+                        PartError::Multipart(e) => multipart_refusal(&e),
+                    })?;
+                attachments.push(NewAttachment {
+                    filename,
+                    content_type,
+                    data,
+                });
+            }
+            Some(other) => {
+                let other: String = other.chars().take(64).collect();
+                return Err(bad(format!(
+                    "unexpected part {other:?}: only one message and attachments"
+                )));
+            }
+            None => return Err(bad("a part without a name".into())),
+        }
+    }
+    let (message, text) = message.ok_or_else(|| bad("the message part is missing".into()))?;
+    let evidence = signature.map(|signature| Evidence {
+        kind: EvidenceKind::DetachedJws,
+        signature,
+        signed: text,
+    });
+    Ok((message, attachments, evidence))
+}
+
+pub(super) enum PartError {
+    TooLarge,
+    Multipart(MultipartError),
+}
+
+/// A part's bytes, at most `max` of them.
+pub(super) async fn read_part(mut field: Field<'_>, max: u64) -> Result<Vec<u8>, PartError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(PartError::Multipart)? {
+        if (out.len() + chunk.len()) as u64 > max {
+            return Err(PartError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+pub(super) fn multipart_refusal(e: &MultipartError) -> Response {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request is too large",
+        )
+    } else {
+        refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("the multipart body does not fit: {}", e.body_text()),
+        )
+    }
+}
+
+/// An attachment's position from a path: a small number.
+pub(crate) fn position(n: &str) -> Option<usize> {
+    if n.is_empty() || n.len() > 3 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
 }
 
 /// Where a message stands, for its sender.
@@ -411,8 +627,27 @@ pub(crate) async fn record_state(
 }
 
 /// A service error as the API's refusal.
-fn service_refusal(e: ServiceError, what: &'static str) -> Response {
+pub(super) fn service_refusal(e: ServiceError, what: &'static str) -> Response {
+    use konto_core::postbox::MessageError;
     match e {
+        ServiceError::Message(e @ MessageError::TooManyAttachments(_)) => refusal(
+            StatusCode::BAD_REQUEST,
+            "too_many_attachments",
+            e.to_string(),
+        ),
+        ServiceError::Message(e @ MessageError::AttachmentTooLarge(..)) => refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "attachment_too_large",
+            e.to_string(),
+        ),
+        ServiceError::Message(e @ MessageError::AttachmentType(..)) => refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_attachment",
+            e.to_string(),
+        ),
+        ServiceError::Message(e @ MessageError::Signature(_)) => {
+            refusal(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
+        }
         ServiceError::Message(e) => {
             refusal(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
         }
@@ -491,13 +726,47 @@ pub(crate) struct InboxMessage {
     /// RFC 3339; absent while unread.
     #[serde(skip_serializing_if = "Option::is_none")]
     read_at: Option<String>,
+    /// Whether the sender signed the content and konto verified the signature on receipt.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    signed: bool,
+    /// The attachments, in order (with the content only): each at
+    /// `/postbox/v1/inbox/{id}/attachments/{position}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<InboxAttachment>,
+}
+
+/// An attachment of a message, as the person's app sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InboxAttachment {
+    position: usize,
+    filename: String,
+    content_type: String,
+    size: u64,
+    /// SHA-256 of the file, hex.
+    sha256: String,
 }
 
 impl From<konto_service::postbox::MessageView> for InboxMessage {
     fn from(m: konto_service::postbox::MessageView) -> Self {
-        let (title, body, body_format) = match m.content {
-            Some(c) => (Some(c.title), Some(c.body), Some(c.format.as_str())),
-            None => (None, None, None),
+        let signed = m.content.as_ref().is_some_and(|c| c.signature.is_some());
+        let (title, body, body_format, attachments) = match m.content {
+            Some(c) => (
+                Some(c.title),
+                Some(c.body),
+                Some(c.format.as_str()),
+                c.attachments
+                    .into_iter()
+                    .enumerate()
+                    .map(|(position, a)| InboxAttachment {
+                        position,
+                        filename: a.filename,
+                        content_type: a.content_type,
+                        size: a.size,
+                        sha256: a.sha256,
+                    })
+                    .collect(),
+            ),
+            None => (None, None, None, Vec::new()),
         };
         InboxMessage {
             locked: title.is_none(),
@@ -514,6 +783,8 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
             provided_at: rfc3339(m.provided_at),
             delivered_on: m.delivered_on.map(|d| d.to_string()),
             read_at: m.read_at.map(rfc3339),
+            signed,
+            attachments,
         }
     }
 }
@@ -596,22 +867,69 @@ pub(crate) async fn user_message(
             StatusCode::OK,
             serde_json::to_string(&InboxMessage::from(m)).unwrap_or_default(),
         ),
-        Err(ServiceError::LevelTooLow { needed }) => {
-            // RFC 9470 §3: the app signs the person in again at the level named
-            let acr = app.oidc.acr_for(needed);
-            let mut r = StatusCode::UNAUTHORIZED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "Bearer realm=\"konto\", error=\"insufficient_user_authentication\", \
-                 error_description=\"this message needs a login at a higher level\", \
-                 acr_values=\"{acr}\""
-            )) {
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-            }
-            r
-        }
+        Err(ServiceError::LevelTooLow { needed }) => step_up_challenge(&app, needed),
         Err(ServiceError::NoMessage) => {
             service_refusal(ServiceError::NoMessage, "postbox read failed")
         }
         Err(e) => service_refusal(e, "postbox read failed"),
     }
+}
+
+/// One attachment of the person's message
+///
+/// For the person's own app, with their access token (scope `postbox`): the file, as it was
+/// sent and checked. A message above the login's level is refused as in
+/// `/postbox/v1/inbox/{id}`.
+#[utoipa::path(
+    get,
+    path = "/postbox/v1/inbox/{id}/attachments/{n}",
+    tag = "postbox",
+    params(("id" = String, Path, description = "The message's id"),
+           ("n" = u32, Path, description = "The attachment's position, from 0")),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The file, with its type and name (`Content-Disposition`)"),
+        (status = 401, description = "No token, or invalid_token, in `WWW-Authenticate: Bearer`; \
+            insufficient_user_authentication with `acr_values`"),
+        (status = 403, description = "insufficient_scope: the token lacks `postbox`"),
+        (status = 404, description = "unknown_message: no such message or attachment",
+         body = PostboxError),
+        (status = 500, description = "server_error", body = PostboxError),
+        (status = 503, description = "temporarily_unavailable", body = PostboxError),
+    )
+)]
+pub(crate) async fn user_attachment(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path((id, n)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let (user_id, level) = match person_caller(&app, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(n) = position(&n).filter(|_| super::valid_id(&id)) else {
+        return service_refusal(ServiceError::NoMessage, "postbox attachment failed");
+    };
+    match PostboxService::new(Arc::clone(&app.services))
+        .attachment(&user_id, None, &id, n, level)
+        .await
+    {
+        Ok((info, data)) => super::download(&info.filename, &info.content_type, data),
+        Err(ServiceError::LevelTooLow { needed }) => step_up_challenge(&app, needed),
+        Err(e) => service_refusal(e, "postbox attachment failed"),
+    }
+}
+
+/// RFC 9470 §3: the app signs the person in again at the level named.
+fn step_up_challenge(app: &App, needed: Level) -> Response {
+    let acr = app.oidc.acr_for(needed);
+    let mut r = StatusCode::UNAUTHORIZED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "Bearer realm=\"konto\", error=\"insufficient_user_authentication\", \
+         error_description=\"this message needs a login at a higher level\", \
+         acr_values=\"{acr}\""
+    )) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
 }

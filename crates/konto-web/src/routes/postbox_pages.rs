@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, csrf_token};
 use crate::i18n::Texts;
-use crate::pages::{InboxRow, PostboxMessagePage, PostboxPage, StateRow};
+use crate::pages::{AttachmentRow, InboxRow, PostboxMessagePage, PostboxPage, StateRow};
 
 fn when(t: OffsetDateTime) -> String {
     format!(
@@ -33,6 +33,28 @@ fn when(t: OffsetDateTime) -> String {
         t.hour(),
         t.minute()
     )
+}
+
+/// A media type as a reader knows it.
+fn file_kind(media: &str) -> &'static str {
+    match media {
+        "application/pdf" => "PDF",
+        "text/plain" => "Text",
+        "image/png" => "PNG",
+        "image/jpeg" => "JPEG",
+        "image/gif" => "GIF",
+        "image/tiff" => "TIFF",
+        _ => "Datei",
+    }
+}
+
+/// A size as a reader reads it (decimal units).
+fn file_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{} kB", bytes.div_ceil(1_000)),
+        _ => format!("{:.1} MB", bytes as f64 / 1_000_000.0),
+    }
 }
 
 fn kind_text(t: &'static Texts, kind: MessageKind) -> &'static str {
@@ -312,6 +334,8 @@ async fn message_page(
                 content: None,
                 html: None,
                 needs: t.level(m.min_level),
+                attachments: Vec::new(),
+                signed: false,
             }
             .html()
             .into_response());
@@ -346,6 +370,21 @@ async fn message_page(
             .filter(|c| c.format == BodyFormat::Html)
             .map(|c| konto_service::postbox_html::show(&c.body)),
         needs: t.level(view.min_level),
+        attachments: content
+            .map(|c| {
+                c.attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(position, a)| AttachmentRow {
+                        position,
+                        name: a.filename.clone(),
+                        kind: file_kind(&a.content_type),
+                        size: file_size(a.size),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        signed: content.is_some_and(|c| c.signature.is_some()),
     }
     .html()
     .into_response();
@@ -419,4 +458,88 @@ async fn step_up_page(
         None => Level::Basic,
     };
     account_flow(app, browser, t, needed, false, owner.protocol(Some(id))).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AttachmentPath {
+    id: String,
+    n: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OrgAttachmentPath {
+    org: String,
+    id: String,
+    n: String,
+}
+
+/// `/postbox/{id}/attachments/{n}`: an attachment, as a download.
+pub(crate) async fn attachment(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(p): Path<AttachmentPath>,
+) -> Result<Response, WebError> {
+    attachment_download(&app, &browser, Owner::Person, p.id, p.n).await
+}
+
+/// `/org/{org}/postbox/{id}/attachments/{n}`: an organisation's message's attachment.
+pub(crate) async fn org_attachment(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path(p): Path<OrgAttachmentPath>,
+) -> Result<Response, WebError> {
+    let owner = Owner::organisation_from(&browser, p.org)?;
+    attachment_download(&app, &browser, owner, p.id, p.n).await
+}
+
+async fn attachment_download(
+    app: &Arc<App>,
+    browser: &Browser,
+    owner: Owner,
+    id: String,
+    n: String,
+) -> Result<Response, WebError> {
+    let t = browser.texts();
+    let Some(n) = super::postbox::position(&n) else {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.postbox_no_message,
+            t,
+        ));
+    };
+    if !valid_id(&id) {
+        return Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.postbox_no_message,
+            t,
+        ));
+    }
+    let Some(session) = signed_in(app, browser, t).await? else {
+        // sign in, then the message (where the download is)
+        return account_flow(
+            app,
+            browser,
+            t,
+            Level::Basic,
+            false,
+            owner.protocol(Some(id)),
+        )
+        .await;
+    };
+    let level = level_of(app, &session);
+    match PostboxService::new(Arc::clone(&app.services))
+        .attachment(&session.user_id, owner.organisation(), &id, n, level)
+        .await
+    {
+        Ok((info, data)) => Ok(super::download(&info.filename, &info.content_type, data)),
+        Err(ServiceError::LevelTooLow { .. }) => {
+            Ok(see_other(&format!("{}/{id}/step-up", owner.base())))
+        }
+        Err(ServiceError::NoMessage | ServiceError::NotAllowed) => Err(WebError::page(
+            StatusCode::NOT_FOUND,
+            t.postbox_no_message,
+            t,
+        )),
+        Err(e) => Err(WebError::service(e, t)),
+    }
 }
