@@ -81,7 +81,8 @@ impl std::fmt::Debug for App {
     }
 }
 
-fn is_loopback_host(url: &Url) -> bool {
+/// Whether `url` names this machine (`localhost` or a loopback address).
+pub fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -305,8 +305,8 @@ pub(crate) struct ClientArgs {
     #[arg(long = "service-group")]
     service_groups: Vec<String>,
     /// Where konto pushes what happens to the postbox messages this client sent (read,
-    /// deleted), as signed Security Event Tokens (RFC 8935 push). https, or http in
-    /// development.
+    /// deleted), as signed Security Event Tokens (RFC 8935 push). https, or http on loopback
+    /// or in development.
     #[arg(long)]
     postbox_webhook: Option<String>,
 }
@@ -357,8 +357,11 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
             }
             if let Some(hook) = &a.postbox_webhook {
                 let u = url::Url::parse(hook).with_context(|| format!("{hook} is not a URL"))?;
-                if u.scheme() != "https" && !(u.scheme() == "http" && config.development) {
-                    bail!("--postbox-webhook must be an https URL (http only in development)");
+                let local = config.development || konto_web::app::is_loopback_host(&u);
+                if u.scheme() != "https" && !(u.scheme() == "http" && local) {
+                    bail!(
+                        "--postbox-webhook must be an https URL (http only on loopback or in development)"
+                    );
                 }
             }
             if grant_types.contains(&GrantType::AuthorizationCode) && a.redirect_uris.is_empty() {
