@@ -718,6 +718,30 @@ async fn the_person_reads_through_the_user_api(backend: Backend) {
         body.contains("rel=\"noopener noreferrer nofollow\""),
         "{body}"
     );
+    // a page at a time: the Link header names the next (RFC 8288)
+    let r = user_get(&server, &user_token, "/postbox/v1/inbox?limit=2").await;
+    let next = r.headers()["link"].to_str().unwrap().to_owned();
+    assert_eq!(next, "</postbox/v1/inbox?limit=2&offset=2>; rel=\"next\"");
+    let first: Vec<Value> = r.json().await.unwrap();
+    let r = user_get(&server, &user_token, "/postbox/v1/inbox?limit=2&offset=2").await;
+    assert!(r.headers().get("link").is_none(), "the last page");
+    let rest: Vec<Value> = r.json().await.unwrap();
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    let all: Vec<Value> = user_get(&server, &user_token, "/postbox/v1/inbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids = |l: &[Value]| l.iter().map(|m| m["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&all),
+        [ids(&first), ids(&rest)].concat(),
+        "pages in the inbox's order"
+    );
+    for bad in ["limit=0", "limit=201", "limit=x", "offset=-1"] {
+        let r = user_get(&server, &user_token, &format!("/postbox/v1/inbox?{bad}")).await;
+        assert_eq!(r.status(), 400, "{bad}");
+    }
     let r = user_get(&server, &user_token, "/postbox/v1/inbox/nope").await;
     assert_eq!(r.status(), 404);
     // a service's token is not a person's; no token is none

@@ -24,6 +24,9 @@ use time::{Date, OffsetDateTime};
 use crate::Services;
 use crate::error::ServiceError;
 
+/// The most messages one page of an inbox holds.
+pub const MAX_PAGE: u32 = 200;
+
 /// The postbox service.
 #[derive(Clone)]
 pub struct PostboxService {
@@ -704,30 +707,51 @@ impl PostboxService {
         })
     }
 
-    /// The person's messages, unread first; the content of those their session's `level`
-    /// reaches.
+    /// The first [`MAX_PAGE`] of the person's messages (see [`PostboxService::inbox_page`]).
     pub async fn inbox(
         &self,
         user_id: &str,
         level: Level,
     ) -> Result<Vec<MessageView>, ServiceError> {
+        Ok(self.inbox_page(user_id, level, None, 0, MAX_PAGE).await?.0)
+    }
+
+    /// A page of the person's messages, unread first, then newest first: `limit` (at most
+    /// [`MAX_PAGE`]) from `offset` on, of one application if named; with the content of those
+    /// their session's `level` reaches, opened for this page only. `true` if more follow.
+    pub async fn inbox_page(
+        &self,
+        user_id: &str,
+        level: Level,
+        application_id: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<MessageView>, bool), ServiceError> {
         let Some(postbox) = self
             .s
             .store
             .postbox_of(&Party::Person(user_id.to_owned()))
             .await?
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
-        let messages = self.s.store.messages(&postbox.handle).await?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut messages = self
+            .s
+            .store
+            .messages_page(&postbox.handle, application_id, offset, limit + 1)
+            .await?;
+        let more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
         let key = match (&postbox.data_key, messages.is_empty()) {
             (Some(_), false) => Some(self.data_key(&postbox).await?),
             _ => None,
         };
-        messages
+        let views = messages
             .into_iter()
             .map(|m| self.view(&postbox, key.as_ref(), m, level))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((views, more))
     }
 
     /// The postbox of organisation `organisation` as its member `user_id` may read it: only

@@ -469,6 +469,33 @@ impl PostboxRepo for SqlStore {
         rows.into_iter().map(MessageRecord::try_from).collect()
     }
 
+    async fn messages_page(
+        &self,
+        handle: &str,
+        application_id: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        // the order is the index's (postbox_messages_inbox), expression for expression
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM postbox_messages WHERE handle = $1 AND deleted_at IS NULL \
+             AND ($2 IS NULL OR application_id = $2) \
+             ORDER BY (CASE WHEN read_at IS NULL THEN 0 ELSE 1 END), provided_at DESC, id \
+             LIMIT $3 OFFSET $4"
+        );
+        let rows: Vec<MessageRow> = on_read!(self, pool => sqlx::query_as(sql)
+            .bind(handle)
+            .bind(application_id)
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(pool)
+            .await)
+        .map_err(map_err)?;
+        rows.into_iter().map(MessageRecord::try_from).collect()
+    }
+
     async fn message(&self, handle: &str, id: &str) -> StoreResult<Option<MessageRecord>> {
         let sql = concat!(
             "SELECT ",

@@ -91,6 +91,15 @@ pub trait PostboxRepo: Send + Sync {
     async fn insert_message(&self, message: &MessageRecord) -> StoreResult<MessageRecord>;
     /// A postbox's messages that are not deleted, unread first, then newest first.
     async fn messages(&self, handle: &str) -> StoreResult<Vec<MessageRecord>>;
+    /// One page of [`PostboxRepo::messages`]: `limit` from `offset` on, of one application's
+    /// messages if named.
+    async fn messages_page(
+        &self,
+        handle: &str,
+        application_id: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>>;
     /// A message in a postbox, unless deleted.
     async fn message(&self, handle: &str, id: &str) -> StoreResult<Option<MessageRecord>>;
     /// A message `client_id` sent, deleted or not (for the sender's status query).

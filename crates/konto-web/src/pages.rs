@@ -402,6 +402,8 @@ pub(crate) struct PostboxPage<'a> {
     pub timeline: Vec<StateRow>,
     /// The application the list is filtered by.
     pub application: Option<&'a str>,
+    /// The next page of messages, if there is one.
+    pub next: Option<String>,
 }
 
 impl PostboxPage<'_> {

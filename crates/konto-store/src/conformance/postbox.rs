@@ -36,6 +36,7 @@ fn message(id: &str, handle: &str, key: &str) -> MessageRecord {
 
 pub(super) async fn run_all(store: &dyn Store) {
     attachments(store).await;
+    pages(store).await;
     store
         .create_user(&sample_user("pb1"), &[], &[])
         .await
@@ -449,4 +450,63 @@ async fn attachments(store: &dyn Store) {
         .delete_attachments("m-none")
         .await
         .expect("none is fine");
+}
+
+/// The inbox in pages: the same order as the whole list (unread first, then newest first),
+/// sliced by offset and limit, of one application on request.
+async fn pages(store: &dyn Store) {
+    store
+        .create_user(&sample_user("pbp"), &[], &[])
+        .await
+        .expect("create user");
+    let pb = store
+        .ensure_postbox(&Party::Person("pbp".into()), "handle-pages", t0())
+        .await
+        .expect("postbox");
+    for n in 0..7i64 {
+        let mut m = message(&format!("m-page-{n}"), &pb.handle, &format!("k-page-{n}"));
+        m.client_id = "c-pages".into();
+        m.provided_at = t0() + Duration::minutes(n);
+        m.application_id = (n % 2 == 0).then(|| "A-even".to_owned());
+        store.insert_message(&m).await.expect("insert");
+    }
+    for n in [1, 4] {
+        assert!(
+            store
+                .mark_read(&pb.handle, &format!("m-page-{n}"), t0())
+                .await
+                .expect("read")
+        );
+    }
+    let ids = |l: Vec<MessageRecord>| l.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let all = ids(store.messages(&pb.handle).await.expect("all"));
+    assert_eq!(
+        all,
+        [
+            "m-page-6", "m-page-5", "m-page-3", "m-page-2", "m-page-0", "m-page-4", "m-page-1"
+        ],
+        "unread first, then newest first"
+    );
+    let mut paged = Vec::new();
+    for offset in (0..8).step_by(3) {
+        paged.extend(ids(store
+            .messages_page(&pb.handle, None, offset, 3)
+            .await
+            .expect("page")));
+    }
+    assert_eq!(paged, all);
+    assert_eq!(
+        ids(store
+            .messages_page(&pb.handle, Some("A-even"), 1, 2)
+            .await
+            .expect("page")),
+        ["m-page-2", "m-page-0"]
+    );
+    assert!(
+        store
+            .messages_page(&pb.handle, Some("none"), 0, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
 }

@@ -789,14 +789,29 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
     }
 }
 
+/// Which page of the inbox.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InboxParams {
+    /// Messages per page, 1–200 (default 50).
+    limit: Option<u32>,
+    /// Messages to skip (default 0).
+    offset: Option<u32>,
+    /// Only this application's messages.
+    application_id: Option<String>,
+}
+
 /// The person's messages
 ///
-/// For the person's own app, with their access token (scope `postbox`): unread first, the
-/// content of those the token's login level reaches. Listing marks nothing read.
+/// For the person's own app, with their access token (scope `postbox`): unread first, then
+/// newest first, a page at a time (`limit`, `offset`; a `Link` header with `rel="next"`, RFC
+/// 8288, names the next page while there is one); the content of those the token's login
+/// level reaches. Listing marks nothing read.
 #[utoipa::path(
     get,
     path = "/postbox/v1/inbox",
     tag = "postbox",
+    params(InboxParams),
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The messages", body = Vec<InboxMessage>),
@@ -806,21 +821,72 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
         (status = 503, description = "temporarily_unavailable", body = PostboxError),
     )
 )]
-pub(crate) async fn user_inbox(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub(crate) async fn user_inbox(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    params: Result<axum::extract::Query<InboxParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let (user_id, level) = match person_caller(&app, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let Ok(axum::extract::Query(params)) = params else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "limit and offset are numbers",
+        );
+    };
+    let limit = params.limit.unwrap_or(50);
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=konto_service::postbox::MAX_PAGE).contains(&limit)
+        || params
+            .application_id
+            .as_ref()
+            .is_some_and(|a| a.len() > 255)
+    {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "limit is 1 to 200; application_id at most 255 characters",
+        );
+    }
     match PostboxService::new(Arc::clone(&app.services))
-        .inbox(&user_id, level)
+        .inbox_page(
+            &user_id,
+            level,
+            params.application_id.as_deref(),
+            offset,
+            limit,
+        )
         .await
     {
-        Ok(list) => {
+        Ok((list, more)) => {
             let list: Vec<InboxMessage> = list.into_iter().map(InboxMessage::from).collect();
-            json(
+            let mut r = json(
                 StatusCode::OK,
                 serde_json::to_string(&list).unwrap_or_default(),
-            )
+            );
+            if more {
+                let mut next = format!(
+                    "/postbox/v1/inbox?limit={limit}&offset={}",
+                    offset.saturating_add(limit)
+                );
+                if let Some(a) = &params.application_id {
+                    next.push_str("&application_id=");
+                    next.push_str(
+                        &percent_encoding::utf8_percent_encode(
+                            a,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        )
+                        .to_string(),
+                    );
+                }
+                if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+                    r.headers_mut().insert(header::LINK, v);
+                }
+            }
+            r
         }
         Err(e) => service_refusal(e, "postbox inbox failed"),
     }

@@ -75,7 +75,12 @@ fn level_of(app: &App, session: &SessionRecord) -> Level {
 #[derive(Deserialize)]
 pub(crate) struct InboxQuery {
     application: Option<String>,
+    /// From 1; the person's own inbox only (an organisation's is filtered by rights).
+    page: Option<u32>,
 }
+
+/// Messages per page of the person's inbox.
+const PAGE: u32 = 50;
 
 /// Whose postbox a page shows: the signed-in person's, or an organisation's they are a
 /// member of.
@@ -159,12 +164,24 @@ async fn inbox_page(
     let application = q.application.filter(|a| !a.is_empty() && a.len() <= 255);
     let postbox = PostboxService::new(Arc::clone(&app.services));
     let level = level_of(app, &session);
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let mut more = false;
     let (messages, states, organisation) = match &owner {
         Owner::Person => (
-            postbox
-                .inbox(&session.user_id, level)
-                .await
-                .map_err(|e| WebError::service(e, t))?,
+            {
+                let (list, next) = postbox
+                    .inbox_page(
+                        &session.user_id,
+                        level,
+                        application.as_deref(),
+                        (page - 1) * PAGE,
+                        PAGE,
+                    )
+                    .await
+                    .map_err(|e| WebError::service(e, t))?;
+                more = next;
+                list
+            },
             postbox
                 .timeline(&session.user_id, application.as_deref())
                 .await
@@ -247,6 +264,17 @@ async fn inbox_page(
         timeline,
         applications,
         application: application.as_deref(),
+        next: more.then(|| {
+            let mut next = format!("{base}?page={}", page + 1);
+            if let Some(a) = &application {
+                next.push_str("&application=");
+                next.push_str(
+                    &percent_encoding::utf8_percent_encode(a, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string(),
+                );
+            }
+            next
+        }),
     }
     .html()
     .into_response())
