@@ -121,6 +121,9 @@ pub(crate) enum Acting {
     /// Company A through the mandate chain: the client asks for `representation`, and the
     /// browser picks the chain on the acting page.
     Chain,
+    /// Themselves, with the `postbox` scope: the token reads their inbox, and the client is
+    /// given their postbox handle.
+    Reader,
 }
 
 /// One complete code flow as a new browser: authorize, login page, password, (the acting page
@@ -135,6 +138,7 @@ pub(crate) async fn code_flow_as(
     let scope = match acting {
         Acting::Myself => "openid%20offline_access",
         Acting::Chain => "openid%20offline_access%20representation",
+        Acting::Reader => "openid%20offline_access%20postbox",
     };
     let authorize = format!(
         "/authorize?client_id={}&redirect_uri={redirect}&response_type=code&scope={scope}&code_challenge={challenge}&code_challenge_method=S256&state=b",

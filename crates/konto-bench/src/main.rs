@@ -2,6 +2,7 @@
 
 mod client;
 mod orgs;
+mod postbox;
 mod server;
 
 use std::sync::Arc;
@@ -42,11 +43,13 @@ struct Args {
     #[arg(long)]
     database: Option<String>,
     /// Only these phases (comma-separated: ready, cc, refresh, refresh_chain, mandate_check,
-    /// argon2, flow, flow_chain). `refresh_chain` and `flow_chain` act for company A under the
-    /// mandate chain and run right after their plain counterparts, for a ratio.
+    /// argon2, flow, flow_chain, postbox_send, postbox_inbox, postbox_memory).
+    /// `refresh_chain` and `flow_chain` act for company A under the mandate chain and run right
+    /// after their plain counterparts, for a ratio. `postbox_inbox` first fills the postbox to
+    /// 10,000 messages.
     #[arg(
         long,
-        default_value = "ready,cc,refresh,refresh_chain,mandate_check,argon2,flow,flow_chain"
+        default_value = "ready,cc,refresh,refresh_chain,mandate_check,argon2,flow,flow_chain,postbox_send,postbox_inbox,postbox_memory"
     )]
     phases: String,
 }
@@ -366,6 +369,59 @@ async fn main() -> Result<()> {
             ratios.push(phase.against(plain));
         }
     }
+    if phases.iter().any(|p| p.starts_with("postbox")) {
+        let pb = Arc::new(postbox::Postbox::prepare(&konto, &running).await?);
+        if phases.contains(&"postbox_send") {
+            let phase = postbox::sends(
+                &pb,
+                &running,
+                &args,
+                100 * 1024,
+                "postbox send with a 100 KB attachment",
+                args.connections,
+            )
+            .await?;
+            lines.push(phase.report());
+        }
+        if phases.contains(&"postbox_inbox") {
+            postbox::fill(&pb, &running, 10_000).await?;
+            let phase = postbox::inbox(&pb, &running, &args).await?;
+            lines.push(phase.report());
+            ratios.push(format!(
+                "postbox inbox at {} messages: p99 {:.2} ms (goal: at most 10 ms)",
+                pb.messages.load(Ordering::Relaxed),
+                phase.latency.value_at_quantile(0.99) as f64 / 1000.0
+            ));
+        }
+        if phases.contains(&"postbox_memory") {
+            // what a 2 MiB attachment costs while it is received: the peak over the idle size
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let idle = running.rss_kib()?;
+            let concurrent = 4;
+            let (phase, peak) = postbox::peak_rss(
+                &running,
+                postbox::sends(
+                    &pb,
+                    &running,
+                    &args,
+                    2 * 1024 * 1024,
+                    "postbox send with a 2 MiB attachment",
+                    concurrent,
+                ),
+            )
+            .await?;
+            lines.push(phase.report());
+            let per_send = (peak.saturating_sub(idle)) as f64 / 1024.0 / concurrent as f64;
+            ratios.push(format!(
+                "memory while receiving 2 MiB attachments, {concurrent} at a time: RSS {:.1} MiB \
+                 before, peak {:.1} MiB; {per_send:.1} MiB above it per send in flight = {:.1} × \
+                 the attachment",
+                idle as f64 / 1024.0,
+                peak as f64 / 1024.0,
+                per_send / 2.0
+            ));
+        }
+    }
     running.stop().await;
     if !ratios.is_empty() {
         lines.push(String::new());
@@ -395,7 +451,7 @@ async fn refresh(
         states.push((c, konto.basic_auth(), rt));
     }
     let name = match acting {
-        Acting::Myself => "refresh_token",
+        Acting::Myself | Acting::Reader => "refresh_token",
         Acting::Chain => "refresh_token acting under the chain",
     };
     drive(
@@ -441,7 +497,7 @@ async fn flows(
         states.push((Conn::connect(running.addr).await?, Arc::clone(&konto)));
     }
     let name = match acting {
-        Acting::Myself => "code flow with password login",
+        Acting::Myself | Acting::Reader => "code flow with password login",
         Acting::Chain => "code flow with password login, acting under the chain",
     };
     drive(

@@ -115,6 +115,10 @@ impl Konto {
                 "offline_access",
                 "--scope",
                 "representation",
+                "--scope",
+                "postbox",
+                "--scope",
+                "postbox:send",
                 "--service-group",
                 crate::orgs::GROUP,
                 "--id-token-alg",
@@ -234,12 +238,20 @@ impl Running {
 
     /// Resident set size in KiB.
     pub(crate) fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmRSS")
+        (self.rss_reader())()
+    }
+
+    /// Reads the resident set size in KiB, from another task.
+    pub(crate) fn rss_reader(&self) -> impl Fn() -> Result<u64> + Send + 'static {
+        let path = format!("/proc/{}/status", self.child.id());
+        move || {
+            let status = std::fs::read_to_string(&path)?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .context("VmRSS")
+        }
     }
 
     /// Stops the process with SIGTERM (graceful) and waits for it.
