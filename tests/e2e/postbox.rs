@@ -952,6 +952,63 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
     let page = other.password(&login, "olga", PW).await.page();
     assert_eq!(page.status, 404, "{}", page.body);
     assert!(!page.has("Steuerbescheid"));
+
+    // deleting: only an administrator, and then it is gone for every member
+    assert!(matches!(
+        postbox
+            .org_delete(&clerk, &org, &tax.id, Level::Basic)
+            .await,
+        Err(ServiceError::NotAllowed)
+    ));
+    assert!(matches!(
+        postbox
+            .org_delete(&stranger, &org, &tax.id, Level::Basic)
+            .await,
+        Err(ServiceError::NotAllowed)
+    ));
+    assert!(!postbox.may_delete_for(&clerk, &org).await.unwrap());
+    // over HTTP the clerk's form post is refused too
+    let page = browser
+        .visit(&format!("/org/{org}/postbox/{}", tax.id))
+        .await
+        .page();
+    assert!(
+        !page.body.contains("/delete\""),
+        "no delete button for a clerk"
+    );
+    postbox
+        .org_delete(&admin, &org, &tax.id, Level::Basic)
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(postbox.org_inbox(&admin, &org, Level::Basic).await.unwrap()),
+        ["Gewerbeanmeldung"]
+    );
+    assert!(
+        postbox
+            .org_inbox(&clerk, &org, Level::Basic)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let status = postbox.status("finanzamt", &tax.id).await.unwrap();
+    assert_eq!(
+        (status.state, status.reason),
+        ("deleted", Some("deleted_by_person"))
+    );
+    let events = server.store.org_events(&org, 50).await.unwrap();
+    let deleted = events
+        .iter()
+        .find(|e| e.action == "postbox_message_deleted")
+        .expect("recorded in the organisation's record");
+    assert_eq!(deleted.actor.as_deref(), Some(admin.as_str()));
+    assert!(deleted.detail.contains(&tax.id));
+    assert!(matches!(
+        postbox
+            .org_delete(&admin, &org, &tax.id, Level::Basic)
+            .await,
+        Err(ServiceError::NoMessage)
+    ));
     server.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! Key generation, import, thumbprints and encryption at rest.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +27,7 @@ impl std::fmt::Debug for KeyEncryptionKey {
 }
 
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 impl KeyEncryptionKey {
     pub fn new(key: [u8; 32]) -> KeyEncryptionKey {
@@ -37,22 +38,34 @@ impl KeyEncryptionKey {
 
     /// `nonce || ciphertext`, bound to `kid`.
     pub fn encrypt(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+        // one copy: nonce, then the plaintext encrypted where it lies, then the tag
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&[0u8; NONCE_LEN]);
+        out.extend_from_slice(plaintext);
+        self.seal_after_nonce(kid, out)
+    }
+
+    /// [`KeyEncryptionKey::encrypt`] of a buffer the caller gives up: encrypted where it lies
+    /// (for large plaintexts, such as attachments, no second copy is made).
+    pub fn encrypt_owned(&self, kid: &str, mut plaintext: Vec<u8>) -> Result<Vec<u8>, KeyError> {
+        plaintext.reserve_exact(NONCE_LEN + TAG_LEN);
+        plaintext.splice(0..0, [0u8; NONCE_LEN]);
+        self.seal_after_nonce(kid, plaintext)
+    }
+
+    /// Encrypts `buf[NONCE_LEN..]` in place under a fresh nonce written into `buf[..NONCE_LEN]`,
+    /// and appends the tag.
+    fn seal_after_nonce(&self, kid: &str, mut buf: Vec<u8>) -> Result<Vec<u8>, KeyError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| KeyError::Random)?;
-        let ct = self
+        let (head, body) = buf.split_at_mut(NONCE_LEN);
+        head.copy_from_slice(&nonce);
+        let tag = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: kid.as_bytes(),
-                },
-            )
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), kid.as_bytes(), body)
             .map_err(|_| KeyError::Encryption)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        Ok(out)
+        buf.extend_from_slice(&tag);
+        Ok(buf)
     }
 
     pub fn decrypt(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
@@ -192,6 +205,24 @@ pub fn stored_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealing_in_place_opens_like_the_copy() {
+        let kek = KeyEncryptionKey::new([5; 32]);
+        let big = vec![7u8; 100_000];
+        let owned = kek.encrypt_owned("att", big.clone()).unwrap();
+        let copied = kek.encrypt("att", &big).unwrap();
+        assert_eq!(owned.len(), copied.len());
+        assert_eq!(owned.len(), big.len() + NONCE_LEN + TAG_LEN);
+        assert_eq!(kek.decrypt("att", &owned).unwrap(), big);
+        assert_eq!(kek.decrypt("att", &copied).unwrap(), big);
+        assert!(kek.decrypt("other", &owned).is_err());
+        assert_eq!(
+            kek.decrypt("e", &kek.encrypt_owned("e", Vec::new()).unwrap())
+                .unwrap(),
+            b""
+        );
+    }
 
     #[test]
     fn encryption_is_bound_to_the_kid() {

@@ -149,10 +149,13 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
     if let Some(t) = infer::get(data) {
         return Some(t.mime_type());
     }
-    let text = std::str::from_utf8(data).ok()?;
-    text.chars()
-        .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
-        .then_some("text/plain")
+    std::str::from_utf8(data).ok()?;
+    // control characters: C0 and DEL as bytes, C1 (U+0080–U+009F) as 0xC2 0x80–0x9F in UTF-8
+    let c0 = |b: u8| (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)) || b == 0x7f;
+    let c1 = data
+        .windows(2)
+        .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]));
+    (!data.iter().any(|&b| c0(b)) && !c1).then_some("text/plain")
 }
 
 /// Checks attachments against `rules` (count, size, name, type; content against type) and
@@ -275,12 +278,12 @@ impl PostboxService {
         client_id: &str,
         handle: &str,
     ) -> Result<PostboxRecord, ServiceError> {
-        if handle.len() > 64 || !self.s.store.postbox_released(handle, client_id).await? {
+        if handle.len() > 64 {
             return Err(ServiceError::UnknownRecipient);
         }
         self.s
             .store
-            .postbox(handle)
+            .released_postbox(handle, client_id)
             .await?
             .ok_or(ServiceError::UnknownRecipient)
     }
@@ -359,7 +362,7 @@ impl PostboxService {
                 .into_iter()
                 .enumerate()
                 .map(|(n, a)| {
-                    key.encrypt(&attachment_aad(handle, &id, n), &a.data)
+                    key.encrypt_owned(&attachment_aad(handle, &id, n), a.data)
                         .map_err(|e| ServiceError::Internal(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -550,6 +553,67 @@ impl PostboxService {
         } else {
             Err(ServiceError::NoMessage)
         }
+    }
+
+    /// Whether `user_id` may delete from organisation `organisation`'s postbox: its
+    /// administrators may (a message deleted there is gone for every member).
+    pub async fn may_delete_for(
+        &self,
+        user_id: &str,
+        organisation: &str,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .s
+            .store
+            .memberships_of_user(user_id)
+            .await?
+            .iter()
+            .any(|m| {
+                m.organisation == organisation
+                    && m.role == konto_core::representation::Role::Administrator
+            }))
+    }
+
+    /// An administrator of `organisation` deletes one of its messages, which their rights
+    /// cover and their session's `level` reaches: gone for every member, the content erased,
+    /// the sender told as for a person's deletion, and who did it recorded in the
+    /// organisation's record. [`ServiceError::NotAllowed`] for other members.
+    pub async fn org_delete(
+        &self,
+        user_id: &str,
+        organisation: &str,
+        id: &str,
+        level: Level,
+    ) -> Result<(), ServiceError> {
+        if !self.may_delete_for(user_id, organisation).await? {
+            return Err(ServiceError::NotAllowed);
+        }
+        let (postbox, m) = self.locate(user_id, Some(organisation), id).await?;
+        if level < m.min_level {
+            return Err(ServiceError::LevelTooLow {
+                needed: m.min_level,
+            });
+        }
+        let event = konto_store::OrgEvent {
+            organisation: organisation.to_owned(),
+            at: self.now(),
+            actor: Some(user_id.to_owned()),
+            actor_level: Some(level),
+            action: "postbox_message_deleted".into(),
+            detail: serde_json::json!({ "message": m.id, "client_id": m.client_id }).to_string(),
+        };
+        if !self
+            .s
+            .store
+            .delete_org_message(&postbox.handle, &m.id, &event)
+            .await?
+        {
+            return Err(ServiceError::NoMessage);
+        }
+        if let Err(e) = self.s.attachments.delete_attachments(&m.id).await {
+            tracing::warn!(error = %e, "a deleted message's attachments stay for the purge");
+        }
+        Ok(())
     }
 
     /// Records a status update for an application, from `client_id` into the postbox `handle`
@@ -1033,6 +1097,9 @@ mod tests {
             Some("application/vnd.microsoft.portable-executable")
         );
         assert_eq!(sniff(b"text with a \0 in it"), None);
+        assert_eq!(sniff("a C1 control: \u{85}".as_bytes()), None);
+        assert_eq!(sniff(b"DEL \x7f"), None);
+        assert_eq!(sniff("no C1: \u{a0}\u{100}".as_bytes()), Some("text/plain"));
         assert_eq!(sniff(&[0xff, 0xfe, 0x00, 0x41]), None);
     }
 

@@ -29,7 +29,7 @@ use crate::org_rows::{
 };
 use crate::{SqlStore, map_err, to_json, ts};
 
-const INSERT_EVENT: &str = "INSERT INTO org_events (organisation, at, actor, actor_level, action, detail) \
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO org_events (organisation, at, actor, actor_level, action, detail) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Writes event `$e` into the record of organisation `$org` on `$conn` (inside a transaction).

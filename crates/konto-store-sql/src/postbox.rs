@@ -412,14 +412,32 @@ impl PostboxRepo for SqlStore {
         Ok(row.is_some())
     }
 
+    async fn released_postbox(
+        &self,
+        handle: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<PostboxRecord>> {
+        let row: Option<PostboxRow> = on_read!(self, pool => sqlx::query_as(
+            "SELECT p.handle, p.owner_type, p.owner_id, p.data_key, p.created_at, p.closed_at \
+             FROM postboxes p JOIN postbox_releases r ON r.handle = p.handle \
+             WHERE p.handle = $1 AND r.client_id = $2",
+        )
+        .bind(handle)
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await)
+        .map_err(map_err)?;
+        row.map(PostboxRecord::try_from).transpose()
+    }
+
     async fn insert_message(&self, m: &MessageRecord) -> StoreResult<MessageRecord> {
         let insert = concat!(
             "INSERT INTO postbox_messages (",
             message_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (client_id, idempotency_key) DO NOTHING"
+             ON CONFLICT (client_id, idempotency_key) DO NOTHING RETURNING id"
         );
-        on_write!(self, pool => sqlx::query(insert)
+        let inserted: Option<(String,)> = on_write!(self, pool => sqlx::query_as(insert)
             .bind(&m.id)
             .bind(&m.handle)
             .bind(&m.client_id)
@@ -436,10 +454,13 @@ impl PostboxRepo for SqlStore {
             .bind(m.delivered_at.map(ts))
             .bind(m.read_at.map(ts))
             .bind(m.deleted_at.map(ts))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
+            .fetch_optional(pool)
+            .await)
         .map_err(fk_as_not_found)?;
+        if inserted.is_some() {
+            // this very message: nothing to read back
+            return Ok(m.clone());
+        }
         let select = concat!(
             "SELECT ",
             message_columns!(),
@@ -602,6 +623,50 @@ impl PostboxRepo for SqlStore {
         .map_err(map_err)
     }
 
+    async fn delete_org_message(
+        &self,
+        handle: &str,
+        id: &str,
+        event: &konto_store::OrgEvent,
+    ) -> StoreResult<bool> {
+        on_write!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE postbox_messages SET deleted_at = $1, sealed = $2 \
+                 WHERE handle = $3 AND id = $4 AND deleted_at IS NULL",
+            )
+            .bind(ts(event.at))
+            .bind(Vec::<u8>::new())
+            .bind(handle)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if done {
+                sqlx::query(MESSAGE_EVENT)
+                    .bind(id)
+                    .bind("deleted")
+                    .bind("deleted_by_person")
+                    .bind(ts(event.at))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(crate::orgs::INSERT_EVENT)
+                    .bind(&event.organisation)
+                    .bind(ts(event.at))
+                    .bind(&event.actor)
+                    .bind(event.actor_level.map(|l| l.as_str()))
+                    .bind(&event.action)
+                    .bind(&event.detail)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, sqlx::Error>(done)
+        }.await)
+        .map_err(map_err)
+    }
+
     async fn insert_application_state(&self, a: &ApplicationStateRecord) -> StoreResult<()> {
         let sql = concat!(
             "INSERT INTO application_states (",
@@ -660,27 +725,35 @@ impl AttachmentStore for SqlStore {
         if sealed.is_empty() {
             return Ok(());
         }
-        on_write!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM postbox_attachments WHERE message_id = $1")
-                .bind(message_id)
-                .execute(&mut *tx)
-                .await?;
-            for (position, data) in sealed.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO postbox_attachments (message_id, position, sealed, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(message_id)
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .bind(data)
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await?;
+        // one statement for all of them (a send is one round trip here, not one per file)
+        let mut sql = String::from(
+            "INSERT INTO postbox_attachments (message_id, position, sealed, created_at) VALUES ",
+        );
+        for n in 0..sealed.len() {
+            if n > 0 {
+                sql.push_str(", ");
             }
-            tx.commit().await
-        }.await)
-        .map_err(map_err)
+            let b = n * 4;
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        }
+        sql.push_str(
+            " ON CONFLICT (message_id, position) DO UPDATE \
+             SET sealed = excluded.sealed, created_at = excluded.created_at",
+        );
+        on_write!(self, pool => {
+            // placeholders only, built above from the count; the values are bound
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (position, data) in sealed.iter().enumerate() {
+                q = q
+                    .bind(message_id)
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(data)
+                    .bind(ts(now));
+            }
+            q.execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(map_err)?;
+        Ok(())
     }
 
     async fn attachment(&self, message_id: &str, position: usize) -> StoreResult<Option<Vec<u8>>> {

@@ -86,6 +86,12 @@ pub trait PostboxRepo: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn postbox_released(&self, handle: &str, client_id: &str) -> StoreResult<bool>;
+    /// The postbox `handle` if it was given to `client_id` (one read, for each send).
+    async fn released_postbox(
+        &self,
+        handle: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<PostboxRecord>>;
     /// Stores the message unless the client sent one with the same idempotency key before;
     /// returns the stored one either way (compare its id). Committed before it returns.
     async fn insert_message(&self, message: &MessageRecord) -> StoreResult<MessageRecord>;
@@ -111,6 +117,14 @@ pub trait PostboxRepo: Send + Sync {
         handle: &str,
         id: &str,
         now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Deletes a message from an organisation's postbox as [`PostboxRepo::delete_message`]
+    /// does, and records `event` (who, when) in the organisation's record, in one transaction.
+    async fn delete_org_message(
+        &self,
+        handle: &str,
+        id: &str,
+        event: &crate::OrgEvent,
     ) -> StoreResult<bool>;
     /// Marks a message read (the first time only); `false` if there is none.
     async fn mark_read(&self, handle: &str, id: &str, now: OffsetDateTime) -> StoreResult<bool>;

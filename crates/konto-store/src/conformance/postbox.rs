@@ -381,7 +381,7 @@ async fn attachments(store: &dyn Store) {
     );
     assert_eq!(store.attachment("m-att", 2).await.expect("read"), None);
     assert_eq!(store.attachment("m-other", 0).await.expect("read"), None);
-    // a retried put replaces, never doubles
+    // a retried put replaces what it names, never doubles
     store
         .put_attachments("m-att", &[vec![9]], t0())
         .await
@@ -390,7 +390,30 @@ async fn attachments(store: &dyn Store) {
         store.attachment("m-att", 0).await.expect("read"),
         Some(vec![9])
     );
-    assert_eq!(store.attachment("m-att", 1).await.expect("read"), None);
+    assert_eq!(
+        store.attachment("m-att", 1).await.expect("read"),
+        Some(two[1].clone())
+    );
+    assert_eq!(
+        store
+            .released_postbox(&pb.handle, "c-att")
+            .await
+            .expect("read"),
+        None,
+        "not given to the client"
+    );
+    store
+        .release_postbox(&pb.handle, "c-att", t0())
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .released_postbox(&pb.handle, "c-att")
+            .await
+            .expect("read")
+            .map(|p| p.handle),
+        Some(pb.handle.clone())
+    );
     store
         .put_attachments("m-orphan", &[vec![5]], t0())
         .await

@@ -112,7 +112,7 @@ pub(crate) async fn put_message(State(app): State<Arc<App>>, request: Request) -
             Err(e) => return multipart_refusal(&e),
         };
         if field.name() == Some("json") && envelope.is_none() {
-            let bytes = match read_part(field, MAX_REQUEST_BYTES as u64).await {
+            let bytes = match read_part(field, MAX_REQUEST_BYTES as u64, 0).await {
                 Ok(b) => b,
                 Err(PartError::TooLarge) => {
                     return refusal(
@@ -137,7 +137,7 @@ pub(crate) async fn put_message(State(app): State<Arc<App>>, request: Request) -
         }
         let filename = field.file_name().unwrap_or_default().to_owned();
         let content_type = field.content_type().unwrap_or_default().to_owned();
-        let data = match read_part(field, rules.max_bytes).await {
+        let data = match read_part(field, rules.max_bytes, 0).await {
             Ok(d) => d,
             Err(PartError::TooLarge) => {
                 return service_refusal(

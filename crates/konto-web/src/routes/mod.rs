@@ -205,6 +205,10 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
             "/org/{org}/postbox/{id}/attachments/{n}",
             get(postbox_pages::org_attachment),
         )
+        .route(
+            "/org/{org}/postbox/{id}/delete",
+            post(postbox_pages::org_delete),
+        )
         .route("/org/{id}/postbox", get(postbox_pages::org_inbox))
         .route("/org/{org}/postbox/{id}", get(postbox_pages::org_message))
         .route(

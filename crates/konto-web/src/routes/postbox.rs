@@ -320,6 +320,15 @@ type Parts = (SendRequest, Vec<NewAttachment>, Option<Evidence>);
 async fn read_multipart(app: &Arc<App>, request: Request) -> Result<Parts, Response> {
     let rules = &app.services.config.postbox_attachments;
     let bad = |d: String| refusal(StatusCode::BAD_REQUEST, "invalid_request", d);
+    // a file's buffer is made once, as large as the request (at most the file limit): no
+    // growing and copying while it streams in, and room to be sealed where it lies
+    let hint = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(rules.max_bytes + 64);
     let mut form = Multipart::from_request(request, app).await.map_err(|e| {
         bad(format!(
             "the multipart body does not fit: {}",
@@ -337,17 +346,16 @@ async fn read_multipart(app: &Arc<App>, request: Request) -> Result<Parts, Respo
         };
         match field.name() {
             Some("message") if message.is_none() => {
-                let bytes =
-                    read_part(field, MAX_REQUEST_BYTES as u64)
-                        .await
-                        .map_err(|e| match e {
-                            PartError::TooLarge => refusal(
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                                "payload_too_large",
-                                "the message part is too large",
-                            ),
-                            PartError::Multipart(e) => multipart_refusal(&e),
-                        })?;
+                let bytes = read_part(field, MAX_REQUEST_BYTES as u64, 0)
+                    .await
+                    .map_err(|e| match e {
+                        PartError::TooLarge => refusal(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload_too_large",
+                            "the message part is too large",
+                        ),
+                        PartError::Multipart(e) => multipart_refusal(&e),
+                    })?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| bad("the message part is not UTF-8".into()))?;
                 let parsed = serde_json::from_str(&text)
@@ -355,7 +363,7 @@ async fn read_multipart(app: &Arc<App>, request: Request) -> Result<Parts, Respo
                 message = Some((parsed, text));
             }
             Some("signature") if signature.is_none() => {
-                let bytes = read_part(field, konto_keys::MAX_JWS_LEN as u64)
+                let bytes = read_part(field, konto_keys::MAX_JWS_LEN as u64, 0)
                     .await
                     .map_err(|e| match e {
                         PartError::TooLarge => bad("the signature part is too large".into()),
@@ -378,7 +386,7 @@ async fn read_multipart(app: &Arc<App>, request: Request) -> Result<Parts, Respo
                 }
                 let filename = field.file_name().unwrap_or_default().to_owned();
                 let content_type = field.content_type().unwrap_or_default().to_owned();
-                let data = read_part(field, rules.max_bytes)
+                let data = read_part(field, rules.max_bytes, hint)
                     .await
                     .map_err(|e| match e {
                         PartError::TooLarge => service_refusal(
@@ -420,9 +428,15 @@ pub(super) enum PartError {
     Multipart(MultipartError),
 }
 
-/// A part's bytes, at most `max` of them.
-pub(super) async fn read_part(mut field: Field<'_>, max: u64) -> Result<Vec<u8>, PartError> {
-    let mut out = Vec::new();
+/// A part's bytes, at most `max` of them, in a buffer made for `hint` bytes.
+pub(super) async fn read_part(
+    mut field: Field<'_>,
+    max: u64,
+    hint: u64,
+) -> Result<Vec<u8>, PartError> {
+    // room for the nonce and tag of sealing it in place (see `KeyEncryptionKey::encrypt_owned`)
+    let mut out =
+        Vec::with_capacity(usize::try_from(hint.min(max.saturating_add(64))).unwrap_or(0));
     while let Some(chunk) = field.chunk().await.map_err(PartError::Multipart)? {
         if (out.len() + chunk.len()) as u64 > max {
             return Err(PartError::TooLarge);

@@ -379,11 +379,18 @@ async fn message_page(
     };
     let content = view.content.as_ref();
     let (b, cookie) = binding(app, browser, t)?;
+    let can_delete = match &owner {
+        Owner::Person => true,
+        Owner::Organisation(org) => postbox
+            .may_delete_for(&session.user_id, org)
+            .await
+            .map_err(|e| WebError::service(e, t))?,
+    };
     let page = PostboxMessagePage {
         t,
         dev: app.config.development,
         base: &base,
-        can_delete: matches!(owner, Owner::Person),
+        can_delete,
         csrf: &csrf_token(app, &b),
         id: &view.id,
         kind: kind_text(t, view.kind),
@@ -417,6 +424,40 @@ async fn message_page(
     .html()
     .into_response();
     Ok(with_cookie(page, cookie))
+}
+
+/// `POST /org/{org}/postbox/{id}/delete`: an administrator deletes one of the organisation's
+/// messages (gone for every member; recorded in the organisation's record).
+pub(crate) async fn org_delete(
+    State(app): State<Arc<App>>,
+    browser: Browser,
+    Path((org, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (session, _, t) = match account_action(&app, &browser, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !valid_id(&id) || !valid_id(&org) {
+        return WebError::page(StatusCode::NOT_FOUND, t.postbox_no_message, t).into_response();
+    }
+    let level = level_of(&app, &session);
+    match PostboxService::new(Arc::clone(&app.services))
+        .org_delete(&session.user_id, &org, &id, level)
+        .await
+    {
+        Ok(()) => see_other(&format!("/org/{org}/postbox")),
+        Err(ServiceError::NotAllowed) => {
+            WebError::page(StatusCode::FORBIDDEN, t.postbox_admins_delete, t).into_response()
+        }
+        Err(ServiceError::LevelTooLow { .. }) => {
+            see_other(&format!("/org/{org}/postbox/{id}/step-up"))
+        }
+        Err(ServiceError::NoMessage) => {
+            WebError::page(StatusCode::NOT_FOUND, t.postbox_no_message, t).into_response()
+        }
+        Err(e) => WebError::service(e, t).into_response(),
+    }
 }
 
 /// `POST /postbox/{id}/delete`: the person deletes a message (its content is erased).
