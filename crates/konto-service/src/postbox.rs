@@ -150,12 +150,14 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
         return Some(t.mime_type());
     }
     std::str::from_utf8(data).ok()?;
-    // control characters: C0 and DEL as bytes, C1 (U+0080–U+009F) as 0xC2 0x80–0x9F in UTF-8
+    // control characters: C0 and DEL as bytes (counted without an early exit, which the
+    // compiler turns into vector code), C1 (U+0080–U+009F) as 0xC2 0x80–0x9F in UTF-8, looked
+    // for only where a 0xC2 is
     let c0 = |b: u8| (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)) || b == 0x7f;
-    let c1 = data
-        .windows(2)
-        .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]));
-    (!data.iter().any(|&b| c0(b)) && !c1).then_some("text/plain")
+    let controls = data.iter().fold(0usize, |n, &b| n + usize::from(c0(b)));
+    let c1 = memchr::memchr_iter(0xc2, data)
+        .any(|i| data.get(i + 1).is_some_and(|b| (0x80..=0x9f).contains(b)));
+    (controls == 0 && !c1).then_some("text/plain")
 }
 
 /// Checks attachments against `rules` (count, size, name, type; content against type) and
@@ -414,7 +416,9 @@ impl PostboxService {
         }
         if !replayed {
             tracing::info!(client_id, message = %stored.id, "postbox message provided");
-            self.notify(&postbox).await;
+            // off the send's path: the answer does not wait for the owner's address
+            let this = self.clone();
+            tokio::spawn(async move { this.notify(&postbox).await });
         }
         Ok(Receipt {
             id: stored.id,
@@ -481,12 +485,9 @@ impl PostboxService {
              der Anmeldung lesen:\n{link}\n\nA new message has arrived in your postbox at {name}. \
              Sign in to read it:\n{link}\n"
         );
-        let mailer = Arc::clone(&self.s.mailer);
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&to, &subject, &body).await {
-                tracing::warn!(error = %e, "a postbox notification could not be delivered");
-            }
-        });
+        if let Err(e) = self.s.mailer.send(&to, &subject, &body).await {
+            tracing::warn!(error = %e, "a postbox notification could not be delivered");
+        }
     }
 
     /// Where a message the client sent stands, for the sender: provided, read, or deleted by
