@@ -40,6 +40,7 @@ async fn reading_the_postbox(test: &str, lang: Lang, js: Js) {
         min_level: level,
         reference: Some("AZ 4711".into()),
         application_id: Some(application.into()),
+        reply_address: None,
     };
     let low = postbox
         .send(

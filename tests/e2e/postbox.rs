@@ -718,6 +718,33 @@ async fn the_person_reads_through_the_user_api(backend: Backend) {
         body.contains("rel=\"noopener noreferrer nofollow\""),
         "{body}"
     );
+    // a reply address comes with the content; a too long one is refused by name
+    let mut answerable = decision(&handle, "Rückfragen", "basic");
+    answerable["reply_address"] = json!("grundsteuer@finanzamt.example");
+    let (status, sent_reply) = send(&server, &token, "u-reply", &answerable).await;
+    assert_eq!(status, 201, "{sent_reply}");
+    let read: Value = user_get(
+        &server,
+        &user_token,
+        &format!("/postbox/v1/inbox/{}", sent_reply["id"].as_str().unwrap()),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["reply_address"], "grundsteuer@finanzamt.example");
+    answerable["reply_address"] = json!("x".repeat(321));
+    let (status, r) = send(&server, &token, "u-reply-long", &answerable).await;
+    assert_eq!(
+        (status, r["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        r["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("reply_address")
+    );
     // a page at a time: the Link header names the next (RFC 8288)
     let r = user_get(&server, &user_token, "/postbox/v1/inbox?limit=2").await;
     let next = r.headers()["link"].to_str().unwrap().to_owned();
@@ -726,7 +753,7 @@ async fn the_person_reads_through_the_user_api(backend: Backend) {
     let r = user_get(&server, &user_token, "/postbox/v1/inbox?limit=2&offset=2").await;
     assert!(r.headers().get("link").is_none(), "the last page");
     let rest: Vec<Value> = r.json().await.unwrap();
-    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert_eq!((first.len(), rest.len()), (2, 2));
     let all: Vec<Value> = user_get(&server, &user_token, "/postbox/v1/inbox")
         .await
         .json()
@@ -836,6 +863,7 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
         min_level: Level::Basic,
         reference: None,
         application_id: None,
+        reply_address: None,
     };
     let tax = postbox
         .send(
@@ -1405,9 +1433,9 @@ fn jwt_header(jwt: &str) -> Value {
     .unwrap()
 }
 
-/// RFC 8935 push: reading and deleting (by the person, or with the account) reach the sender's
-/// webhook as signed SETs, once per event, retried with back-off while the webhook fails, and
-/// still delivered by another node after the first went down.
+/// RFC 8935 push: providing, reading and deleting (by the person, or with the account) reach
+/// the sender's webhook as signed SETs, once per event, retried with back-off while the
+/// webhook fails, and still delivered by another node after the first went down.
 async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     use std::sync::atomic::Ordering;
     let Some(mut server) = TestServer::start(Options::new(backend)).await else {
@@ -1421,6 +1449,19 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     c.postbox_webhook = Some(hook.url.clone());
     let redirect = c.redirect_uris[0].clone();
     let secret = server.add_client(c).await.unwrap();
+    // a service without a webhook is told nothing by push
+    let (quiet_secret, quiet_redirect) = service(&server, "still").await;
+    let quiet_handle = handle_for(&server, "still", &quiet_secret, &quiet_redirect, "erika").await;
+    let quiet = client_token(&server, "still", &quiet_secret, "postbox:send").await;
+    let (_, r) = send(
+        &server,
+        &quiet,
+        "q-1",
+        &decision(&quiet_handle, "Still", "basic"),
+    )
+    .await;
+    assert!(r["id"].is_string());
+
     let (handle, user_token) =
         login_with_postbox(&server, "amt", &secret, &redirect, "erika").await;
     let token = client_token(&server, "amt", &secret, "postbox:send").await;
@@ -1435,14 +1476,31 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
         .await;
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
-    assert!(
-        events_until(&server, "amt", "nothing yet", |e| e.is_empty())
-            .await
-            .is_empty(),
-        "providing is told by the receipt, not pushed"
+    // a retried send is no new event
+    send(
+        &server,
+        &token,
+        "w-1",
+        &decision(&handle, "Bescheid", "basic"),
+    )
+    .await;
+    let of = |e: &[konto_store::PostboxEvent], kind: &str| -> Vec<konto_store::PostboxEvent> {
+        e.iter().filter(|e| e.event == kind).cloned().collect()
+    };
+    // provided: the push fails, waits for the back-off
+    let events = events_until(&server, "amt", "provided, attempted", |e| {
+        e.len() == 3 && e.iter().all(|e| e.event == "provided" && e.attempts == 1)
+    })
+    .await;
+    assert_eq!(events[0].id, format!("{}.provided", ids[0]));
+    assert!(events[0].last_error.as_deref().unwrap().contains("500"));
+    assert_eq!(
+        events[0].next_attempt_at - events[0].occurred_at,
+        time::Duration::seconds(10),
+        "the first retry after webhook_retry_secs"
     );
 
-    // read: the push fails, is retried after the back-off, then arrives
+    // read: one event, also when read again
     let r = user_get(
         &server,
         &user_token,
@@ -1450,50 +1508,54 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let failed = events_until(&server, "amt", "a failed attempt", |e| {
-        e.len() == 1 && e[0].attempts == 1 && e[0].last_error.is_some()
-    })
-    .await;
-    assert_eq!(failed[0].id, format!("{}.read", ids[0]));
-    assert!(failed[0].last_error.as_deref().unwrap().contains("500"));
-    assert_eq!(
-        failed[0].next_attempt_at - failed[0].occurred_at,
-        time::Duration::seconds(10),
-        "the first retry after webhook_retry_secs"
-    );
-    // read again: no second event
     user_get(
         &server,
         &user_token,
         &format!("/postbox/v1/inbox/{}", ids[0]),
     )
     .await;
+    events_until(&server, "amt", "read, attempted", |e| {
+        of(e, "read").len() == 1 && of(e, "read")[0].attempts == 1
+    })
+    .await;
     hook.accept.store(true, Ordering::SeqCst);
     server.clock.advance(time::Duration::seconds(11));
     let delivered = events_until(&server, "amt", "delivered", |e| {
-        e.len() == 1 && e[0].delivered_at.is_some()
+        e.len() == 4 && e.iter().all(|e| e.delivered_at.is_some())
     })
     .await;
-    assert_eq!(delivered[0].attempts, 2);
-    let (content_type, set) = hook.received.lock().unwrap()[0].clone();
-    assert_eq!(content_type, "application/secevent+jwt");
-    let claims = verified_set(&server, &set).await;
-    assert_eq!(claims["iss"], server.issuer.as_str());
-    assert_eq!(claims["aud"], "amt");
-    assert_eq!(claims["jti"], format!("{}.read", ids[0]));
+    assert!(delivered.iter().all(|e| e.attempts == 2));
+    let received = hook.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 4, "each once");
+    let mut sets = Vec::new();
+    for (content_type, set) in &received {
+        assert_eq!(content_type, "application/secevent+jwt");
+        let claims = verified_set(&server, set).await;
+        assert_eq!(claims["iss"], server.issuer.as_str());
+        assert_eq!(claims["aud"], "amt");
+        sets.push(claims);
+    }
+    let read = sets
+        .iter()
+        .find(|c| c["jti"] == format!("{}.read", ids[0]))
+        .expect("the read event");
     assert_eq!(
-        claims["events"]["urn:konto:postbox:event:message-read"]["message_id"],
+        read["events"]["urn:konto:postbox:event:message-read"]["message_id"],
         ids[0].as_str()
     );
+    assert!(sets.iter().any(
+        |c| c["events"]["urn:konto:postbox:event:message-provided"]["message_id"]
+            == ids[2].as_str()
+    ));
 
     // deleted by the person: pushed at once
     let postbox = PostboxService::new(Arc::clone(&server.app.services));
     postbox.delete(&user_id, &ids[1]).await.unwrap();
     events_until(&server, "amt", "deletion delivered", |e| {
-        e.len() == 2 && e.iter().all(|e| e.delivered_at.is_some())
+        e.len() == 5 && e.iter().all(|e| e.delivered_at.is_some())
     })
     .await;
-    let set = hook.received.lock().unwrap()[1].1.clone();
+    let set = hook.received.lock().unwrap()[4].1.clone();
     let claims = verified_set(&server, &set).await;
     assert_eq!(
         claims["events"]["urn:konto:postbox:event:message-deleted"],
@@ -1508,7 +1570,8 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
         .await
         .unwrap();
     events_until(&server, "amt", "account deletion attempted", |e| {
-        e.len() == 4 && e[2..].iter().all(|e| e.attempts == 1)
+        let gone = of(e, "account_deleted");
+        gone.len() == 2 && gone.iter().all(|e| e.attempts == 1)
     })
     .await;
     let mut other = server.another_node().await;
@@ -1516,12 +1579,12 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     hook.accept.store(true, Ordering::SeqCst);
     other.clock.advance(time::Duration::hours(1));
     events_until(&other, "amt", "delivered by the other node", |e| {
-        e.len() == 4 && e.iter().all(|e| e.delivered_at.is_some())
+        e.len() == 7 && e.iter().all(|e| e.delivered_at.is_some())
     })
     .await;
-    let mut told = Vec::new();
     let received = hook.received.lock().unwrap().clone();
-    for (_, set) in received.iter().skip(2) {
+    let mut told = Vec::new();
+    for (_, set) in received.iter().skip(5) {
         let claims = verified_set(&other, set).await;
         let deleted = &claims["events"]["urn:konto:postbox:event:message-deleted"];
         assert_eq!(deleted["reason"], "account_deleted");
@@ -1531,6 +1594,11 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     let mut expected = vec![ids[0].clone(), ids[2].clone()];
     expected.sort();
     assert_eq!(told, expected, "each message not deleted before, once");
+    use konto_store::PostboxOutbox;
+    assert!(
+        server.store.events_for("still").await.unwrap().is_empty(),
+        "no webhook, no events"
+    );
     other.halt().await;
     server.stop().await;
 }

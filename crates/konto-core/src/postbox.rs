@@ -86,6 +86,9 @@ pub struct NewMessage {
     pub min_level: Level,
     pub reference: Option<String>,
     pub application_id: Option<String>,
+    /// Where the person may answer (an e-mail address or a URL of the service), at most 320
+    /// characters.
+    pub reply_address: Option<String>,
 }
 
 /// Why a message was refused: the field, by its API name.
@@ -156,6 +159,9 @@ impl NewMessage {
         }
         if let Some(a) = &self.application_id {
             check("application_id", a, 255, false, false)?;
+        }
+        if let Some(r) = &self.reply_address {
+            check("reply_address", r, 320, true, false)?;
         }
         Ok(())
     }
@@ -384,6 +390,7 @@ mod tests {
             min_level: Level::Substantial,
             reference: Some("AZ 4711".into()),
             application_id: None,
+            reply_address: Some("grundsteuer@finanzamt.example".into()),
         }
     }
 

@@ -98,6 +98,9 @@ pub struct Content {
     /// The sender's signature over the content as sent, verified on receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Evidence>,
+    /// Where the person may answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_address: Option<String>,
 }
 
 /// A sender's signature over a message as it was sent, and what it signed: kept with the
@@ -349,6 +352,7 @@ impl PostboxService {
             format: message.format,
             attachments: infos,
             signature: evidence,
+            reply_address: message.reply_address,
         };
         let content_sha256 = content.sha256()?;
         let id = random::id()?;

@@ -160,14 +160,15 @@ pub trait AttachmentStore: Send + Sync {
 }
 
 /// Something a sender is told about one of its messages, waiting in the outbox or delivered.
-/// Written in the same transaction as what it reports; its id is `{message_id}.read` or
-/// `{message_id}.deleted` (a message is read first and deleted once), so it is written once.
+/// Written in the same transaction as what it reports; its id is `{message_id}.provided`,
+/// `.read` or `.deleted` (a message is provided, first read and deleted once), so it is
+/// written once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostboxEvent {
     pub id: String,
     pub client_id: String,
     pub message_id: String,
-    /// `read`, `deleted_by_person` or `account_deleted`.
+    /// `provided`, `read`, `deleted_by_person` or `account_deleted`.
     pub event: String,
     pub occurred_at: OffsetDateTime,
     /// Delivery attempts begun so far.

@@ -111,6 +111,7 @@ texts! {
     postbox_back: "Zurück zum Postfach", "Back to the postbox";
     postbox_attachments: "Anhänge", "Attachments";
     postbox_older: "Ältere Nachrichten", "Older messages";
+    postbox_reply: "Antwort an", "Reply to";
     postbox_admins_delete: "Nachrichten der Organisation löschen nur ihre Administratoren.", "Only the organisation's administrators delete its messages.";
     postbox_signed: "Vom Absender signiert: Die Signatur wurde beim Eingang geprüft, der Inhalt ist unverändert.", "Signed by the sender: the signature was checked on arrival, the content is unaltered.";
     postbox_no_message: "Diese Nachricht gibt es in Ihrem Postfach nicht.", "There is no such message in your postbox.";

@@ -440,6 +440,8 @@ pub(crate) struct PostboxMessagePage<'a> {
     pub attachments: Vec<AttachmentRow>,
     /// The sender signed the content (checked on arrival; the content hash on reading).
     pub signed: bool,
+    /// Where the person may answer (shown as text, not as a link).
+    pub reply_address: Option<&'a str>,
 }
 
 /// An attachment on a message's page.

@@ -18,13 +18,15 @@ use tokio::sync::watch;
 use crate::app::App;
 
 /// The event types, as URIs (RFC 8417 §2.2: the keys of `events`).
+pub const EVENT_PROVIDED: &str = "urn:konto:postbox:event:message-provided";
 pub const EVENT_READ: &str = "urn:konto:postbox:event:message-read";
 pub const EVENT_DELETED: &str = "urn:konto:postbox:event:message-deleted";
 
-/// How long a node holds an event it is pushing before another may try.
-const LEASE: Duration = Duration::from_secs(60);
 /// How long one push may take.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a node holds an event it is pushing before another may try: a push's time and a
+/// margin (a node that died while pushing delays its event by this much).
+const LEASE: Duration = Duration::from_secs(15);
 /// Events taken per look at the outbox.
 const BATCH: u32 = 32;
 
@@ -39,6 +41,7 @@ pub fn backoff(attempts: u32, base: Duration) -> Duration {
 /// was issued and when the event happened (`toe`), a unique `jti`, and one event.
 pub fn set_claims(issuer: &str, event: &PostboxEvent, now: OffsetDateTime) -> serde_json::Value {
     let (uri, detail) = match event.event.as_str() {
+        "provided" => (EVENT_PROVIDED, json!({ "message_id": event.message_id })),
         "read" => (EVENT_READ, json!({ "message_id": event.message_id })),
         reason => (
             EVENT_DELETED,

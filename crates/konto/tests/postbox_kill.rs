@@ -343,23 +343,56 @@ async fn kill_during_sends(database: Option<String>, dir: PathBuf) {
         "one message per key"
     );
 
-    // the events written before the crash still reach the webhook once it accepts
+    // the events written before the crash (and with every stored message: `provided`) reach
+    // the webhook once it accepts, each of them
     accept.store(true, Ordering::SeqCst);
-    for _ in 0..400 {
+    let expected = stored.len() + read.len();
+    // at most a minute: the back-off of the refused pushes, and the lease of one the killed
+    // node was pushing
+    for _ in 0..2400 {
         let events = store.events_for("amt").await.expect("events");
-        if events.len() == read.len() && events.iter().all(|e| e.delivered_at.is_some()) {
+        if events.len() == expected && events.iter().all(|e| e.delivered_at.is_some()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let events = store.events_for("amt").await.expect("events");
-    assert_eq!(events.len(), read.len());
+    assert_eq!(
+        events.len(),
+        expected,
+        "one provided per message, one read per read"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.event == "read").count(),
+        read.len()
+    );
     assert!(
         events.iter().all(|e| e.delivered_at.is_some()),
-        "{events:?}"
+        "undelivered: {:?}",
+        events
+            .iter()
+            .filter(|e| e.delivered_at.is_none())
+            .collect::<Vec<_>>()
     );
-    let received = got.lock().unwrap_or_else(|p| p.into_inner()).len();
-    assert!(received >= read.len(), "each event pushed: {received}");
+    let pushed: BTreeSet<String> = got
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(|set| {
+            use base64::Engine;
+            let payload = set.split('.').nth(1)?;
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()?,
+            )
+            .ok()?;
+            claims["jti"].as_str().map(str::to_owned)
+        })
+        .collect();
+    for e in &events {
+        assert!(pushed.contains(&e.id), "{} never arrived", e.id);
+    }
     let _ = server.kill();
     let _ = server.wait();
     store.close().await;

@@ -48,6 +48,8 @@ struct BundIdMessage {
     #[serde(default)]
     application_id: Option<String>,
     #[serde(default)]
+    reply_address: Option<String>,
+    #[serde(default)]
     attachments: Vec<BundIdAttachment>,
 }
 
@@ -212,6 +214,7 @@ pub(crate) async fn put_message(State(app): State<Arc<App>>, request: Request) -
         min_level,
         reference: message.reference,
         application_id: message.application_id,
+        reply_address: message.reply_address,
     };
     match PostboxService::new(Arc::clone(&app.services))
         .send(

@@ -64,6 +64,9 @@ pub(crate) struct SendRequest {
     reference: Option<String>,
     #[serde(default)]
     application_id: Option<String>,
+    /// Where the person may answer: an e-mail address or a URL, at most 320 characters.
+    #[serde(default)]
+    reply_address: Option<String>,
     /// With attachments in a signed request: the SHA-256 (hex) of each file, in order, so that
     /// the signature over this part covers them too.
     #[serde(default)]
@@ -298,6 +301,7 @@ fn new_message(req: SendRequest) -> Result<(String, NewMessage), &'static str> {
             min_level,
             reference: req.reference,
             application_id: req.application_id,
+            reply_address: req.reply_address,
         },
     ))
 }
@@ -740,6 +744,9 @@ pub(crate) struct InboxMessage {
     /// RFC 3339; absent while unread.
     #[serde(skip_serializing_if = "Option::is_none")]
     read_at: Option<String>,
+    /// Where the person may answer (with the content only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_address: Option<String>,
     /// Whether the sender signed the content and konto verified the signature on receipt.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     signed: bool,
@@ -763,6 +770,7 @@ pub(crate) struct InboxAttachment {
 impl From<konto_service::postbox::MessageView> for InboxMessage {
     fn from(m: konto_service::postbox::MessageView) -> Self {
         let signed = m.content.as_ref().is_some_and(|c| c.signature.is_some());
+        let reply_address = m.content.as_ref().and_then(|c| c.reply_address.clone());
         let (title, body, body_format, attachments) = match m.content {
             Some(c) => (
                 Some(c.title),
@@ -798,6 +806,7 @@ impl From<konto_service::postbox::MessageView> for InboxMessage {
             delivered_on: m.delivered_on.map(|d| d.to_string()),
             read_at: m.read_at.map(rfc3339),
             signed,
+            reply_address,
             attachments,
         }
     }

@@ -364,6 +364,7 @@ async fn message_page(
                 needs: t.level(m.min_level),
                 attachments: Vec::new(),
                 signed: false,
+                reply_address: None,
             }
             .html()
             .into_response());
@@ -420,6 +421,7 @@ async fn message_page(
             })
             .unwrap_or_default(),
         signed: content.is_some_and(|c| c.signature.is_some()),
+        reply_address: content.and_then(|c| c.reply_address.as_deref()),
     }
     .html()
     .into_response();
