@@ -902,6 +902,22 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
         ["Steuerbescheid"],
         "the clerk sees the tax service's message only"
     );
+    // in pages, counted among what the rights cover
+    let page = |user: String, offset: u32| {
+        let (postbox, org) = (postbox.clone(), org.clone());
+        async move {
+            let (list, more) = postbox
+                .org_inbox_page(&user, &org, Level::Basic, None, offset, 1)
+                .await
+                .unwrap();
+            (list.len(), more)
+        }
+    };
+    assert_eq!(page(admin.clone(), 0).await, (1, true));
+    assert_eq!(page(admin.clone(), 1).await, (1, false));
+    assert_eq!(page(admin.clone(), 2).await, (0, false));
+    assert_eq!(page(clerk.clone(), 0).await, (1, false));
+    assert_eq!(page(clerk.clone(), 1).await, (0, false));
     assert!(matches!(
         postbox
             .org_read(&clerk, &org, &trade.id, Level::Basic)

@@ -895,22 +895,68 @@ impl PostboxService {
         organisation: &str,
         level: Level,
     ) -> Result<Vec<MessageView>, ServiceError> {
+        Ok(self
+            .org_inbox_page(user_id, organisation, level, None, 0, MAX_PAGE)
+            .await?
+            .0)
+    }
+
+    /// A page of an organisation's messages for its member `user_id`, as
+    /// [`PostboxService::inbox_page`] pages a person's: of those their rights cover, `limit`
+    /// from `offset` on, only the page's opened. `true` if more follow.
+    pub async fn org_inbox_page(
+        &self,
+        user_id: &str,
+        organisation: &str,
+        level: Level,
+        application_id: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<MessageView>, bool), ServiceError> {
         let (postbox, rights) = self.org_postbox(user_id, organisation).await?;
+        let limit = limit.clamp(1, MAX_PAGE) as usize;
         let mut clients = Vec::new();
         let mut visible = Vec::new();
-        for m in self.s.store.messages(&postbox.handle).await? {
-            if self.covered(&rights, &m.client_id, &mut clients).await? {
+        let mut skipped = 0u32;
+        // rights are per service: the store pages by position, so the covered ones are counted
+        // here, a store page at a time, until this page and one more are found
+        let mut at = 0u32;
+        'pages: loop {
+            let rows = self
+                .s
+                .store
+                .messages_page(&postbox.handle, application_id, at, MAX_PAGE)
+                .await?;
+            let fetched = rows.len() as u32;
+            for m in rows {
+                if !self.covered(&rights, &m.client_id, &mut clients).await? {
+                    continue;
+                }
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
                 visible.push(m);
+                if visible.len() > limit {
+                    break 'pages;
+                }
             }
+            if fetched < MAX_PAGE {
+                break;
+            }
+            at += fetched;
         }
+        let more = visible.len() > limit;
+        visible.truncate(limit);
         let key = match (&postbox.data_key, visible.is_empty()) {
             (Some(_), false) => Some(self.data_key(&postbox).await?),
             _ => None,
         };
-        visible
+        let views = visible
             .into_iter()
             .map(|m| self.view(&postbox, key.as_ref(), m, level))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((views, more))
     }
 
     /// One of an organisation's messages for its member, marked read, if their rights cover its

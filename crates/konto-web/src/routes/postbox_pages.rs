@@ -75,7 +75,7 @@ fn level_of(app: &App, session: &SessionRecord) -> Level {
 #[derive(Deserialize)]
 pub(crate) struct InboxQuery {
     application: Option<String>,
-    /// From 1; the person's own inbox only (an organisation's is filtered by rights).
+    /// From 1.
     page: Option<u32>,
 }
 
@@ -165,7 +165,7 @@ async fn inbox_page(
     let postbox = PostboxService::new(Arc::clone(&app.services));
     let level = level_of(app, &session);
     let page = q.page.unwrap_or(1).clamp(1, 10_000);
-    let mut more = false;
+    let more: bool;
     let (messages, states, organisation) = match &owner {
         Owner::Person => (
             {
@@ -189,8 +189,21 @@ async fn inbox_page(
             None,
         ),
         Owner::Organisation(id) => {
-            let messages = match postbox.org_inbox(&session.user_id, id, level).await {
-                Ok(m) => m,
+            let page_of = postbox
+                .org_inbox_page(
+                    &session.user_id,
+                    id,
+                    level,
+                    application.as_deref(),
+                    (page - 1) * PAGE,
+                    PAGE,
+                )
+                .await;
+            let messages = match page_of {
+                Ok((m, next)) => {
+                    more = next;
+                    m
+                }
                 Err(ServiceError::NotAllowed) => {
                     return Err(WebError::page(
                         StatusCode::NOT_FOUND,
