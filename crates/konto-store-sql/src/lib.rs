@@ -117,6 +117,26 @@ pub(crate) enum Backend {
     },
 }
 
+/// Creates a new SQLite database file readable by its owner only (0600): it holds personal
+/// data and secret hashes. SQLite gives the WAL and shared-memory files it makes beside it the
+/// database file's permissions. An existing file is left as it is.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "the SQLite database {} cannot be created: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// konto's store on SQLite or PostgreSQL.
 pub struct SqlStore {
     pub(crate) backend: Backend,
@@ -162,6 +182,9 @@ impl SqlStore {
             // a small page cache per connection keeps the idle footprint low
             .pragma("cache_size", "-1024");
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !memory {
+            create_private_file(base.get_filename())?;
+        }
         let wal = if options.sqlite_durability == SqliteDurability::Full && !memory {
             let db = base.get_filename().to_path_buf();
             Some(wal::WalSync::new(db, options.sqlite_commit_window).map_err(StoreError::from)?)

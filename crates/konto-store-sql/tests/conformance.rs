@@ -46,3 +46,27 @@ async fn bad_urls_are_clear_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("sqlite: or postgres://"));
 }
+
+/// The database holds personal data and secret hashes: a new SQLite file, and the WAL and
+/// shared-memory files SQLite makes beside it, are readable by their owner only.
+#[tokio::test]
+async fn a_new_sqlite_database_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("konto.db");
+    let store = konto_store_sql::SqlStore::connect(
+        &format!("sqlite://{}", db.display()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    for name in ["konto.db", "konto.db-wal", "konto.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+    store.close().await;
+}

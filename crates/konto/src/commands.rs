@@ -39,7 +39,13 @@ async fn open_store(config: &Config) -> Result<SqlStore> {
         && let Some(dir) = Path::new(path.split('?').next().unwrap_or(path)).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // the folder of the database (personal data, secret hashes): its owner's only
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
     let options = StoreOptions {
         max_connections: config.database.max_connections,
