@@ -120,8 +120,14 @@ impl Mailer for FileMailer {
             .unwrap_or(0);
         let mut random = [0u8; 4];
         getrandom::fill(&mut random).map_err(|_| MailError::Delivery("no randomness".into()))?;
-        let name = format!("{nanos:024}-{}.eml", hex::encode(random));
-        tokio::fs::write(self.dir.join(name), text)
+        let name = format!("{nanos:024}-{}", hex::encode(random));
+        // written under another name and renamed: whoever reads the folder sees a whole mail
+        // or none (a reader once saw a mail that was created but not yet written)
+        let partial = self.dir.join(format!("{name}.partial"));
+        tokio::fs::write(&partial, text)
+            .await
+            .map_err(|e| MailError::Delivery(e.to_string()))?;
+        tokio::fs::rename(&partial, self.dir.join(format!("{name}.eml")))
             .await
             .map_err(|e| MailError::Delivery(e.to_string()))
     }
