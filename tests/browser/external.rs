@@ -96,7 +96,7 @@ async fn identity_without_account(test: &str, lang: Lang, js: Js) {
     let Some((chromium, server)) = start(test, eid_options()).await else {
         return;
     };
-    let site = ClientSite::start(&server, "town", |c| c.allow_temporary_login = true).await;
+    let site = ClientSite::start(&server, "town", |c| c.party.allow_temporary_login = true).await;
     let t = texts(lang);
     let request = [("acr_values", HIGH), ("scope", "openid profile address")];
 
@@ -139,7 +139,7 @@ async fn elster_certificate_in_chromium(test: &str, lang: Lang, js: Js) {
         return;
     };
     // a first-party service asks no consent: the choice on the unlinked page goes straight back
-    let site = ClientSite::start(&server, "tax", |c| c.first_party = true).await;
+    let site = ClientSite::start(&server, "tax", |c| c.party.first_party = true).await;
     let t = texts(lang);
     let cert_base = server.cert_base.clone().expect("a certificate listener");
     let tab = chromium.tab(test, lang, js).await;

@@ -56,7 +56,7 @@ async fn form_post_response(test: &str, lang: Lang, js: Js) {
     let Some((chromium, server)) = start(test, sqlite()).await else {
         return;
     };
-    let site = ClientSite::start(&server, "forms", |c| c.first_party = true).await;
+    let site = ClientSite::start(&server, "forms", |c| c.party.first_party = true).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let tab = chromium.tab(test, lang, js).await;
     tab.goto(&site.authorize_url(&server, &[("response_mode", "form_post"), ("state", "fp")]))
@@ -86,7 +86,7 @@ async fn first_party_goes_straight_back(test: &str, lang: Lang, js: Js) {
     let Some((chromium, server)) = start(test, sqlite()).await else {
         return;
     };
-    let site = ClientSite::start(&server, "portal", |c| c.first_party = true).await;
+    let site = ClientSite::start(&server, "portal", |c| c.party.first_party = true).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let tab = chromium.tab(test, lang, js).await;
     tab.goto(&site.authorize_url(&server, &[("state", "fp")]))

@@ -13,7 +13,7 @@ async fn passkey_register_and_sign_in(test: &str, lang: Lang, js: Js) {
     let Some((chromium, server)) = start(test, sqlite()).await else {
         return;
     };
-    let site = ClientSite::start(&server, "shop", |c| c.first_party = true).await;
+    let site = ClientSite::start(&server, "shop", |c| c.party.first_party = true).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let t = texts(lang);
     let tab = chromium.tab(test, lang, js).await;

@@ -82,7 +82,7 @@ async fn temporary_login_leaves_no_rows(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.allow_temporary_login = true;
+    client.party.allow_temporary_login = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
@@ -159,7 +159,7 @@ async fn a_different_person_is_never_linked(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     let user = server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
@@ -232,7 +232,7 @@ async fn an_account_from_the_card(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();

@@ -31,7 +31,7 @@ async fn every_certificate_failure_is_refused(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     for (certificate, code) in [
         (Some("expired"), "expired"),
@@ -105,7 +105,7 @@ async fn a_trusted_proxy_may_forward_the_certificate(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     server
         .add_user("erika", "Fahrradklingel-Nordsee-42", "Erika", "Mustermann")
@@ -156,7 +156,7 @@ async fn a_trusted_proxy_may_forward_the_certificate(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     let browser = server.browser();
     let page = browser
@@ -184,7 +184,7 @@ async fn signed_challenge_for_non_browser_clients(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     server
         .add_user("erika", "Fahrradklingel-Nordsee-42", "Erika", "Mustermann")

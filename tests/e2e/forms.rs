@@ -48,7 +48,7 @@ async fn real_browsers_post_and_other_sites_do_not(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let own = server.base.clone();

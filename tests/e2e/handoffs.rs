@@ -28,7 +28,7 @@ fn options(backend: Backend) -> Options {
 /// A first-party client (no consent page), registered.
 async fn first_party(server: &TestServer) -> (String, String) {
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.expect("secret");
     (client.redirect_uris[0].clone(), secret)
 }

@@ -185,7 +185,7 @@ async fn session_limits_per_level(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
@@ -337,9 +337,9 @@ async fn client_minimum_and_stork_vocabulary(backend: Backend) {
         return;
     };
     let mut client = server.client("tax");
-    client.min_level = Level::Substantial;
+    client.party.min_level = Level::Substantial;
     client.acr_vocabulary = AcrVocabulary::Stork;
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();
@@ -407,11 +407,11 @@ async fn refreshed_tokens_follow_the_level_limits(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     let mut strict = server.client("strict");
-    strict.first_party = true;
-    strict.min_level = Level::High;
+    strict.party.first_party = true;
+    strict.party.min_level = Level::High;
     let strict_secret = server.add_client(strict.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let redirect = client.redirect_uris[0].clone();

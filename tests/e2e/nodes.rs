@@ -100,6 +100,25 @@ async fn two_nodes_share_one_database(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(info.status(), 200);
+    // the client goes on with its new token on B (so the first one is no retry of a lost
+    // answer any more)
+    let again: Value = http
+        .post(b.url("/token"))
+        .basic_auth("rp", Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().expect("a new token"),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = again["access_token"].as_str().expect("refreshed on node B");
     // a reuse detected on A revokes on B
     let reuse: Value = http
         .post(a.url("/token"))

@@ -302,7 +302,7 @@ async fn consent_is_remembered_and_can_be_forced(backend: Backend) {
     let c = server.client("c");
     let secret = server.add_client(c.clone()).await.unwrap();
     let mut own = server.client("own");
-    own.first_party = true;
+    own.party.first_party = true;
     let own_secret = server.add_client(own.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let browser = server.browser();
@@ -442,7 +442,7 @@ async fn client_credentials_grant(backend: Backend) {
     let mut c = server.client("batch");
     c.grant_types = vec![konto_core::client::GrantType::ClientCredentials];
     c.redirect_uris = Vec::new();
-    c.scopes = vec!["postbox".into()];
+    c.party.scopes = vec!["postbox".into()];
     let secret = server.add_client(c).await.unwrap();
     let http = reqwest::Client::new();
     let resp = http
@@ -510,10 +510,10 @@ async fn claims_parameter_stays_within_the_registration(backend: Backend) {
         return;
     };
     let mut narrow = server.client("narrow");
-    narrow.scopes = vec!["openid".into()];
+    narrow.party.scopes = vec!["openid".into()];
     let secret = server.add_client(narrow.clone()).await.unwrap();
     let mut mail = server.client("mail");
-    mail.scopes = vec!["openid".into(), "email".into()];
+    mail.party.scopes = vec!["openid".into(), "email".into()];
     let mail_secret = server.add_client(mail.clone()).await.unwrap();
     server.add_user("erika", PW, "Erika", "Mustermann").await;
     let claims = r#"{"userinfo":{"email":null,"given_name":null,"family_name":null},"id_token":{"email":null}}"#;

@@ -64,7 +64,7 @@ async fn the_document_describes_the_live_answers(backend: Backend) {
     let mut c = server.client("batch");
     c.grant_types = vec![konto_core::client::GrantType::ClientCredentials];
     c.redirect_uris = Vec::new();
-    c.scopes = vec!["postbox".into()];
+    c.party.scopes = vec!["postbox".into()];
     let secret = server.add_client(c).await.unwrap();
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let request = http

@@ -54,7 +54,7 @@ async fn card_holder(server: &TestServer, choice: &str) -> Actor {
 async fn card_holder_in(server: &TestServer, browser: &Browser, choice: &str) -> Actor {
     if server.store.client("portal").await.unwrap().is_none() {
         let mut portal = server.client("portal");
-        portal.first_party = true;
+        portal.party.first_party = true;
         server.add_client(portal).await;
     }
     let before: Vec<String> = server
@@ -274,7 +274,7 @@ async fn firms(server: &TestServer) -> Firms {
 /// A confidential client in a group of services, allowed the representation scope.
 async fn service(server: &TestServer, id: &str, groups: &[&str]) -> (String, String) {
     let mut c = server.client(id);
-    c.service_groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    c.party.service_groups = groups.iter().map(|g| (*g).to_owned()).collect();
     let redirect = c.redirect_uris[0].clone();
     let secret = server.add_client(c).await.unwrap();
     (secret, redirect)
@@ -509,7 +509,7 @@ async fn a_clerk_acts_for_the_firms_client_at_a_tax_service_only(backend: Backen
 
     // a client not registered for the representation scope cannot ask for it (RFC 6749 §3.3)
     let mut plain = server.client("plain");
-    plain.scopes.retain(|s| s != "representation");
+    plain.party.scopes.retain(|s| s != "representation");
     let plain_redirect = plain.redirect_uris[0].clone();
     server.add_client(plain).await;
     let url = authorize_url(
@@ -732,7 +732,7 @@ async fn organisations_need_a_matching_representative_and_their_letter(backend: 
     // the administrator (a legal representative) may act for A at any service
     service(&server, "any", &[]).await;
     let any = server.store.client("any").await.unwrap().unwrap();
-    let options = orgs.options(&erika.user_id, &any).await.unwrap();
+    let options = orgs.options(&erika.user_id, &any.party).await.unwrap();
     assert!(
         options
             .iter()
@@ -792,7 +792,7 @@ async fn the_objection_period_and_the_end_of_a_mandate(backend: Backend) {
     );
     // an administrator, too, acts under a mandate only with a right under it
     let steuer = server.store.client("steuer").await.unwrap().unwrap();
-    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    let options = orgs.options(&lukas.user_id, &steuer.party).await.unwrap();
     assert!(
         !options.iter().any(|o| o.name == "Mustermann Software GmbH"),
         "{options:?}"
@@ -806,7 +806,7 @@ async fn the_objection_period_and_the_end_of_a_mandate(backend: Backend) {
     )
     .await
     .unwrap();
-    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    let options = orgs.options(&lukas.user_id, &steuer.party).await.unwrap();
     assert!(
         options.iter().any(|o| o.name == "Mustermann Software GmbH"),
         "{options:?}"
@@ -836,7 +836,7 @@ async fn the_objection_period_and_the_end_of_a_mandate(backend: Backend) {
         (check["active"].clone(), check["status"].clone()),
         (Value::Bool(false), Value::String("expired".into()))
     );
-    let options = orgs.options(&lukas.user_id, &steuer).await.unwrap();
+    let options = orgs.options(&lukas.user_id, &steuer.party).await.unwrap();
     assert!(
         !options.iter().any(|o| o.name == "Mustermann Software GmbH"),
         "{options:?}"

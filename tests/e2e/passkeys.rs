@@ -60,7 +60,7 @@ async fn passkey_as_second_factor_and_without_password(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     let secret = server.add_client(client.clone()).await.unwrap();
     let redirect = client.redirect_uris[0].clone();
     server.add_user("erika", PW, "Erika", "Mustermann").await;

@@ -18,7 +18,7 @@ const PW: &str = "Fahrradklingel-Nordsee-42";
 async fn setup(backend: Backend) -> Option<(TestServer, String)> {
     let server = TestServer::start(Options::new(backend)).await?;
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     Some((server, client.redirect_uris[0].clone()))
 }

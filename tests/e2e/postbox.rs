@@ -35,7 +35,7 @@ const PW: &str = "Fahrradklingel-Nordsee-42";
 async fn service(server: &TestServer, id: &str) -> (String, String) {
     let mut c = server.client(id);
     c.grant_types.push(GrantType::ClientCredentials);
-    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    c.party.scopes.push(konto_core::scope::POSTBOX_SEND.into());
     let redirect = c.redirect_uris[0].clone();
     let secret = server.add_client(c).await.unwrap();
     (secret, redirect)
@@ -828,7 +828,7 @@ async fn members_read_what_their_rights_cover(backend: Backend) {
         .unwrap();
     for (id, group) in [("finanzamt", "steuern"), ("gewerbeamt", "gewerbe")] {
         let mut c = server.client(id);
-        c.service_groups = vec![group.into()];
+        c.party.service_groups = vec![group.into()];
         server.add_client(c).await;
     }
     let handle = server
@@ -1461,8 +1461,8 @@ async fn senders_are_told_by_signed_webhooks(backend: Backend) {
     let user_id = server.add_user("erika", PW, "Erika", "Mustermann").await;
     let mut c = server.client("amt");
     c.grant_types.push(GrantType::ClientCredentials);
-    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
-    c.postbox_webhook = Some(hook.url.clone());
+    c.party.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    c.party.postbox_webhook = Some(hook.url.clone());
     let redirect = c.redirect_uris[0].clone();
     let secret = server.add_client(c).await.unwrap();
     // a service without a webhook is told nothing by push
@@ -1698,7 +1698,7 @@ async fn signed_content_and_bundid_compatibility(backend: Backend) {
     let (key, jwks) = content_key();
     let mut c = server.client("amt");
     c.grant_types.push(GrantType::ClientCredentials);
-    c.scopes.push(konto_core::scope::POSTBOX_SEND.into());
+    c.party.scopes.push(konto_core::scope::POSTBOX_SEND.into());
     c.jwks = Some(jwks);
     let redirect = c.redirect_uris[0].clone();
     let secret = server.add_client(c).await.unwrap();

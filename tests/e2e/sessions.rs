@@ -70,7 +70,7 @@ async fn a_step_up_renews_the_session_secret(backend: Backend) {
         return;
     };
     let mut client = server.client("rp");
-    client.first_party = true;
+    client.party.first_party = true;
     server.add_client(client.clone()).await;
     let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();

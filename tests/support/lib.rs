@@ -15,7 +15,9 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::clock::ManualClock;
 use konto_core::level::AcrVocabulary;
 use konto_core::secret::SecretPurpose;
@@ -342,7 +344,9 @@ impl TestServer {
     pub async fn add_client(&self, client: Client) -> Option<String> {
         let secret = match client.auth_method {
             TokenEndpointAuthMethod::ClientSecretBasic
-            | TokenEndpointAuthMethod::ClientSecretPost => Some(format!("secret-of-{}", client.id)),
+            | TokenEndpointAuthMethod::ClientSecretPost => {
+                Some(format!("secret-of-{}", client.party.id))
+            }
             _ => None,
         };
         let client = Client {
@@ -361,29 +365,31 @@ impl TestServer {
     /// A confidential client with the code and refresh grants, consent required.
     pub fn client(&self, id: &str) -> Client {
         Client {
-            id: id.into(),
-            name: format!("Test service {id}"),
+            party: RelyingParty {
+                id: id.into(),
+                name: format!("Test service {id}"),
+                scopes: konto_core::scope::SUPPORTED
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                first_party: false,
+                min_level: Level::Basic,
+                allow_temporary_login: false,
+                service_groups: Vec::new(),
+                postbox_webhook: None,
+                created_at: self.clock_now(),
+            },
             auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
             secret_hash: None,
             jwks: None,
             redirect_uris: vec![format!("https://{id}.example/callback")],
             post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            scopes: konto_core::scope::SUPPORTED
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
             id_token_alg: SigningAlg::RS256,
             subject_type: SubjectType::Pairwise,
             sector_identifier_uri: None,
-            first_party: false,
             require_pkce: true,
-            min_level: Level::Basic,
             acr_vocabulary: AcrVocabulary::Eidas,
-            allow_temporary_login: false,
-            service_groups: Vec::new(),
-            postbox_webhook: None,
-            created_at: self.clock_now(),
         }
     }
 

@@ -150,41 +150,49 @@ impl FromStr for GrantType {
     }
 }
 
-/// A registered relying party.
+/// What every relying party has, whatever protocol it speaks (an OpenID Connect client, a
+/// SAML service provider): who it is, what it may learn, how sure a login must be, and what it
+/// may do besides logging people in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
+pub struct RelyingParty {
     pub id: String,
     pub name: String,
+    /// Scopes (groups of attributes) the relying party may ask for.
+    pub scopes: Vec<String>,
+    /// First parties skip the consent page.
+    pub first_party: bool,
+    /// The level every login for this relying party must reach, whatever the request says.
+    pub min_level: Level,
+    /// Whether it accepts a temporary login (OZG §8(5)) without an account.
+    pub allow_temporary_login: bool,
+    /// The groups of online services it belongs to (`steuern`, `gewerbe`): rights and
+    /// mandates name services or groups.
+    pub service_groups: Vec<String>,
+    /// Where konto pushes what happens to the postbox messages it sent (read, deleted), as
+    /// signed Security Event Tokens (RFC 8417, RFC 8935). `None`: polling only.
+    pub postbox_webhook: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A registered OpenID Connect client: a relying party, and what only OpenID Connect has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub party: RelyingParty,
     pub auth_method: TokenEndpointAuthMethod,
     /// Keyed hash of the client secret (`client_secret_basic` / `client_secret_post`).
     pub secret_hash: Option<SecretHash>,
-    /// The client's public keys as a JWK Set (`private_key_jwt`).
+    /// The client's public keys as a JWK Set (`private_key_jwt`, signed postbox content).
     pub jwks: Option<String>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
-    /// Scopes the client may request.
-    pub scopes: Vec<String>,
     /// `id_token_signed_response_alg`; RS256 when the client registered none (OIDC Registration §2).
     pub id_token_alg: SigningAlg,
     pub subject_type: SubjectType,
     pub sector_identifier_uri: Option<String>,
-    /// First-party clients skip the consent page.
-    pub first_party: bool,
     /// PKCE for confidential clients too (always on for public clients).
     pub require_pkce: bool,
-    /// The level every login for this client must reach, whatever the request says.
-    pub min_level: Level,
     pub acr_vocabulary: AcrVocabulary,
-    /// Whether the client accepts a temporary login (OZG §8(5)) without an account.
-    pub allow_temporary_login: bool,
-    /// The groups of online services this client belongs to (`steuern`, `gewerbe`): rights and
-    /// mandates name services or groups.
-    pub service_groups: Vec<String>,
-    /// Where konto pushes what happens to the postbox messages this client sent (read,
-    /// deleted), as signed Security Event Tokens (RFC 8417, RFC 8935). `None`: polling only.
-    pub postbox_webhook: Option<String>,
-    pub created_at: OffsetDateTime,
 }
 
 impl Client {
@@ -204,7 +212,7 @@ impl Client {
             .map(|u| url::Url::parse(u).map_err(|_| SectorError::BadSectorUri))
             .transpose()?;
         match sector_of(&uris, sector_uri.as_ref()) {
-            Err(SectorError::NoRedirectUri) => Ok(format!("client:{}", self.id)),
+            Err(SectorError::NoRedirectUri) => Ok(format!("client:{}", self.party.id)),
             other => other,
         }
     }

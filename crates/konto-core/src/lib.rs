@@ -4,6 +4,7 @@ pub mod amr;
 pub mod attributes;
 pub mod client;
 pub mod clock;
+pub mod completion;
 pub mod level;
 pub mod login;
 pub mod org;

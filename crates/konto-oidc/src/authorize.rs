@@ -223,7 +223,7 @@ impl Provider {
                 format!("unknown scope {unknown}"),
             ));
         }
-        let allowed: Vec<&str> = client.scopes.iter().map(String::as_str).collect();
+        let allowed: Vec<&str> = client.party.scopes.iter().map(String::as_str).collect();
         if let Some(denied) = scopes.first_unknown(&allowed) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidScope,
@@ -286,7 +286,7 @@ impl Provider {
         };
 
         // The minimum level: the client's own, raised by acr_values and an essential acr claim.
-        let mut min_level = client.min_level;
+        let mut min_level = client.party.min_level;
         if let Some(values) = params.get("acr_values") {
             let mut lowest: Option<Level> = None;
             for v in values.split(' ').filter(|v| !v.is_empty()) {
@@ -348,7 +348,7 @@ impl Provider {
             .map(ClaimsRequest::names)
             .unwrap_or_default();
         let login = LoginRequest {
-            client_id: client.id.clone(),
+            client_id: client.party.id.clone(),
             min_level,
             force_login: prompt.contains(&"login") || prompt.contains(&"select_account"),
             max_age,
@@ -358,12 +358,12 @@ impl Provider {
             ui_locales,
             scopes: scopes.iter().map(str::to_owned).collect(),
             claims: claim_names,
-            temporary_allowed: client.allow_temporary_login,
+            temporary_allowed: client.party.allow_temporary_login,
             acting_for,
             legal_representative_required,
         };
         let flow = OidcFlow {
-            client_id: client.id.clone(),
+            client_id: client.party.id.clone(),
             redirect_uri: redirect_uri.to_owned(),
             response_mode: mode,
             state,
@@ -384,7 +384,7 @@ impl Provider {
         let h = self.verify_id_token_hint(hint).map_err(|_| {
             OAuthError::invalid_request("id_token_hint is not an ID token konto issued")
         })?;
-        if !h.aud.iter().any(|a| a == &client.id) {
+        if !h.aud.iter().any(|a| a == &client.party.id) {
             return Err(OAuthError::invalid_request(
                 "id_token_hint was issued to another client",
             ));

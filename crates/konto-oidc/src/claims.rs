@@ -176,6 +176,7 @@ pub(crate) fn is_person_claim(name: &str) -> bool {
 /// The claims about a person that `client` may ever receive: those of its registered scopes.
 pub(crate) fn registered_claims(client: &Client) -> BTreeSet<&'static str> {
     client
+        .party
         .scopes
         .iter()
         .flat_map(|s| scope::claims_for_scope(s).iter().copied())

@@ -200,7 +200,7 @@ impl Provider {
         let c: AssertionClaims =
             serde_json::from_slice(&verified.payload).map_err(|_| failed("claims missing"))?;
         // RFC 7523 §3
-        if c.iss != client.id || c.sub != client.id {
+        if c.iss != client.party.id || c.sub != client.party.id {
             return Err(failed("iss and sub must be the client_id"));
         }
         let token_endpoint = self.config.endpoint("/token");
@@ -229,7 +229,7 @@ impl Provider {
         let expires = OffsetDateTime::from_unix_timestamp(c.exp).map_err(|_| failed("exp"))?;
         if !self
             .store
-            .record_client_assertion(&client.id, &c.jti, expires)
+            .record_client_assertion(&client.party.id, &c.jti, expires)
             .await?
         {
             return Err(failed("jti was used before"));

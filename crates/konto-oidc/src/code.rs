@@ -46,7 +46,7 @@ impl Provider {
         let code = random::secret()?;
         let grant = GrantRecord {
             id: random::id()?,
-            client_id: client.id.clone(),
+            client_id: client.party.id.clone(),
             user_id,
             temporary_identity,
             subject,

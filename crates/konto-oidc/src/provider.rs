@@ -27,6 +27,9 @@ pub struct OidcConfig {
     pub refresh_token_ttl: Duration,
     /// Refresh tokens with `offline_access`.
     pub offline_refresh_token_ttl: Duration,
+    /// How long after a rotation the client may still present the token it replaced, while
+    /// the new one was never used (its answer may have been lost); zero: never.
+    pub refresh_retry: Duration,
 }
 
 impl OidcConfig {

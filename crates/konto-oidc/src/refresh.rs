@@ -6,6 +6,13 @@
 //! the grant's is a reuse of a rotated token and revokes the grant (RFC 9700 §4.14.2), while a
 //! forged token (bad tag) is merely invalid and cannot be used to revoke someone's grant.
 //!
+//! A rotation can be committed while its answer never reaches the client (konto crashed, the
+//! connection dropped): the client then still holds the token that was replaced, and its retry
+//! would look like theft. So for `refresh_retry` after a rotation, and only while the new token
+//! was never used, the replaced token may be presented again: the client gets a fresh token of
+//! the same generation and the unused one is void (Okta's grace period, Keycloak's reuse count).
+//! Once the new token was used, the old one is a reuse as before and ends the grant.
+//!
 //! A grant vouches for its login's level only within that level's limits (TR-03160-1, README
 //! "Levels of assurance"): tokens minted from it — on redeeming the code and on every refresh —
 //! carry the level that still holds ([`konto_core::session::level_of_grant`]: the maximum age
@@ -18,10 +25,10 @@
 
 use konto_core::Level;
 use konto_core::client::Client;
-use konto_core::secret::{Secret, SecretPurpose};
+use konto_core::secret::{Secret, SecretHash, SecretPurpose};
 use konto_core::session::level_of_grant;
 use konto_keys::random;
-use konto_store::GrantRecord;
+use konto_store::{GrantRecord, Rotated};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -61,13 +68,40 @@ impl Provider {
         now: OffsetDateTime,
     ) -> Result<Option<Level>, OAuthError> {
         let level = level_of_grant(grant.level, grant.auth_time, grant.created_at, now);
-        let mut needed = client.min_level;
+        let mut needed = client.party.min_level;
         if let Some(json) = grant.claims.as_deref()
             && let Some(essential) = ClaimsRequest::parse(json)?.essential_acr(&self.acr)?
         {
             needed = needed.max(essential);
         }
         Ok((level >= needed).then_some(level))
+    }
+
+    /// A retry of the token the grant's last rotation replaced (module docs): the rotation's
+    /// answer was lost. `None` when retries are off, too late, or the successor was used.
+    pub(crate) async fn retry(
+        &self,
+        grant_id: &str,
+        presented: &SecretHash,
+        client: &Client,
+        new_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Rotated>, OAuthError> {
+        if self.config.refresh_retry.is_zero() {
+            return Ok(None);
+        }
+        let since = now - self.config.refresh_retry;
+        let rotated = self
+            .store
+            .retry_refresh_token(grant_id, presented, &client.party.id, new_hash, now, since)
+            .await?;
+        if rotated.is_some() {
+            tracing::info!(
+                client_id = %client.party.id,
+                "a client presented the refresh token it held again; its unused successor is void"
+            );
+        }
+        Ok(rotated)
     }
 
     /// Parses a refresh token and checks its tag; `None` for anything konto did not issue.

@@ -67,8 +67,8 @@ impl Provider {
         let chain = self.facts.chain(self.store.as_ref(), rep, epoch).await?;
         let facts = &chain.facts;
         let service = Service {
-            client_id: &client.id,
-            groups: &client.service_groups,
+            client_id: &client.party.id,
+            groups: &client.party.service_groups,
         };
         if representation::verify(rep, service, &facts.facts(), now).is_err() {
             return Err(OAuthError::invalid_grant(
@@ -240,8 +240,8 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_request("missing parameter mandate"))?;
         let inactive = MandateCheckResponse::default;
         let service = Service {
-            client_id: &client.id,
-            groups: &client.service_groups,
+            client_id: &client.party.id,
+            groups: &client.party.service_groups,
         };
         // the mandate first, then the ones it was passed on from: a mandate that was passed on
         // holds only while they do

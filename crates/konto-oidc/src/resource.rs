@@ -284,7 +284,7 @@ impl Provider {
         let inactive = IntrospectionResponse::inactive;
         if looks_like_jws(token) {
             return Ok(match self.verify_access_token(token, now).await {
-                Ok(c) if c.client_id == client.id => IntrospectionResponse {
+                Ok(c) if c.client_id == client.party.id => IntrospectionResponse {
                     active: true,
                     token_type: Some("Bearer"),
                     client_id: Some(c.client_id),
@@ -317,7 +317,7 @@ impl Provider {
             .refresh_hash
             .as_ref()
             .is_some_and(|h| h.matches(&self.hasher.hash(SecretPurpose::RefreshToken, token)));
-        if grant.client_id != client.id || !current || !grant.is_active(now) {
+        if grant.client_id != client.party.id || !current || !grant.is_active(now) {
             return Ok(inactive());
         }
         // what a refresh would vouch for now (see `refresh`)
@@ -369,7 +369,7 @@ impl Provider {
         }
         if looks_like_jws(token) {
             return match self.verify_access_token(token, now).await {
-                Ok(c) if c.client_id != client.id => Err(OAuthError::new(
+                Ok(c) if c.client_id != client.party.id => Err(OAuthError::new(
                     ErrorCode::UnauthorizedClient,
                     "the token was issued to another client",
                 )),
@@ -388,7 +388,7 @@ impl Provider {
         let Some(grant) = self.store.grant(&id.grant_id).await? else {
             return Ok(());
         };
-        if grant.client_id != client.id {
+        if grant.client_id != client.party.id {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
                 "the token was issued to another client",

@@ -84,13 +84,13 @@ impl Provider {
             .grant_by_code(&hash)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the code is invalid"))?;
-        if grant.client_id != client.id {
+        if grant.client_id != client.party.id {
             return Err(OAuthError::invalid_grant("the code is invalid"));
         }
         if grant.code.used_at.is_some() {
             // RFC 6749 §4.1.2: a code used twice revokes what was issued from it
             self.store.revoke_grant(&grant.id, now).await?;
-            tracing::warn!(client_id = %client.id, "authorization code replayed; grant revoked");
+            tracing::warn!(client_id = %client.party.id, "authorization code replayed; grant revoked");
             return Err(OAuthError::invalid_grant(
                 "the code was already used; its tokens are revoked",
             ));
@@ -156,7 +156,7 @@ impl Provider {
         }
         let (access_token, expires_in) = self.access_token(
             &grant.subject,
-            &client.id,
+            &client.party.id,
             Some(&grant.scopes),
             Some((&grant, client)),
             acting.as_ref(),
@@ -212,7 +212,7 @@ impl Provider {
                 let wanted = Scopes::parse(s)
                     .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
                 let granted = match self.store.grant(&id.grant_id).await? {
-                    Some(g) if g.client_id == client.id => {
+                    Some(g) if g.client_id == client.party.id => {
                         Scopes::parse(&g.scopes).unwrap_or_default()
                     }
                     _ => return Err(invalid()),
@@ -228,21 +228,31 @@ impl Provider {
         };
         let next = self.mint_refresh_token(&id.grant_id, id.generation + 1)?;
         let next_hash = self.hasher.hash(SecretPurpose::RefreshToken, next.expose());
-        let (grant, org_epoch) = match self
+        let rotated = match self
             .store
-            .rotate_refresh_token(&id.grant_id, &old_hash, &client.id, &next_hash, now)
+            .rotate_refresh_token(&id.grant_id, &old_hash, &client.party.id, &next_hash, now)
             .await?
         {
+            Some(r) => Some(r),
+            None => {
+                self.retry(&id.grant_id, &old_hash, client, &next_hash, now)
+                    .await?
+            }
+        };
+        let (grant, org_epoch) = match rotated {
             Some(r) => (r.grant, r.org_epoch),
             None => {
-                // An authentic token of this grant from before the last rotation: a reuse.
+                // An authentic token of this grant from before the last rotation (past the
+                // retry window, or whose successor was used), or one of the current generation
+                // that a retry replaced (so two parties hold this grant): a reuse.
                 if let Some(g) = self.store.grant(&id.grant_id).await?
-                    && g.client_id == client.id
+                    && g.client_id == client.party.id
                     && g.revoked_at.is_none()
-                    && id.generation < g.refresh_generation
+                    && g.expires_at > now
+                    && id.generation <= g.refresh_generation
                 {
                     self.store.revoke_grant(&g.id, now).await?;
-                    tracing::warn!(client_id = %client.id, "refresh token reused; grant revoked");
+                    tracing::warn!(client_id = %client.party.id, "refresh token reused; grant revoked");
                     return Err(OAuthError::invalid_grant(
                         "the refresh token was already used; the grant is revoked (RFC 9700 section 4.14)",
                     ));
@@ -264,14 +274,14 @@ impl Provider {
             Ok(a) => a,
             Err(e) => {
                 self.store.revoke_grant(&grant.id, now).await?;
-                tracing::info!(client_id = %client.id, "a representing grant ended: its chain no longer holds");
+                tracing::info!(client_id = %client.party.id, "a representing grant ended: its chain no longer holds");
                 return Err(e);
             }
         };
         let scope = narrowed.unwrap_or_else(|| grant.scopes.clone());
         let (access_token, expires_in) = self.access_token(
             &grant.subject,
-            &client.id,
+            &client.party.id,
             Some(&scope),
             Some((&grant, client)),
             acting.as_ref(),
@@ -321,7 +331,7 @@ impl Provider {
                         "openid and offline_access need a user",
                     ));
                 }
-                let allowed: Vec<&str> = client.scopes.iter().map(String::as_str).collect();
+                let allowed: Vec<&str> = client.party.scopes.iter().map(String::as_str).collect();
                 if let Some(denied) = wanted.first_unknown(&allowed) {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
@@ -331,8 +341,14 @@ impl Provider {
                 Some(wanted.to_scope_string()).filter(|s| !s.is_empty())
             }
         };
-        let (access_token, expires_in) =
-            self.access_token(&client.id, &client.id, scope.as_deref(), None, None, now)?;
+        let (access_token, expires_in) = self.access_token(
+            &client.party.id,
+            &client.party.id,
+            scope.as_deref(),
+            None,
+            None,
+            now,
+        )?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

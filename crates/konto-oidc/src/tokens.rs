@@ -141,7 +141,7 @@ impl Provider {
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(self.config.issuer));
         claims.insert("sub".into(), json!(grant.subject));
-        claims.insert("aud".into(), json!(client.id));
+        claims.insert("aud".into(), json!(client.party.id));
         claims.insert(
             "exp".into(),
             json!(iat + self.config.id_token_ttl.as_secs() as i64),
@@ -151,7 +151,7 @@ impl Provider {
         if let Some(n) = nonce {
             claims.insert("nonce".into(), json!(n));
         }
-        claims.insert("azp".into(), json!(client.id));
+        claims.insert("azp".into(), json!(client.party.id));
         claims.insert(
             "acr".into(),
             json!(self.acr.to_acr(grant.level, client.acr_vocabulary)),
@@ -225,11 +225,11 @@ impl Provider {
         };
         if !self
             .store
-            .postbox_released(&postbox.handle, &client.id)
+            .postbox_released(&postbox.handle, &client.party.id)
             .await?
         {
             self.store
-                .release_postbox(&postbox.handle, &client.id, now)
+                .release_postbox(&postbox.handle, &client.party.id, now)
                 .await?;
         }
         Ok(Some(postbox.handle))
@@ -269,11 +269,11 @@ impl Provider {
         };
         if !self
             .store
-            .postbox_released(&postbox.handle, &client.id)
+            .postbox_released(&postbox.handle, &client.party.id)
             .await?
         {
             self.store
-                .release_postbox(&postbox.handle, &client.id, now)
+                .release_postbox(&postbox.handle, &client.party.id, now)
                 .await?;
         }
         if let Value::Object(m) = acting_for {

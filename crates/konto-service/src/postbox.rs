@@ -871,18 +871,18 @@ impl PostboxService {
         client_id: &str,
         clients: &mut Vec<konto_core::client::Client>,
     ) -> Result<bool, ServiceError> {
-        if !clients.iter().any(|c| c.id == client_id) {
+        if !clients.iter().any(|c| c.party.id == client_id) {
             match self.s.store.client(client_id).await? {
                 Some(c) => clients.push(c),
                 None => return Ok(false),
             }
         }
-        let Some(client) = clients.iter().find(|c| c.id == client_id) else {
+        let Some(client) = clients.iter().find(|c| c.party.id == client_id) else {
             return Ok(false);
         };
         let service = konto_core::representation::Service {
-            client_id: &client.id,
-            groups: &client.service_groups,
+            client_id: &client.party.id,
+            groups: &client.party.service_groups,
         };
         Ok(rights.iter().any(|r| r.scope.covers(service)))
     }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::level::AcrVocabulary;
 use konto_core::secret::SecretHash;
 use konto_store::{ClientRepo, StoreError, StoreResult};
@@ -51,7 +53,7 @@ impl ClientCache {
             entries.clear();
         }
         entries.insert(
-            client.id.clone(),
+            client.party.id.clone(),
             (Instant::now(), Arc::new(client.clone())),
         );
     }
@@ -106,8 +108,20 @@ impl TryFrom<ClientRow> for Client {
             .collect::<Result<Vec<_>, _>>()
             .map_err(corrupt("grant type"))?;
         Ok(Client {
-            id: r.id,
-            name: r.name,
+            party: RelyingParty {
+                id: r.id,
+                name: r.name,
+                scopes: from_json(&r.scopes, "scopes")?,
+                first_party: r.first_party,
+                min_level: r
+                    .min_level
+                    .parse::<Level>()
+                    .map_err(|_| StoreError::Corrupt("level".into()))?,
+                allow_temporary_login: r.allow_temporary_login,
+                service_groups: from_json(&r.service_groups, "service groups")?,
+                postbox_webhook: r.postbox_webhook,
+                created_at: from_ts(r.created_at)?,
+            },
             auth_method: r
                 .auth_method
                 .parse::<TokenEndpointAuthMethod>()
@@ -117,7 +131,6 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris: from_json(&r.redirect_uris, "redirect uris")?,
             post_logout_redirect_uris: from_json(&r.post_logout_redirect_uris, "logout uris")?,
             grant_types,
-            scopes: from_json(&r.scopes, "scopes")?,
             id_token_alg: r
                 .id_token_alg
                 .parse::<SigningAlg>()
@@ -127,20 +140,11 @@ impl TryFrom<ClientRow> for Client {
                 .parse::<SubjectType>()
                 .map_err(corrupt("subject type"))?,
             sector_identifier_uri: r.sector_identifier_uri,
-            first_party: r.first_party,
             require_pkce: r.require_pkce,
-            min_level: r
-                .min_level
-                .parse::<Level>()
-                .map_err(|_| StoreError::Corrupt("level".into()))?,
             acr_vocabulary: r
                 .acr_vocabulary
                 .parse::<AcrVocabulary>()
                 .map_err(|_| StoreError::Corrupt("acr vocabulary".into()))?,
-            allow_temporary_login: r.allow_temporary_login,
-            service_groups: from_json(&r.service_groups, "service groups")?,
-            postbox_webhook: r.postbox_webhook,
-            created_at: from_ts(r.created_at)?,
         })
     }
 }
@@ -152,16 +156,16 @@ impl ClientRepo for SqlStore {
         let redirect_uris = to_json(&c.redirect_uris)?;
         let logout_uris = to_json(&c.post_logout_redirect_uris)?;
         let grants = to_json(&grant_types)?;
-        let scopes = to_json(&c.scopes)?;
-        let service_groups = to_json(&c.service_groups)?;
+        let scopes = to_json(&c.party.scopes)?;
+        let service_groups = to_json(&c.party.service_groups)?;
         let sql = concat!(
             "INSERT INTO clients (",
             columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
         on_write!(self, pool => sqlx::query(sql)
-            .bind(&c.id)
-            .bind(&c.name)
+            .bind(&c.party.id)
+            .bind(&c.party.name)
             .bind(c.auth_method.as_str())
             .bind(c.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
             .bind(&c.jwks)
@@ -172,14 +176,14 @@ impl ClientRepo for SqlStore {
             .bind(c.id_token_alg.as_str())
             .bind(c.subject_type.as_str())
             .bind(&c.sector_identifier_uri)
-            .bind(c.first_party)
+            .bind(c.party.first_party)
             .bind(c.require_pkce)
-            .bind(c.min_level.as_str())
+            .bind(c.party.min_level.as_str())
             .bind(c.acr_vocabulary.as_str())
-            .bind(c.allow_temporary_login)
-            .bind(ts(c.created_at))
+            .bind(c.party.allow_temporary_login)
+            .bind(ts(c.party.created_at))
             .bind(&service_groups)
-            .bind(&c.postbox_webhook)
+            .bind(&c.party.postbox_webhook)
             .execute(pool)
             .await.map(|r| r.rows_affected()))
         .map_err(map_err)?;

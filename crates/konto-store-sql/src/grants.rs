@@ -91,6 +91,47 @@ impl TryFrom<GrantRow> for GrantRecord {
     }
 }
 
+impl SqlStore {
+    /// Runs a rotation's `UPDATE … RETURNING` (binds: new hash, grant, presented hash, client,
+    /// now, and the earliest rotation time a retry may follow).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the statement's binds, in their order"
+    )]
+    async fn rotated(
+        &self,
+        sql: &'static str,
+        grant_id: &str,
+        presented: &SecretHash,
+        client_id: &str,
+        new_hash: &SecretHash,
+        now: OffsetDateTime,
+        rotated_since: Option<OffsetDateTime>,
+    ) -> StoreResult<Option<Rotated>> {
+        let row: Option<RotatedRow> = on_write!(self, pool => {
+            let q = sqlx::query_as(sql)
+                .bind(new_hash.as_str())
+                .bind(grant_id)
+                .bind(presented.as_str())
+                .bind(client_id)
+                .bind(ts(now));
+            let q = match rotated_since {
+                Some(since) => q.bind(ts(since)),
+                None => q,
+            };
+            q.fetch_optional(pool).await
+        })
+        .map_err(map_err)?;
+        row.map(|r| {
+            Ok(Rotated {
+                grant: GrantRecord::try_from(r.grant)?,
+                org_epoch: OrgEpoch(r.org_epoch),
+            })
+        })
+        .transpose()
+    }
+}
+
 #[async_trait]
 impl GrantRepo for SqlStore {
     async fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
@@ -190,29 +231,48 @@ impl GrantRepo for SqlStore {
         new_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Rotated>> {
+        // the replaced hash is kept beside the new one, for a retry of a lost answer
         let sql = concat!(
-            "UPDATE grants SET refresh_hash = $1, refresh_generation = refresh_generation + 1 \
+            "UPDATE grants SET refresh_hash = $1, refresh_generation = refresh_generation + 1, \
+             previous_refresh_hash = refresh_hash, refresh_rotated_at = $5 \
              WHERE id = $2 AND refresh_hash = $3 AND client_id = $4 AND revoked_at IS NULL AND expires_at > $5 \
              RETURNING ",
             grant_columns!(),
             ", COALESCE((SELECT n FROM org_epoch WHERE id = 1), 0) AS org_epoch"
         );
-        let row: Option<RotatedRow> = on_write!(self, pool => sqlx::query_as(sql)
-            .bind(new_hash.as_str())
-            .bind(grant_id)
-            .bind(old_hash.as_str())
-            .bind(client_id)
-            .bind(ts(now))
-            .fetch_optional(pool)
-            .await)
-        .map_err(map_err)?;
-        row.map(|r| {
-            Ok(Rotated {
-                grant: GrantRecord::try_from(r.grant)?,
-                org_epoch: OrgEpoch(r.org_epoch),
-            })
-        })
-        .transpose()
+        self.rotated(sql, grant_id, old_hash, client_id, new_hash, now, None)
+            .await
+    }
+
+    async fn retry_refresh_token(
+        &self,
+        grant_id: &str,
+        previous_hash: &SecretHash,
+        client_id: &str,
+        new_hash: &SecretHash,
+        now: OffsetDateTime,
+        rotated_since: OffsetDateTime,
+    ) -> StoreResult<Option<Rotated>> {
+        // the successor is replaced, not the generation: it was never used (else the previous
+        // hash would be its own), so nobody holds a token of the generation after it
+        let sql = concat!(
+            "UPDATE grants SET refresh_hash = $1 \
+             WHERE id = $2 AND previous_refresh_hash = $3 AND client_id = $4 AND revoked_at IS NULL \
+             AND expires_at > $5 AND refresh_rotated_at >= $6 \
+             RETURNING ",
+            grant_columns!(),
+            ", COALESCE((SELECT n FROM org_epoch WHERE id = 1), 0) AS org_epoch"
+        );
+        self.rotated(
+            sql,
+            grant_id,
+            previous_hash,
+            client_id,
+            new_hash,
+            now,
+            Some(rotated_since),
+        )
+        .await
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()> {

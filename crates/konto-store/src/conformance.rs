@@ -12,7 +12,9 @@ use futures::future::join_all;
 use konto_core::Level;
 use konto_core::amr::{AuthenticatorKind, MethodUsed};
 use konto_core::attributes::{Attribute, AttributeName, AttributeSource};
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::level::AcrVocabulary;
 use konto_core::secret::{SecretHash, SecretHasher, SecretPurpose};
 use konto_core::session::{AuthEvent, SessionAuth};
@@ -48,26 +50,28 @@ pub fn sample_user(id: &str) -> NewUser {
 
 pub fn sample_client(id: &str) -> Client {
     Client {
-        id: id.into(),
-        name: format!("Client {id}"),
+        party: RelyingParty {
+            id: id.into(),
+            name: format!("Client {id}"),
+            scopes: vec!["openid".into(), "profile".into()],
+            first_party: false,
+            min_level: Level::Substantial,
+            allow_temporary_login: true,
+            service_groups: Vec::new(),
+            postbox_webhook: None,
+            created_at: t0(),
+        },
         auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         secret_hash: Some(hash("secret")),
         jwks: None,
         redirect_uris: vec!["https://rp.example/cb".into()],
         post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: vec!["openid".into(), "profile".into()],
         id_token_alg: SigningAlg::ES256,
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: None,
-        first_party: false,
         require_pkce: true,
-        min_level: Level::Substantial,
         acr_vocabulary: AcrVocabulary::Stork,
-        allow_temporary_login: true,
-        service_groups: Vec::new(),
-        postbox_webhook: None,
-        created_at: t0(),
     }
 }
 
@@ -125,6 +129,7 @@ pub async fn run_all(store: &dyn Store) {
     sessions_and_flows(store).await;
     codes_are_single_use(store).await;
     refresh_rotation_and_reuse(store).await;
+    refresh_retry_of_a_lost_answer(store).await;
     token_deny_lists(store).await;
     consents(store).await;
     key_rotation(store).await;
@@ -608,6 +613,112 @@ async fn codes_are_single_use(store: &dyn Store) {
         store.create_grant(&dup).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// A rotation whose answer was lost: the replaced token may be presented again for a while,
+/// as long as the successor was never used; it then replaces the successor, not the
+/// generation.
+async fn refresh_retry_of_a_lost_answer(store: &dyn Store) {
+    store
+        .create_grant(&grant("g4", "c1", Some("u1")))
+        .await
+        .expect("grant");
+    let now = t0() + Duration::seconds(1);
+    assert!(
+        store
+            .consume_code(&hash("code-g4"), now, Some(&hash("rt-4a")))
+            .await
+            .expect("consume")
+    );
+    // before any rotation there is nothing to retry
+    assert!(
+        store
+            .retry_refresh_token("g4", &hash("rt-4a"), "c1", &hash("rt-4z"), now, now)
+            .await
+            .expect("retry")
+            .is_none()
+    );
+    let rotated_at = now + Duration::seconds(10);
+    store
+        .rotate_refresh_token("g4", &hash("rt-4a"), "c1", &hash("rt-4b"), rotated_at)
+        .await
+        .expect("rotate")
+        .expect("rotated");
+    let later = rotated_at + Duration::seconds(5);
+    // too late, another client, or not the replaced token: no retry
+    for (presented, client, since) in [
+        ("rt-4a", "c1", rotated_at + Duration::seconds(1)),
+        ("rt-4a", "c-other", rotated_at),
+        ("rt-4b", "c1", rotated_at),
+        ("rt-4x", "c1", rotated_at),
+    ] {
+        assert!(
+            store
+                .retry_refresh_token("g4", &hash(presented), client, &hash("rt-4z"), later, since)
+                .await
+                .expect("retry")
+                .is_none(),
+            "{presented} {client}"
+        );
+    }
+    let retried = store
+        .retry_refresh_token(
+            "g4",
+            &hash("rt-4a"),
+            "c1",
+            &hash("rt-4c"),
+            later,
+            rotated_at,
+        )
+        .await
+        .expect("retry")
+        .expect("retried");
+    assert_eq!(retried.grant.refresh_hash, Some(hash("rt-4c")));
+    assert_eq!(retried.grant.refresh_generation, 1, "the same generation");
+    // the lost successor is void; the fresh one rotates
+    assert!(
+        store
+            .rotate_refresh_token("g4", &hash("rt-4b"), "c1", &hash("rt-4y"), later)
+            .await
+            .expect("rotate")
+            .is_none()
+    );
+    store
+        .rotate_refresh_token("g4", &hash("rt-4c"), "c1", &hash("rt-4d"), later)
+        .await
+        .expect("rotate")
+        .expect("rotated");
+    // the successor was used: the first token is no retry any more
+    assert!(
+        store
+            .retry_refresh_token(
+                "g4",
+                &hash("rt-4a"),
+                "c1",
+                &hash("rt-4w"),
+                later,
+                rotated_at
+            )
+            .await
+            .expect("retry")
+            .is_none()
+    );
+    store.revoke_grant("g4", later).await.expect("revoke");
+    assert!(
+        store
+            .retry_refresh_token(
+                "g4",
+                &hash("rt-4c"),
+                "c1",
+                &hash("rt-4v"),
+                later,
+                rotated_at
+            )
+            .await
+            .expect("retry")
+            .is_none(),
+        "a revoked grant is not retried"
+    );
 }
 
 async fn refresh_rotation_and_reuse(store: &dyn Store) {

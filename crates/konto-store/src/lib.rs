@@ -209,6 +209,19 @@ pub trait GrantRepo: Send + Sync {
         new_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Rotated>>;
+    /// A retry of the token the last rotation replaced (`previous_hash`), when that rotation's
+    /// answer was lost: replaces the never-used successor with `new_hash`, provided the
+    /// rotation happened at or after `rotated_since` and the successor was not rotated in turn
+    /// (then the token is a reuse). `None` otherwise. One conditional `UPDATE`.
+    async fn retry_refresh_token(
+        &self,
+        grant_id: &str,
+        previous_hash: &SecretHash,
+        client_id: &str,
+        new_hash: &SecretHash,
+        now: OffsetDateTime,
+        rotated_since: OffsetDateTime,
+    ) -> StoreResult<Option<Rotated>>;
     /// Adds an access token's `jti` to the deny list until it expires.
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;

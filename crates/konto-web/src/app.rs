@@ -13,6 +13,7 @@ use konto_authn::password::{PasswordHasher, PasswordParams};
 use konto_authn::throttle::Throttle;
 use konto_core::client::SigningAlg;
 use konto_core::clock::Clock;
+use konto_core::completion::Completion;
 use konto_core::secret::SecretHasher;
 use konto_keys::{KeyEncryptionKey, Keyring, import_pkcs8_pem, stored_key};
 use konto_oidc::{OidcConfig, Provider};
@@ -59,7 +60,7 @@ impl Cookies {
 pub struct App {
     pub config: Config,
     pub issuer: Url,
-    pub oidc: Provider,
+    pub oidc: Arc<Provider>,
     pub login: LoginService,
     pub accounts: AccountService,
     pub orgs: OrgService,
@@ -251,7 +252,7 @@ pub async fn build(
 
     let hasher = SecretHasher::new(keys.secret_hash);
     let t = &config.tokens;
-    let oidc = Provider::new(
+    let oidc = Arc::new(Provider::new(
         Arc::clone(&store),
         Arc::clone(&keyring),
         hasher.clone(),
@@ -263,8 +264,9 @@ pub async fn build(
             code_ttl: Duration::from_secs(t.code_secs),
             refresh_token_ttl: Duration::from_secs(t.refresh_token_secs),
             offline_refresh_token_ttl: Duration::from_secs(t.offline_refresh_token_secs),
+            refresh_retry: Duration::from_secs(t.refresh_retry_secs),
         },
-    );
+    ));
 
     let l = &config.login;
     let concurrency = if l.hash_concurrency == 0 {
@@ -448,7 +450,13 @@ pub async fn build(
     });
     let secure = issuer.scheme() == "https";
     Ok(Arc::new(App {
-        login: LoginService::new(Arc::clone(&services)),
+        login: LoginService::new(
+            Arc::clone(&services),
+            vec![
+                Arc::clone(&oidc) as Arc<dyn Completion>,
+                Arc::new(crate::routes::OwnPages),
+            ],
+        ),
         accounts: AccountService::new(Arc::clone(&services)),
         orgs: OrgService::new(Arc::clone(&services)),
         oidc,

@@ -225,6 +225,11 @@ pub struct TokensConfig {
     pub refresh_token_secs: u64,
     /// Refresh tokens with `offline_access`.
     pub offline_refresh_token_secs: u64,
+    /// How long after a rotation a client may present the refresh token it still holds again,
+    /// as long as the new one was never used: its answer may have been lost to a crash or a
+    /// dropped connection. It gets a fresh token; the unused one is void. A token presented
+    /// after its successor was used is still a reuse and ends the grant. Zero: no retries.
+    pub refresh_retry_secs: u64,
 }
 
 impl Default for TokensConfig {
@@ -235,6 +240,7 @@ impl Default for TokensConfig {
             code_secs: 60,
             refresh_token_secs: 12 * 3600,
             offline_refresh_token_secs: 30 * 24 * 3600,
+            refresh_retry_secs: 30,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! once. All of it is public; none of it exists outside development mode.
 
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::level::AcrVocabulary;
 use konto_core::scope;
 use konto_core::secret::SecretPurpose;
@@ -21,8 +23,17 @@ pub const DEMO_PUBLIC_CLIENT_ID: &str = "demo-public";
 /// The demo relying party (`cargo run -p demo-rp`, port 8081).
 pub fn demo_client(app: &App) -> Client {
     Client {
-        id: DEMO_CLIENT_ID.into(),
-        name: "Demo-Dienst (Beispiel-Verwaltungsleistung)".into(),
+        party: RelyingParty {
+            id: DEMO_CLIENT_ID.into(),
+            name: "Demo-Dienst (Beispiel-Verwaltungsleistung)".into(),
+            scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+            first_party: false,
+            min_level: Level::Basic,
+            allow_temporary_login: true,
+            service_groups: Vec::new(),
+            postbox_webhook: None,
+            created_at: app.clock.now(),
+        },
         auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         secret_hash: Some(
             app.services
@@ -34,44 +45,39 @@ pub fn demo_client(app: &App) -> Client {
         redirect_uris: vec!["http://localhost:8081/callback".into()],
         post_logout_redirect_uris: vec!["http://localhost:8081/".into()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
         id_token_alg: SigningAlg::RS256,
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: None,
-        first_party: false,
         require_pkce: true,
-        min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
-        allow_temporary_login: true,
-        service_groups: Vec::new(),
-        postbox_webhook: None,
-        created_at: app.clock.now(),
     }
 }
 
 /// A public client for command-line trials (PKCE, no secret).
 pub fn demo_public_client(app: &App) -> Client {
     Client {
-        id: DEMO_PUBLIC_CLIENT_ID.into(),
-        name: "Demo (öffentlicher Client)".into(),
+        party: RelyingParty {
+            id: DEMO_PUBLIC_CLIENT_ID.into(),
+            name: "Demo (öffentlicher Client)".into(),
+            scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+            first_party: false,
+            min_level: Level::Basic,
+            allow_temporary_login: true,
+            service_groups: Vec::new(),
+            postbox_webhook: None,
+            created_at: app.clock.now(),
+        },
         auth_method: TokenEndpointAuthMethod::None,
         secret_hash: None,
         jwks: None,
         redirect_uris: vec!["http://127.0.0.1:8082/callback".into()],
         post_logout_redirect_uris: Vec::new(),
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: scope::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
         id_token_alg: SigningAlg::ES256,
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: None,
-        first_party: false,
         require_pkce: true,
-        min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
-        allow_temporary_login: true,
-        service_groups: Vec::new(),
-        postbox_webhook: None,
-        created_at: app.clock.now(),
     }
 }
 
@@ -101,12 +107,12 @@ pub async fn seed(app: &App) -> Result<(), BootError> {
     for client in [demo_client(app), demo_public_client(app)] {
         client
             .sector()
-            .map_err(|e| BootError::Config(format!("demo client {}: {e}", client.id)))?;
-        match store.client(&client.id).await? {
+            .map_err(|e| BootError::Config(format!("demo client {}: {e}", client.party.id)))?;
+        match store.client(&client.party.id).await? {
             Some(old) if old.redirect_uris == client.redirect_uris => {}
             Some(_) => {
                 // registered by an older build with other addresses: register it anew
-                store.delete_client(&client.id).await?;
+                store.delete_client(&client.party.id).await?;
                 store.create_client(&client).await?;
             }
             None => store.create_client(&client).await?,

@@ -26,7 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 pub use app::{App, build, spawn_background};
 pub use config::Config;
 pub use http::ConnInfo;
-pub use routes::Protocol;
+pub use routes::Purpose;
 
 /// Why konto cannot start.
 #[derive(Debug, thiserror::Error)]

@@ -147,7 +147,7 @@ async fn push_due(app: &App, client: &reqwest::Client) -> Result<(), konto_store
 /// One push of one event: `Err` says why it did not arrive.
 async fn push(app: &App, client: &reqwest::Client, event: &PostboxEvent) -> Result<(), String> {
     let hook = match app.services.store.client(&event.client_id).await {
-        Ok(Some(c)) => c.postbox_webhook,
+        Ok(Some(c)) => c.party.postbox_webhook,
         Ok(None) => None,
         Err(e) => return Err(format!("the client could not be read: {e}")),
     };

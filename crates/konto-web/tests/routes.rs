@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::clock::{Clock, ManualClock};
 use konto_core::level::AcrVocabulary;
 use konto_store::ClientRepo;
@@ -85,26 +87,28 @@ async fn harness_with(development: bool) -> Harness {
         .expect("konto builds");
     store
         .create_client(&Client {
-            id: "rp".into(),
-            name: "Test service".into(),
+            party: RelyingParty {
+                id: "rp".into(),
+                name: "Test service".into(),
+                scopes: vec!["openid".into()],
+                first_party: false,
+                min_level: Level::Basic,
+                allow_temporary_login: false,
+                service_groups: Vec::new(),
+                postbox_webhook: None,
+                created_at: now,
+            },
             auth_method: TokenEndpointAuthMethod::None,
             secret_hash: None,
             jwks: None,
             redirect_uris: vec![REDIRECT.into()],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],
-            scopes: vec!["openid".into()],
             id_token_alg: SigningAlg::ES256,
             subject_type: SubjectType::Pairwise,
             sector_identifier_uri: None,
-            first_party: false,
             require_pkce: true,
-            min_level: Level::Basic,
             acr_vocabulary: AcrVocabulary::Eidas,
-            allow_temporary_login: false,
-            service_groups: Vec::new(),
-            postbox_webhook: None,
-            created_at: now,
         })
         .await
         .expect("client");

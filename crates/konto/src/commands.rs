@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::clock::{Clock, SystemClock};
 use konto_core::level::AcrVocabulary;
 use konto_core::secret::{SecretHasher, SecretPurpose};
@@ -332,10 +334,10 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
             for c in store.list_clients().await? {
                 println!(
                     "{}\t{}\t{}\t{}",
-                    c.id,
+                    c.party.id,
                     c.auth_method.as_str(),
                     c.redirect_uris.join(" "),
-                    c.name
+                    c.party.name
                 );
             }
         }
@@ -390,8 +392,20 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
             };
             let hasher = secret_hasher(&config)?;
             let client = Client {
-                id: a.id.clone(),
-                name: a.name.unwrap_or_else(|| a.id.clone()),
+                party: RelyingParty {
+                    id: a.id.clone(),
+                    name: a.name.unwrap_or_else(|| a.id.clone()),
+                    scopes: a.scopes,
+                    first_party: a.first_party,
+                    min_level: a
+                        .min_level
+                        .parse::<Level>()
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    allow_temporary_login: a.allow_temporary_login,
+                    service_groups: a.service_groups.clone(),
+                    postbox_webhook: a.postbox_webhook.clone(),
+                    created_at: SystemClock.now(),
+                },
                 auth_method,
                 secret_hash: secret
                     .as_ref()
@@ -400,7 +414,6 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                 redirect_uris: a.redirect_uris,
                 post_logout_redirect_uris: a.post_logout_redirect_uris,
                 grant_types,
-                scopes: a.scopes,
                 id_token_alg: a
                     .id_token_alg
                     .parse::<SigningAlg>()
@@ -410,20 +423,11 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
                     .parse::<SubjectType>()
                     .map_err(anyhow::Error::msg)?,
                 sector_identifier_uri: a.sector_identifier_uri,
-                first_party: a.first_party,
                 require_pkce: !a.no_pkce,
-                min_level: a
-                    .min_level
-                    .parse::<Level>()
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
                 acr_vocabulary: a
                     .acr_vocabulary
                     .parse::<AcrVocabulary>()
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
-                allow_temporary_login: a.allow_temporary_login,
-                service_groups: a.service_groups.clone(),
-                postbox_webhook: a.postbox_webhook.clone(),
-                created_at: SystemClock.now(),
             };
             // OIDC Core §8.1: several redirect hosts need a sector identifier
             if client.subject_type == SubjectType::Pairwise {
@@ -432,8 +436,8 @@ pub(crate) async fn client(file: Option<&Path>, cmd: ClientCommand) -> Result<()
             store
                 .create_client(&client)
                 .await
-                .with_context(|| format!("registering {}", client.id))?;
-            println!("registered client {}", client.id);
+                .with_context(|| format!("registering {}", client.party.id))?;
+            println!("registered client {}", client.party.id);
             if let Some(s) = secret {
                 println!("client_secret: {}", s.expose());
                 println!("(shown once; konto stores only a keyed hash of it)");

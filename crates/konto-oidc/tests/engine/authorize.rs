@@ -81,7 +81,7 @@ async fn a_valid_request_keeps_state_nonce_and_challenge_for_the_flow() {
         .authorize(&[("login_hint", "erika"), ("ui_locales", "en")])
         .await
         .unwrap();
-    assert_eq!(req.client.id, RP);
+    assert_eq!(req.client.party.id, RP);
     assert_eq!(req.flow.redirect_uri, redirect_uri(RP));
     assert_eq!(req.flow.response_mode, ResponseMode::Query);
     assert_eq!(req.flow.state.as_deref(), Some("st"));
@@ -128,7 +128,7 @@ async fn only_response_type_code_is_supported() {
 async fn missing_unknown_or_unallowed_scopes_are_invalid_scope() {
     let e = Engine::new().await;
     let mut narrow = client("narrow");
-    narrow.scopes = vec!["openid".into()];
+    narrow.party.scopes = vec!["openid".into()];
     e.add_client(narrow, Some("narrow-secret")).await;
     for scope in ["", "   ", "openid admin", "openid \"quoted\""] {
         let r = e.redirect_error(&[("scope", scope)]).await;

@@ -96,7 +96,7 @@ async fn acr_values_must_be_known_and_raise_the_level() {
 async fn acr_values_never_lower_the_clients_minimum() {
     let e = Engine::new().await;
     let mut strict = client("strict");
-    strict.min_level = Level::High;
+    strict.party.min_level = Level::High;
     e.add_client(strict, Some("strict-secret")).await;
     let basic = format!("{ISSUER}/loa/basic");
     let req = e

@@ -37,24 +37,111 @@ async fn refresh_tokens_rotate() {
     assert_eq!(e.grant(grant_of(&rt2)).await.refresh_generation, 2);
 }
 
-/// RFC 9700 §4.14.2: presenting a refresh token that was already rotated revokes the grant, so
-/// neither the thief nor the legitimate client can go on.
+/// RFC 9700 §4.14.2: presenting a refresh token that was already rotated (and whose successor
+/// was used) revokes the grant, so neither the thief nor the legitimate client can go on.
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_grant() {
     let e = Engine::new().await;
     let rt1 = e.tokens().await.refresh_token.unwrap();
-    let second = e.refresh(RP, RP_SECRET, &rt1).await.unwrap();
-    let rt2 = second.refresh_token.unwrap();
-    assert!(e.active(&second.access_token).await);
+    let rt2 = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let third = e.refresh(RP, RP_SECRET, &rt2).await.unwrap();
+    let rt3 = third.refresh_token.unwrap();
+    assert!(e.active(&third.access_token).await);
 
     let err = assert_code(e.refresh(RP, RP_SECRET, &rt1).await, "invalid_grant");
     assert!(err.description.contains("revoked"), "{err}");
     assert!(e.grant(grant_of(&rt1)).await.revoked_at.is_some());
     assert_code(e.refresh(RP, RP_SECRET, &rt2).await, "invalid_grant");
+    assert_code(e.refresh(RP, RP_SECRET, &rt3).await, "invalid_grant");
     assert!(
-        !e.active(&second.access_token).await,
+        !e.active(&third.access_token).await,
         "its access tokens too"
     );
+}
+
+/// A rotation whose answer was lost (a crash, a dropped connection): the client retries the
+/// token it still holds. Within `refresh_retry` (30 s here) and while the successor it never
+/// received is unused, it gets a fresh token; the lost one is void but ends nothing. Once the
+/// fresh token was used, the old one is a reuse again (RFC 9700 §4.14.2).
+#[tokio::test]
+async fn a_client_that_lost_the_answer_may_retry_the_token_it_holds() {
+    let mut e = Engine::new().await;
+    let rt1 = e.tokens().await.refresh_token.unwrap();
+    let lost = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.now += time::Duration::seconds(20);
+    let retried = e.refresh(RP, RP_SECRET, &rt1).await.unwrap();
+    let rt2 = retried.refresh_token.unwrap();
+    assert_ne!(rt2, lost);
+    assert_eq!(grant_of(&rt2), grant_of(&rt1));
+    assert!(e.active(&retried.access_token).await);
+    // a second retry within the window is as good (parallel retries of one client)
+    let rt2 = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let rt3 = e
+        .refresh(RP, RP_SECRET, &rt2)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert_eq!(e.grant(grant_of(&rt3)).await.refresh_generation, 2);
+    // the fresh token was used: the first one is a reuse now, and the grant ends
+    let err = assert_code(e.refresh(RP, RP_SECRET, &rt1).await, "invalid_grant");
+    assert!(err.description.contains("revoked"), "{err}");
+    assert_code(e.refresh(RP, RP_SECRET, &rt3).await, "invalid_grant");
+}
+
+/// A successor made void by a retry is presented after all: two parties hold tokens of one
+/// grant (the retry was a thief's, or the answer was not lost): a reuse, the grant ends.
+#[tokio::test]
+async fn presenting_a_successor_a_retry_replaced_revokes_the_grant() {
+    let e = Engine::new().await;
+    let rt1 = e.tokens().await.refresh_token.unwrap();
+    let voided = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let rt2 = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let err = assert_code(e.refresh(RP, RP_SECRET, &voided).await, "invalid_grant");
+    assert!(err.description.contains("revoked"), "{err}");
+    assert_code(e.refresh(RP, RP_SECRET, &rt2).await, "invalid_grant");
+}
+
+/// After the retry window the held token is a reuse, whatever became of its successor.
+#[tokio::test]
+async fn a_retry_after_the_window_is_a_reuse() {
+    let mut e = Engine::new().await;
+    let rt1 = e.tokens().await.refresh_token.unwrap();
+    let rt2 = e
+        .refresh(RP, RP_SECRET, &rt1)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.now += time::Duration::seconds(31);
+    let err = assert_code(e.refresh(RP, RP_SECRET, &rt1).await, "invalid_grant");
+    assert!(err.description.contains("revoked"), "{err}");
+    assert_code(e.refresh(RP, RP_SECRET, &rt2).await, "invalid_grant");
 }
 
 /// RFC 6749 §6 and §10.4: a refresh token with a changed tag is not konto's; it is invalid_grant

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use konto_core::Level;
-use konto_core::client::{Client, GrantType, SigningAlg, SubjectType, TokenEndpointAuthMethod};
+use konto_core::client::{
+    Client, GrantType, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod,
+};
 use konto_core::level::AcrVocabulary;
 use konto_core::login::{Authentication, Principal};
 use konto_core::pkce::s256;
@@ -84,26 +86,28 @@ pub(crate) fn password_login(now: OffsetDateTime) -> Authentication {
 
 pub(crate) fn client(id: &str) -> Client {
     Client {
-        id: id.into(),
-        name: format!("Test service {id}"),
+        party: RelyingParty {
+            id: id.into(),
+            name: format!("Test service {id}"),
+            scopes: konto_core::scope::SUPPORTED.map(str::to_owned).to_vec(),
+            first_party: false,
+            min_level: Level::Basic,
+            allow_temporary_login: false,
+            service_groups: Vec::new(),
+            postbox_webhook: None,
+            created_at: start(),
+        },
         auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         secret_hash: None,
         jwks: None,
         redirect_uris: vec![redirect_uri(id)],
         post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: konto_core::scope::SUPPORTED.map(str::to_owned).to_vec(),
         id_token_alg: SigningAlg::RS256,
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: None,
-        first_party: false,
         require_pkce: true,
-        min_level: Level::Basic,
         acr_vocabulary: AcrVocabulary::Eidas,
-        allow_temporary_login: false,
-        service_groups: Vec::new(),
-        postbox_webhook: None,
-        created_at: start(),
     }
 }
 
@@ -177,6 +181,7 @@ impl Engine {
                 code_ttl: Duration::from_secs(CODE_TTL as u64),
                 refresh_token_ttl: Duration::from_secs(REFRESH_TTL as u64),
                 offline_refresh_token_ttl: Duration::from_secs(30 * 86_400),
+                refresh_retry: Duration::from_secs(30),
             },
         );
         let engine = Engine {

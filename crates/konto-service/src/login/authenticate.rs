@@ -34,6 +34,14 @@ pub enum AuthStep {
 }
 
 impl AuthStep {
+    /// The session cookie this step created or renewed.
+    pub fn into_cookie(self) -> Option<Secret> {
+        match self {
+            AuthStep::SignedIn { new_cookie, .. } => new_cookie,
+            AuthStep::Continue => None,
+        }
+    }
+
     /// The session after `later`, a further sign-in in the same request: the browser needs the
     /// newest cookie, whichever step made it.
     fn then(self, later: AuthStep) -> AuthStep {

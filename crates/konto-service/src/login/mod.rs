@@ -18,6 +18,7 @@
 //! `consent_required`).
 
 mod authenticate;
+mod drive;
 mod external;
 mod flow;
 
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use konto_core::Level;
 use konto_core::amr::AuthenticatorKind;
 use konto_core::attributes::Attribute;
+use konto_core::completion::Completion;
 use konto_core::login::{Authentication, LoginRequest, Principal};
 use konto_core::scope::Scopes;
 use konto_store::SessionRecord;
@@ -38,7 +40,9 @@ use crate::org::OrgService;
 use crate::org::representation::RepresentationOption;
 
 pub use authenticate::AuthStep;
+pub use drive::{Advanced, Began, FlowPage, Progress, Step, is_link_conflict};
 pub use flow::{Acting, CertOutcome, Flow, FlowState, Pending, TemporaryLogin};
+pub use konto_core::completion::{FailCode, PageParty, ProtocolAnswer};
 
 /// Why the login page is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,18 +53,6 @@ pub enum LoginReason {
     StepUp { current: Level },
     /// Signed in, but the service wants a fresh authentication (`prompt=login`, `max_age`).
     Reauthenticate,
-}
-
-/// The protocol error a flow ends with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailCode {
-    LoginRequired,
-    ConsentRequired,
-    /// No authenticator konto offers reaches the requested level.
-    UnmetAuthenticationRequirements,
-    AccessDenied,
-    /// A page would be needed (the choice whom to act for) but `prompt=none` forbids it.
-    InteractionRequired,
 }
 
 /// What the browser should see next.
@@ -120,6 +112,8 @@ fn consent_covers(consent: &konto_store::ConsentRecord, request: &LoginRequest) 
 #[derive(Clone)]
 pub struct LoginService {
     pub(crate) s: Arc<Services>,
+    /// How flows end, one per protocol (OIDC, SAML, konto's own pages).
+    completions: Arc<[Arc<dyn Completion>]>,
 }
 
 impl std::fmt::Debug for LoginService {
@@ -133,8 +127,13 @@ impl std::fmt::Debug for LoginService {
 pub struct Opaque(pub String);
 
 impl LoginService {
-    pub fn new(services: Arc<Services>) -> LoginService {
-        LoginService { s: services }
+    /// The login service for `services`, ending flows with `completions` (each flow goes to
+    /// the one that handles its protocol tag).
+    pub fn new(services: Arc<Services>, completions: Vec<Arc<dyn Completion>>) -> LoginService {
+        LoginService {
+            s: services,
+            completions: completions.into(),
+        }
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -291,7 +290,7 @@ impl LoginService {
         // 4: consent
         if !flow.state.consented {
             let client = self.s.store.client(&req.client_id).await?;
-            let first_party = client.as_ref().is_some_and(|c| c.first_party);
+            let first_party = client.as_ref().is_some_and(|c| c.party.first_party);
             let remembered = match (&principal, first_party) {
                 (_, true) => true,
                 (Principal::Account { user_id }, false) if !req.force_consent => self
@@ -346,7 +345,7 @@ impl LoginService {
             return Ok(ActingOptions::Decided(None));
         };
         let mut options = OrgService::new(Arc::clone(&self.s))
-            .options(user_id, &client)
+            .options(user_id, &client.party)
             .await?;
         if req.legal_representative_required {
             options.retain(|o| o.representation.legal_representative);

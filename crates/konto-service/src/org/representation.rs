@@ -1,6 +1,6 @@
 //! Whom a signed-in person may act for at a service, with the names a page shows.
 
-use konto_core::client::Client;
+use konto_core::client::RelyingParty;
 use konto_core::representation::{self, Party, Representation, Service};
 
 use super::OrgService;
@@ -32,10 +32,10 @@ impl RepresentationOption {
     }
 }
 
-fn service_of(client: &Client) -> Service<'_> {
+fn service_of(party: &RelyingParty) -> Service<'_> {
     Service {
-        client_id: &client.id,
-        groups: &client.service_groups,
+        client_id: &party.id,
+        groups: &party.service_groups,
     }
 }
 
@@ -69,11 +69,11 @@ impl OrgService {
         })
     }
 
-    /// The representations `user_id` may choose at `client` now.
+    /// The representations `user_id` may choose at the relying party `client` now.
     pub async fn options(
         &self,
         user_id: &str,
-        client: &Client,
+        client: &RelyingParty,
     ) -> Result<Vec<RepresentationOption>, ServiceError> {
         let epoch = self.s.store.org_epoch().await?;
         let facts = self
@@ -109,11 +109,11 @@ impl OrgService {
         Ok(out)
     }
 
-    /// Whether a representation still holds at `client` now.
+    /// Whether a representation still holds at the relying party `client` now.
     pub async fn holds(
         &self,
         representation: &Representation,
-        client: &Client,
+        client: &RelyingParty,
     ) -> Result<bool, ServiceError> {
         let epoch = self.s.store.org_epoch().await?;
         let chain = self

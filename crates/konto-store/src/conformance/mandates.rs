@@ -399,7 +399,7 @@ pub(super) async fn grants_carry_their_representation(store: &dyn Store) {
 
 pub(super) async fn clients_keep_their_service_groups(store: &dyn Store) {
     let mut c = sample_client("c-groups");
-    c.service_groups = vec!["steuern".into(), "gewerbe".into()];
+    c.party.service_groups = vec!["steuern".into(), "gewerbe".into()];
     store.create_client(&c).await.expect("create client");
     assert_eq!(
         store.client("c-groups").await.expect("read"),
@@ -419,7 +419,7 @@ pub(super) async fn clients_keep_their_service_groups(store: &dyn Store) {
             .client("c1")
             .await
             .expect("read")
-            .map(|c| c.service_groups),
+            .map(|c| c.party.service_groups),
         Some(Vec::new())
     );
 }

@@ -19,7 +19,7 @@ use konto_store::SessionRecord;
 use serde::Deserialize;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::{Protocol, see_other};
+use super::{Purpose, see_other};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs, set_cookie};
@@ -396,7 +396,7 @@ pub(super) async fn account_flow(
     t: &'static Texts,
     min_level: Level,
     force_login: bool,
-    protocol: Protocol,
+    protocol: Purpose,
 ) -> Result<Response, WebError> {
     let (b, cookie) = binding(app, browser, t)?;
     let request = account_request(browser, min_level, force_login);
@@ -428,7 +428,7 @@ pub(crate) async fn show(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let Some(session) = signed_in(&app, &browser, t).await? else {
-        return account_flow(&app, &browser, t, Level::Basic, false, Protocol::Account).await;
+        return account_flow(&app, &browser, t, Level::Basic, false, Purpose::Account).await;
     };
     render_account(&app, &browser, t, &session, None, None).await
 }
@@ -473,7 +473,7 @@ pub(super) async fn render_account(
     let mut consents = Vec::new();
     for c in &o.consents {
         let name = match app.services.store.client(&c.client_id).await {
-            Ok(Some(cl)) => cl.name,
+            Ok(Some(cl)) => cl.party.name,
             _ => c.client_id.clone(),
         };
         consents.push((c.client_id.clone(), name, c.scopes.clone()));
@@ -558,7 +558,7 @@ async fn sensitive_action(
     let (session, pairs, t) = account_action(app, browser, body).await?;
     if !recently_authenticated(app, &session) {
         return Err(
-            account_flow(app, browser, t, Level::Basic, true, Protocol::Account)
+            account_flow(app, browser, t, Level::Basic, true, Purpose::Account)
                 .await
                 .unwrap_or_else(IntoResponse::into_response),
         );
@@ -580,7 +580,7 @@ pub(crate) async fn confirm(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let force = signed_in(&app, &browser, t).await?.is_some();
-    account_flow(&app, &browser, t, Level::Basic, force, Protocol::Account).await
+    account_flow(&app, &browser, t, Level::Basic, force, Purpose::Account).await
 }
 
 pub(crate) async fn names(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
@@ -621,7 +621,7 @@ pub(crate) async fn link(State(app): State<Arc<App>>, browser: Browser, body: By
             return WebError::page(StatusCode::BAD_REQUEST, t.error_bad_request, t).into_response();
         }
     };
-    account_flow(&app, &browser, t, level, true, Protocol::Account)
+    account_flow(&app, &browser, t, level, true, Purpose::Account)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -694,7 +694,7 @@ pub(crate) async fn passkey_start(
         acting_for: None,
         legal_representative_required: false,
     };
-    let protocol = Protocol::PasskeyRegistration {
+    let protocol = Purpose::PasskeyRegistration {
         user_id: session.user_id.clone(),
         pending,
     };
@@ -745,8 +745,8 @@ pub(crate) async fn passkey_finish(
     if let Err(e) = app.login.finish_flow(&flow).await {
         return WebError::service(e, t).into_response();
     }
-    let Some(Protocol::PasskeyRegistration { user_id, pending }) =
-        Protocol::from_json(flow.protocol())
+    let Some(Purpose::PasskeyRegistration { user_id, pending }) =
+        Purpose::from_json(flow.protocol())
     else {
         return json_error(StatusCode::BAD_REQUEST, "flow_not_found");
     };

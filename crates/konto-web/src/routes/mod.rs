@@ -1,5 +1,5 @@
-//! The route table and what handlers share: the protocol behind a flow and how a finished or
-//! failed flow answers.
+//! The route table and what handlers share: what konto's own flows are for, and how a finished
+//! or failed flow answers.
 
 pub(crate) mod account;
 pub(crate) mod bundid_postbox;
@@ -18,19 +18,22 @@ use std::sync::Arc;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use konto_authn::passkey::PendingRegistration;
-use konto_oidc::{AuthorizationResponse, OidcFlow, ResponseMode};
+use konto_core::completion::{
+    BoxFuture, Completed, Completion, CompletionError, FailCode, PageParty, ProtocolAnswer,
+};
+use konto_core::login::{Authentication, LoginRequest};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::i18n::Texts;
 use crate::pages::FormPostPage;
 
-/// What a flow was started for; kept as the flow's protocol JSON.
+/// What a flow was started for when konto's own pages started it; kept as the flow's protocol
+/// JSON, beside the relying parties' protocols (`{"protocol":"oidc",…}`, see `konto_oidc`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "snake_case")]
-pub enum Protocol {
-    /// An OpenID Connect authorization request.
-    Oidc(OidcFlow),
+pub enum Purpose {
     /// The user's own account pages (signing in to them, adding an ELSTER certificate or eID).
     Account,
     /// Signing in to join an organisation (the invitation waits in a cookie, see `orgs`).
@@ -56,13 +59,90 @@ pub enum Protocol {
     },
 }
 
-impl Protocol {
-    pub fn from_json(s: &str) -> Option<Protocol> {
+impl Purpose {
+    /// The protocol tags of konto's own purposes.
+    const TAGS: [&'static str; 8] = [
+        "account",
+        "org_join",
+        "org_page",
+        "org_new",
+        "postbox",
+        "org_postbox",
+        "org_certificate",
+        "passkey_registration",
+    ];
+
+    pub fn from_json(s: &str) -> Option<Purpose> {
         serde_json::from_str(s).ok()
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The page a login for this purpose returns to; `None` for purposes that are no login
+    /// (they end elsewhere, see `org_pages::certificate_done` and `account::passkey_finish`).
+    fn page(&self) -> Option<String> {
+        Some(match self {
+            Purpose::Account => "/account".to_owned(),
+            Purpose::OrgJoin => "/org/join".to_owned(),
+            Purpose::OrgNew => "/org/new".to_owned(),
+            // ids were checked when the flow started (URL-safe characters only)
+            Purpose::OrgPage { organisation } => format!("/org/{organisation}"),
+            Purpose::Postbox { message: Some(id) } => format!("/postbox/{id}"),
+            Purpose::Postbox { message: None } => "/postbox".to_owned(),
+            Purpose::OrgPostbox {
+                organisation,
+                message: Some(id),
+            } => format!("/org/{organisation}/postbox/{id}"),
+            Purpose::OrgPostbox {
+                organisation,
+                message: None,
+            } => format!("/org/{organisation}/postbox"),
+            Purpose::OrgCertificate { .. } | Purpose::PasskeyRegistration { .. } => return None,
+        })
+    }
+}
+
+/// How a login for one of konto's own pages ends: back to that page (or, failed, to the
+/// account). Registered with the login service beside the protocol engines.
+#[derive(Debug)]
+pub(crate) struct OwnPages;
+
+impl Completion for OwnPages {
+    fn handles(&self, protocol: &str) -> bool {
+        Purpose::TAGS.contains(&protocol)
+    }
+
+    fn party<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<PageParty, CompletionError>> {
+        Box::pin(async {
+            Ok(PageParty {
+                name: "konto".to_owned(),
+                answer_targets: Vec::new(),
+                cancellable: false,
+            })
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        state: &'a str,
+        _: &'a LoginRequest,
+        _: &'a Authentication,
+        _: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<Completed, CompletionError>> {
+        Box::pin(async move {
+            let url = Purpose::from_json(state)
+                .and_then(|p| p.page())
+                .ok_or_else(|| CompletionError::BadFlow("no page to return to".into()))?;
+            Ok(Completed::Answer(ProtocolAnswer::Redirect { url }))
+        })
+    }
+
+    fn fail(&self, _: &str, _: FailCode, _: &str) -> Result<ProtocolAnswer, CompletionError> {
+        Ok(ProtocolAnswer::Redirect {
+            url: "/account".to_owned(),
+        })
     }
 }
 
@@ -130,27 +210,23 @@ pub(crate) fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
-/// Sends an authorization response to the client: a redirect, or an auto-submitted form whose
-/// CSP allows posting to exactly the client's origin.
-pub(crate) fn authorization_response(
-    app: &App,
-    t: &'static Texts,
-    resp: &AuthorizationResponse,
-) -> Response {
-    match resp.mode {
-        ResponseMode::Query => see_other(&resp.redirect_url()),
-        ResponseMode::FormPost => {
+/// Sends a finished flow's answer: a redirect, or an auto-submitted form (OIDC `form_post`,
+/// SAML HTTP-POST) whose CSP allows posting to exactly its target.
+pub(crate) fn answer(app: &App, t: &'static Texts, answer: &ProtocolAnswer) -> Response {
+    match answer {
+        ProtocolAnswer::Redirect { url } => see_other(url),
+        ProtocolAnswer::AutoPost { action, fields } => {
             let html = FormPostPage {
                 t,
                 dev: app.config.development,
-                action: &resp.redirect_uri,
-                params: &resp.params,
+                action,
+                params: fields,
             }
             .html();
             let mut r = (StatusCode::OK, html).into_response();
             r.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                crate::security::csp_with_form_targets([resp.redirect_uri.as_str()], false),
+                crate::security::csp_with_form_targets([action.as_str()], false),
             );
             r
         }

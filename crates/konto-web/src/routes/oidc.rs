@@ -11,17 +11,16 @@ use konto_oidc::{
     MandateCheckResponse, OAuthError, Params, TokenResponse,
 };
 
-use super::login::{Ctx, render};
+use super::login::{Ctx, respond};
 use super::openapi::{
     DiscoveryDocument, IntrospectionRequest, JwkSet, MandateCheckRequest, RevocationRequest,
     TokenRequest, UserinfoRequest, UserinfoResponse,
 };
-use super::{Protocol, authorization_response, see_other};
+use super::{answer, see_other};
 use crate::app::App;
 use crate::error::{WebError, bearer_error_response, oauth_error_response};
 use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs, set_cookie};
 use crate::pages::{LogoutPage, MessagePage};
-use konto_service::login::Next;
 
 /// Back-channel requests are forms (RFC 6749 §3.2).
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -128,7 +127,7 @@ pub(crate) async fn authorize(
                 t,
             ));
         }
-        Err(AuthorizeError::Redirect(resp)) => return Ok(authorization_response(&app, t, &resp)),
+        Err(AuthorizeError::Redirect(resp)) => return Ok(answer(&app, t, &resp.into())),
     };
     let t = browser.texts_for(&request.login.ui_locales);
     let (binding, new_binding) = match &browser.binding {
@@ -141,39 +140,31 @@ pub(crate) async fn authorize(
             true,
         ),
     };
-    let protocol = Protocol::Oidc(request.flow).to_json();
-    let flow = app
+    // Single sign-on and prompt=none are answered at once; only a login that shows a page is
+    // stored, and its page is this response.
+    let began = app
         .login
-        .prepare_flow(&request.login, protocol, false)
-        .map_err(|e| WebError::service(e, t))?;
-    let session = app
-        .login
-        .session(browser.session.as_deref())
+        .begin(
+            &request.login,
+            request.flow.to_protocol_json(),
+            &binding,
+            browser.session.as_deref(),
+        )
         .await
         .map_err(|e| WebError::service(e, t))?;
-    let mut ctx = Ctx {
-        flow,
-        flow_id: String::new(),
-        session,
+    let ctx = Ctx {
+        flow: began.flow,
+        flow_id: began
+            .flow_id
+            .as_ref()
+            .map(|id| id.expose().to_owned())
+            .unwrap_or_default(),
+        session: None,
         t,
         csrf: csrf_token(&app, &binding),
         typed_username: None,
     };
-    let next = app
-        .login
-        .next(&ctx.flow, ctx.session.as_ref())
-        .await
-        .map_err(|e| WebError::service(e, t))?;
-    // Single sign-on and prompt=none are answered at once; only a login that shows a page is stored.
-    if !matches!(next, Next::Complete(_) | Next::Fail(..)) {
-        let id = app
-            .login
-            .persist_flow(&mut ctx.flow, &binding)
-            .await
-            .map_err(|e| WebError::service(e, t))?;
-        ctx.flow_id = id.expose().to_owned();
-    }
-    let mut r = render(&app, ctx, next, None, StatusCode::OK).await?;
+    let mut r = respond(&app, &ctx, began.advanced)?;
     if new_binding {
         r.headers_mut().append(
             header::SET_COOKIE,

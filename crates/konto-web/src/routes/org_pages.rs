@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use super::account::{
     account_action, account_flow, account_request, binding, signed_in, with_cookie,
 };
-use super::{Protocol, see_other, valid_id};
+use super::{Purpose, see_other, valid_id};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, csrf_token, field};
@@ -331,7 +331,7 @@ pub(crate) async fn show(
             t,
             Level::Basic,
             false,
-            Protocol::OrgPage { organisation: id },
+            Purpose::OrgPage { organisation: id },
         )
         .await;
     };
@@ -358,7 +358,7 @@ pub(crate) async fn step_up(
         t,
         ADMIN_LEVEL,
         false,
-        Protocol::OrgPage { organisation: id },
+        Purpose::OrgPage { organisation: id },
     )
     .await
 }
@@ -550,7 +550,7 @@ pub(crate) async fn new_form(
 ) -> Result<Response, WebError> {
     let t = browser.texts();
     let Some(session) = signed_in(&app, &browser, t).await? else {
-        return account_flow(&app, &browser, t, ADMIN_LEVEL, false, Protocol::OrgNew).await;
+        return account_flow(&app, &browser, t, ADMIN_LEVEL, false, Purpose::OrgNew).await;
     };
     new_page(&app, &browser, t, &session, None)
 }
@@ -642,7 +642,7 @@ pub(crate) async fn certificate_start(
     }
     let started = async {
         let (b, cookie) = binding(&app, &browser, t)?;
-        let protocol = Protocol::OrgCertificate {
+        let protocol = Purpose::OrgCertificate {
             user_id: session.user_id.clone(),
         };
         let flow = app
@@ -663,7 +663,7 @@ pub(crate) async fn certificate_start(
     started.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The certificate is back for an [`Protocol::OrgCertificate`] flow (its hand-off already
+/// The certificate is back for an [`Purpose::OrgCertificate`] flow (its hand-off already
 /// checked): an organisation's certificate creates its organisation with the person who
 /// started the flow as administrator — only if that person is still the one signed in here.
 pub(crate) async fn certificate_done(

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::account::{
     account_action, account_flow, binding, render_account, signed_in, with_cookie,
 };
-use super::{Protocol, see_other};
+use super::{Purpose, see_other};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, clear_cookie, cookie, csrf_token, set_cookie};
@@ -69,7 +69,7 @@ pub(crate) async fn join_form(
         .into_response());
     };
     if signed_in(&app, &browser, t).await?.is_none() {
-        return account_flow(&app, &browser, t, Level::Basic, false, Protocol::OrgJoin).await;
+        return account_flow(&app, &browser, t, Level::Basic, false, Purpose::OrgJoin).await;
     }
     let (org, role) = match app.orgs.invitation(&token).await {
         Ok(found) => found,

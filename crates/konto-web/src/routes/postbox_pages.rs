@@ -17,7 +17,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::account::{account_action, account_flow, binding, signed_in, with_cookie};
-use super::{Protocol, see_other, valid_id};
+use super::{Purpose, see_other, valid_id};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, csrf_token};
@@ -119,10 +119,10 @@ impl Owner {
         }
     }
 
-    fn protocol(&self, message: Option<String>) -> Protocol {
+    fn protocol(&self, message: Option<String>) -> Purpose {
         match self {
-            Owner::Person => Protocol::Postbox { message },
-            Owner::Organisation(id) => Protocol::OrgPostbox {
+            Owner::Person => Purpose::Postbox { message },
+            Owner::Organisation(id) => Purpose::OrgPostbox {
                 organisation: id.clone(),
                 message,
             },

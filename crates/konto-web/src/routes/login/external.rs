@@ -12,17 +12,17 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use konto_service::ServiceError;
+use konto_service::login::Step;
 use serde::Deserialize;
 
-use super::render::render_next;
 use super::{
-    FlowQuery, back_to_flow, ctx_for, error_text, form_step, is_link_conflict, json_continue,
-    json_error, json_link_conflict, json_step, load, step_result,
+    FlowQuery, ctx_for, form_step, json_error, json_link_conflict, json_step, json_take_step, load,
+    take_step,
 };
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::Browser;
-use crate::routes::{Protocol, org_pages, see_other};
+use crate::routes::{Purpose, org_pages, see_other};
 
 pub(crate) async fn eid_start(
     State(app): State<Arc<App>>,
@@ -34,9 +34,9 @@ pub(crate) async fn eid_start(
         .map_err(|e| WebError::internal(e, ctx.t))?;
     match app.login.eid_start(&mut ctx.flow, &tc_url).await {
         Ok(client) => Ok(see_other(client.as_str())),
+        // the login page again, saying why
         Err(e @ (ServiceError::Eid(_) | ServiceError::NotAvailable)) => {
-            let text = error_text(&app, ctx.t, &e);
-            render_next(&app, ctx, Some(text), StatusCode::BAD_GATEWAY).await
+            take_step(&app, ctx, Step::ShowError(e)).await
         }
         Err(e) => Err(WebError::service(e, ctx.t)),
     }
@@ -84,27 +84,18 @@ pub(crate) async fn eid_return(
         .claim_eid_return(flow_id, params.get("r"), browser.binding.as_deref())
         .await
         .map_err(|e| WebError::service(e, t0))?;
-    let mut ctx = ctx_for(&app, &browser, flow, flow_id).await?;
+    let ctx = ctx_for(&app, &browser, flow, flow_id).await?;
     let rest: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
                 .filter(|(k, _)| k != "flow" && k != "r"),
         )
         .finish();
-    let result = app
-        .login
-        .eid_finish(
-            &mut ctx.flow,
-            ctx.session.as_ref(),
-            &eid_session,
-            Some(&rest),
-        )
-        .await;
-    // the eID error is parked in the flow as a notice; the login page shows it
-    if let Err(ServiceError::Eid(_)) = result {
-        return Ok(back_to_flow(&ctx.flow_id));
-    }
-    step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
+    let step = Step::Eid {
+        session: eid_session,
+        query: rest,
+    };
+    take_step(&app, ctx, step).await
 }
 
 #[derive(Deserialize)]
@@ -129,7 +120,7 @@ pub(crate) async fn cert_done(
         .claim_certificate(flow_id, q.handoff.as_deref(), browser.binding.as_deref())
         .await
         .map_err(|e| WebError::service(e, t0))?;
-    if let Some(Protocol::OrgCertificate { user_id }) = Protocol::from_json(flow.protocol()) {
+    if let Some(Purpose::OrgCertificate { user_id }) = Purpose::from_json(flow.protocol()) {
         let session = app
             .login
             .session(browser.session.as_deref())
@@ -138,15 +129,8 @@ pub(crate) async fn cert_done(
         return org_pages::certificate_done(&app, &browser, &flow, session, &user_id, outcome)
             .await;
     }
-    let mut ctx = ctx_for(&app, &browser, flow, flow_id).await?;
-    let Some(outcome) = outcome else {
-        return render_next(&app, ctx, None, StatusCode::OK).await;
-    };
-    let result = app
-        .login
-        .certificate_outcome(&mut ctx.flow, ctx.session.as_ref(), outcome)
-        .await;
-    step_result(&app, ctx, result, is_link_conflict, StatusCode::CONFLICT).await
+    let ctx = ctx_for(&app, &browser, flow, flow_id).await?;
+    take_step(&app, ctx, Step::Certificate(outcome)).await
 }
 
 /// Certificate login behind a TLS-terminating proxy that forwards the certificate in a header
@@ -157,7 +141,7 @@ pub(crate) async fn cert_forwarded(
     headers: HeaderMap,
     Query(q): Query<FlowQuery>,
 ) -> Result<Response, WebError> {
-    let mut ctx = load(&app, &browser, q.flow()).await?;
+    let ctx = load(&app, &browser, q.flow()).await?;
     let t = ctx.t;
     let peer_trusted = browser
         .conn
@@ -170,8 +154,7 @@ pub(crate) async fn cert_forwarded(
                 Ok(chain) => chain,
                 Err(e) => {
                     let e = ServiceError::Certificate(e.code().to_owned());
-                    let text = error_text(&app, t, &e);
-                    return render_next(&app, ctx, Some(text), StatusCode::FORBIDDEN).await;
+                    return take_step(&app, ctx, Step::ShowError(e)).await;
                 }
             },
             None => Vec::new(),
@@ -181,7 +164,7 @@ pub(crate) async fn cert_forwarded(
             return Err(WebError::page(StatusCode::FORBIDDEN, t.err_unavailable, t));
         }
     };
-    if let Some(Protocol::OrgCertificate { user_id }) = Protocol::from_json(ctx.flow.protocol()) {
+    if let Some(Purpose::OrgCertificate { user_id }) = Purpose::from_json(ctx.flow.protocol()) {
         let outcome = app
             .login
             .read_certificate(&chain)
@@ -197,16 +180,7 @@ pub(crate) async fn cert_forwarded(
         )
         .await;
     }
-    let result = match app.login.certificate(&chain) {
-        Ok(verified) => {
-            app.login
-                .verified_login(&mut ctx.flow, ctx.session.as_ref(), verified)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let shown = |e: &ServiceError| matches!(e, ServiceError::Certificate(_)) || is_link_conflict(e);
-    step_result(&app, ctx, result, shown, StatusCode::FORBIDDEN).await
+    take_step(&app, ctx, Step::ForwardedCertificate(chain)).await
 }
 
 /// Signed-challenge certificate login for non-browser clients: get a challenge…
@@ -243,7 +217,7 @@ pub(crate) async fn cert_signed(
     browser: Browser,
     body: Bytes,
 ) -> Response {
-    let (mut ctx, req) = match json_step::<CertSigned>(&app, &browser, &body).await {
+    let (ctx, req) = match json_step::<CertSigned>(&app, &browser, &body).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -258,16 +232,12 @@ pub(crate) async fn cert_signed(
     let (Ok(chain), Ok(signature)) = (chain, STANDARD.decode(&req.signature)) else {
         return json_error(StatusCode::BAD_REQUEST, "malformed");
     };
-    match app
-        .login
-        .certificate_signed(&mut ctx.flow, ctx.session.as_ref(), &chain, &signature)
-        .await
-    {
-        Ok(step) => json_continue(&app, &mut ctx, &step).await,
-        Err(ServiceError::Certificate(code)) => json_error(StatusCode::UNAUTHORIZED, &code),
-        Err(ServiceError::Invalid(_)) => json_error(StatusCode::BAD_REQUEST, "no_challenge"),
-        Err(e) => {
-            json_link_conflict(&e).unwrap_or_else(|| WebError::service(e, ctx.t).into_response())
+    match json_take_step(&app, ctx, Step::SignedChallenge { chain, signature }).await {
+        Ok(r) => r,
+        Err((ServiceError::Certificate(code), _)) => json_error(StatusCode::UNAUTHORIZED, &code),
+        Err((ServiceError::Invalid(_), _)) => json_error(StatusCode::BAD_REQUEST, "no_challenge"),
+        Err((e, t)) => {
+            json_link_conflict(&e).unwrap_or_else(|| WebError::service(e, t).into_response())
         }
     }
 }

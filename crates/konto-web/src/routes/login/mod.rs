@@ -1,11 +1,12 @@
 //! The login pages of a flow. Every handler loads the flow (bound to this browser), checks the
-//! CSRF token, does one service call, and either answers the client (the flow is through) or
-//! shows the next page (post/redirect/get).
+//! CSRF token, makes one service call (`LoginService::step`) and renders what comes back: the
+//! relying party's answer (the flow is through), the next page, or the way back to it
+//! (post/redirect/get).
 //!
 //! - [`page`]: the login page itself, password, the unlinked-identity choice, consent, cancel;
 //! - [`passkey`]: WebAuthn ceremonies (JSON, driven by `konto.js`);
 //! - [`external`]: the eID card and the ELSTER certificate, which leave the page and come back;
-//! - [`render`]: what a flow's next step looks like, and how a finished flow answers.
+//! - [`render`]: what a step's result looks like.
 
 pub(crate) mod external;
 pub(crate) mod page;
@@ -19,7 +20,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_core::secret::Secret;
 use konto_service::ServiceError;
-use konto_service::login::{AuthStep, Flow, Next};
+use konto_service::login::{Advanced, Flow, Step};
 use konto_store::SessionRecord;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -29,8 +30,7 @@ use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, check_csrf, csrf_token, field, form_pairs, set_cookie};
 use crate::i18n::Texts;
-pub(crate) use render::render;
-use render::render_next;
+pub(crate) use render::respond;
 
 #[derive(Deserialize)]
 pub(crate) struct FlowQuery {
@@ -129,13 +129,6 @@ fn back_to_flow(flow_id: &str) -> Response {
     see_other(&format!("/login?flow={flow_id}"))
 }
 
-fn step_cookie(step: &AuthStep) -> Option<&Secret> {
-    match step {
-        AuthStep::SignedIn { new_cookie, .. } => new_cookie.as_ref(),
-        AuthStep::Continue => None,
-    }
-}
-
 /// The text for a service error on the login page.
 fn error_text(app: &App, t: &'static Texts, e: &ServiceError) -> String {
     match e {
@@ -159,62 +152,15 @@ fn error_text(app: &App, t: &'static Texts, e: &ServiceError) -> String {
     }
 }
 
-/// Linking an identity can collide with another account or with the account's own data; the
-/// login page says so.
-fn is_link_conflict(e: &ServiceError) -> bool {
-    matches!(
-        e,
-        ServiceError::BelongsToAnotherAccount
-            | ServiceError::IdentityConflict { .. }
-            | ServiceError::AlreadyLinked
-    )
-}
-
-/// The result of an authentication step: on success as [`after_step`]; an error `shown` on the
-/// login page with `status`; any other error as an error page.
-async fn step_result(
-    app: &Arc<App>,
-    ctx: Ctx,
-    result: Result<AuthStep, ServiceError>,
-    shown: fn(&ServiceError) -> bool,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    match result {
-        Ok(step) => after_step(app, ctx, step).await,
-        Err(e) if shown(&e) => {
-            let text = error_text(app, ctx.t, &e);
-            render_next(app, ctx, Some(text), status).await
-        }
-        Err(e) => Err(WebError::service(e, ctx.t)),
-    }
-}
-
-/// After an authentication step: answer the client at once when the flow is through, otherwise
-/// keep the flow's new state and show the next page (post/redirect/get).
-async fn after_step(app: &Arc<App>, mut ctx: Ctx, step: AuthStep) -> Result<Response, WebError> {
-    let t = ctx.t;
-    let cookie = step_cookie(&step).cloned();
-    if let AuthStep::SignedIn { session, .. } = step {
-        ctx.session = Some(session);
-    }
-    let next = app
+/// Takes one step of the flow and answers it.
+async fn take_step(app: &Arc<App>, mut ctx: Ctx, step: Step<'_>) -> Result<Response, WebError> {
+    let session = ctx.session.take();
+    let advanced = app
         .login
-        .next(&ctx.flow, ctx.session.as_ref())
+        .step(&mut ctx.flow, session, step)
         .await
-        .map_err(|e| WebError::service(e, t))?;
-    let r = match next {
-        next @ (Next::Complete(_) | Next::Fail(..)) => {
-            render(app, ctx, next, None, StatusCode::OK).await?
-        }
-        _ => {
-            app.login
-                .save_state(&mut ctx.flow)
-                .await
-                .map_err(|e| WebError::service(e, t))?;
-            back_to_flow(&ctx.flow_id)
-        }
-    };
-    Ok(with_session_cookie(app, r, cookie.as_ref()))
+        .map_err(|e| WebError::service(e, ctx.t))?;
+    respond(app, &ctx, advanced)
 }
 
 /// The JSON endpoints' error: `{"error": code}`.
@@ -249,15 +195,22 @@ async fn json_step<T: DeserializeOwned>(
     Ok((ctx, req.body))
 }
 
-/// A JSON step succeeded: keep the flow's state and send the script back to the login page,
-/// which answers the client or shows what comes next.
-async fn json_continue(app: &App, ctx: &mut Ctx, step: &AuthStep) -> Response {
-    if let Err(e) = app.login.save_state(&mut ctx.flow).await {
-        return WebError::service(e, ctx.t).into_response();
+/// A script's step: kept in the flow, and the script sent back to the login page, which
+/// answers the client or shows what comes next. The error is the caller's to answer.
+async fn json_take_step(
+    app: &App,
+    mut ctx: Ctx,
+    step: Step<'_>,
+) -> Result<Response, (ServiceError, &'static Texts)> {
+    let session = ctx.session.take();
+    match app.login.step(&mut ctx.flow, session, step).await {
+        Ok(Advanced { cookie, .. }) => {
+            let r = Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))
+                .into_response();
+            Ok(with_session_cookie(app, r, cookie.as_ref()))
+        }
+        Err(e) => Err((e, ctx.t)),
     }
-    let r = Json(serde_json::json!({ "redirect": format!("/login?flow={}", ctx.flow_id) }))
-        .into_response();
-    with_session_cookie(app, r, step_cookie(step))
 }
 
 /// The JSON answer to a linking conflict.

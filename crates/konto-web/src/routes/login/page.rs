@@ -1,5 +1,5 @@
 //! The login page and its form posts: password, the choice for an unlinked identity, consent,
-//! cancel.
+//! whom to act for, cancel. Each one service call, `LoginService::step`.
 
 use std::sync::Arc;
 
@@ -7,11 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use konto_service::ServiceError;
-use konto_service::login::{AuthStep, FailCode};
+use konto_service::login::Step;
 
-use super::render::{fail, render_next};
-use super::{FlowQuery, after_step, form_step, load, step_result};
+use super::{FlowQuery, form_step, load, take_step};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::{Browser, field};
@@ -22,7 +20,7 @@ pub(crate) async fn show(
     Query(q): Query<FlowQuery>,
 ) -> Result<Response, WebError> {
     let ctx = load(&app, &browser, q.flow()).await?;
-    render_next(&app, ctx, None, StatusCode::OK).await
+    take_step(&app, ctx, Step::Show).await
 }
 
 pub(crate) async fn password(
@@ -34,29 +32,12 @@ pub(crate) async fn password(
     let username = field(&pairs, "username").unwrap_or("");
     let password = field(&pairs, "password").unwrap_or("");
     ctx.typed_username = Some(username.chars().take(256).collect());
-    let result = app
-        .login
-        .password_login(
-            &mut ctx.flow,
-            ctx.session.as_ref(),
-            username,
-            password,
-            browser.ip,
-        )
-        .await;
-    // RFC 6585 §4 for a throttled login; a wrong password is 401 on the page
-    let status = if matches!(result, Err(ServiceError::Throttled { .. })) {
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        StatusCode::UNAUTHORIZED
+    let step = Step::Password {
+        username,
+        password,
+        source: browser.ip,
     };
-    let shown = |e: &ServiceError| {
-        matches!(
-            e,
-            ServiceError::BadCredentials | ServiceError::Throttled { .. }
-        )
-    };
-    step_result(&app, ctx, result, shown, status).await
+    take_step(&app, ctx, step).await
 }
 
 pub(crate) async fn unlinked(
@@ -64,18 +45,10 @@ pub(crate) async fn unlinked(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
-    let result = match field(&pairs, "action") {
-        Some("create") => {
-            app.login
-                .create_account_from_pending(&mut ctx.flow, ctx.session.as_ref())
-                .await
-        }
-        Some("temporary") => app
-            .login
-            .choose_temporary(&mut ctx.flow)
-            .await
-            .map(|()| AuthStep::Continue),
+    let (pairs, ctx) = form_step(&app, &browser, &body).await?;
+    let step = match field(&pairs, "action") {
+        Some("create") => Step::CreateAccount,
+        Some("temporary") => Step::Temporary,
         _ => {
             return Err(WebError::page(
                 StatusCode::BAD_REQUEST,
@@ -84,10 +57,7 @@ pub(crate) async fn unlinked(
             ));
         }
     };
-    match result {
-        Ok(step) => after_step(&app, ctx, step).await,
-        Err(e) => Err(WebError::service(e, ctx.t)),
-    }
+    take_step(&app, ctx, step).await
 }
 
 pub(crate) async fn consent(
@@ -95,18 +65,9 @@ pub(crate) async fn consent(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
+    let (pairs, ctx) = form_step(&app, &browser, &body).await?;
     let approve = field(&pairs, "decision") == Some("allow");
-    let approved = app
-        .login
-        .consent(&mut ctx.flow, ctx.session.as_ref(), approve)
-        .await
-        .map_err(|e| WebError::service(e, ctx.t))?;
-    if approved {
-        after_step(&app, ctx, AuthStep::Continue).await
-    } else {
-        fail(&app, ctx, FailCode::AccessDenied, "the user denied consent").await
-    }
+    take_step(&app, ctx, Step::Consent { approve }).await
 }
 
 /// The choice whom the user acts for.
@@ -115,17 +76,13 @@ pub(crate) async fn acting(
     browser: Browser,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let (pairs, mut ctx) = form_step(&app, &browser, &body).await?;
+    let (pairs, ctx) = form_step(&app, &browser, &body).await?;
     let choice = match field(&pairs, "acting") {
         None | Some("self") => None,
         Some(key) if key.len() <= 300 => Some(key),
         Some(_) => return Err(WebError::refused("the choice is too long", ctx.t)),
     };
-    app.login
-        .choose_acting(&mut ctx.flow, ctx.session.as_ref(), choice)
-        .await
-        .map_err(|e| WebError::service(e, ctx.t))?;
-    after_step(&app, ctx, AuthStep::Continue).await
+    take_step(&app, ctx, Step::Acting { choice }).await
 }
 
 pub(crate) async fn cancel(
@@ -134,11 +91,5 @@ pub(crate) async fn cancel(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let (_, ctx) = form_step(&app, &browser, &body).await?;
-    fail(
-        &app,
-        ctx,
-        FailCode::AccessDenied,
-        "the user cancelled the login",
-    )
-    .await
+    take_step(&app, ctx, Step::Cancel).await
 }

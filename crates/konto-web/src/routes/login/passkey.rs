@@ -9,10 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use konto_service::ServiceError;
+use konto_service::login::Step;
 use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::{json_continue, json_error, json_step};
+use super::{json_error, json_step, json_take_step};
 use crate::app::App;
 use crate::error::WebError;
 use crate::http::Browser;
@@ -45,28 +46,25 @@ struct Finish {
 }
 
 pub(crate) async fn finish(State(app): State<Arc<App>>, browser: Browser, body: Bytes) -> Response {
-    let (mut ctx, req) = match json_step::<Finish>(&app, &browser, &body).await {
+    let (ctx, req) = match json_step::<Finish>(&app, &browser, &body).await {
         Ok(r) => r,
         Err(r) => return r,
     };
-    match app
-        .login
-        .passkey_finish(
-            &mut ctx.flow,
-            ctx.session.as_ref(),
-            &req.credential,
-            browser.ip,
-        )
-        .await
-    {
-        Ok(step) => json_continue(&app, &mut ctx, &step).await,
-        Err(ServiceError::PasskeyRejected) => {
+    let step = Step::Passkey {
+        credential: &req.credential,
+        source: browser.ip,
+    };
+    match json_take_step(&app, ctx, step).await {
+        Ok(r) => r,
+        Err((ServiceError::PasskeyRejected, _)) => {
             json_error(StatusCode::UNAUTHORIZED, "passkey_rejected")
         }
-        Err(ServiceError::Throttled { .. }) => {
+        Err((ServiceError::Throttled { .. }, _)) => {
             json_error(StatusCode::TOO_MANY_REQUESTS, "throttled")
         }
-        Err(ServiceError::Invalid(_)) => json_error(StatusCode::BAD_REQUEST, "invalid_request"),
-        Err(e) => WebError::service(e, ctx.t).into_response(),
+        Err((ServiceError::Invalid(_), _)) => {
+            json_error(StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        Err((e, t)) => WebError::service(e, t).into_response(),
     }
 }

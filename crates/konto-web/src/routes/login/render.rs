@@ -1,23 +1,22 @@
-//! What the next step of a flow looks like, and how a finished or failed flow answers.
+//! What a step of a flow answers: the flow's next page, the way back to it, or the relying
+//! party's answer when the flow is through.
 
 use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use konto_core::amr::AuthenticatorKind;
-use konto_core::login::{Authentication, Principal};
-use konto_core::scope::Scopes;
-use konto_oidc::{ErrorCode, OidcFlow};
-use konto_service::login::{FailCode, LoginReason, Next};
+use konto_service::ServiceError;
+use konto_service::login::{Advanced, FlowPage, LoginReason, Next, Progress, is_link_conflict};
 
-use super::Ctx;
+use super::{Ctx, back_to_flow, error_text, with_session_cookie};
 use crate::app::App;
 use crate::error::WebError;
 use crate::i18n::Texts;
 use crate::pages::{
     ActingChoice, ActingPage, ConsentPage, LoginPage, SecondFactorPage, UnlinkedPage,
 };
-use crate::routes::{Protocol, authorization_response, see_other};
+use crate::routes::answer;
 use crate::security::csp_with_form_targets;
 
 /// A notice parked in the flow (`linked:elster`, `cert_error:expired`, …) as text.
@@ -31,64 +30,49 @@ fn notice_text(t: &'static Texts, notice: &str) -> (Option<String>, Option<Strin
     }
 }
 
-/// The name of the relying party a page is for (konto's own pages: konto).
-async fn client_name(app: &App, oidc: Option<&OidcFlow>) -> String {
-    match oidc {
-        Some(f) => match app.services.store.client(&f.client_id).await {
-            Ok(Some(c)) => c.name,
-            _ => f.client_id.clone(),
-        },
-        None => "konto".to_owned(),
+/// The response to a step: the page, the way back to the flow's page, or the answer; with
+/// the session cookie the step set.
+pub(crate) fn respond(app: &Arc<App>, ctx: &Ctx, advanced: Advanced) -> Result<Response, WebError> {
+    let r = match advanced.progress {
+        Progress::Answer(a) => answer(app, ctx.t, &a),
+        Progress::Saved => back_to_flow(&ctx.flow_id),
+        Progress::Page(page) => page_response(app, ctx, *page)?,
+    };
+    Ok(with_session_cookie(app, r, advanced.cookie.as_ref()))
+}
+
+/// The status of a page that shows a step's error.
+fn error_status(e: &ServiceError) -> StatusCode {
+    match e {
+        // RFC 6585 §4 for a throttled login; a wrong password is 401 on the page
+        ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
+        e if is_link_conflict(e) => StatusCode::CONFLICT,
+        ServiceError::Certificate(_) => StatusCode::FORBIDDEN,
+        ServiceError::Eid(_) | ServiceError::NotAvailable => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 
-/// Shows what comes next, or completes the flow.
-pub(super) async fn render_next(
-    app: &Arc<App>,
-    ctx: Ctx,
-    error: Option<String>,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let next = app
-        .login
-        .next(&ctx.flow, ctx.session.as_ref())
-        .await
-        .map_err(|e| WebError::service(e, ctx.t))?;
-    render(app, ctx, next, error, status).await
-}
-
-/// Shows the page for `next`, or completes the flow.
-pub(crate) async fn render(
-    app: &Arc<App>,
-    mut ctx: Ctx,
-    next: Next,
-    error: Option<String>,
-    status: StatusCode,
-) -> Result<Response, WebError> {
+/// A page of the flow.
+fn page_response(app: &Arc<App>, ctx: &Ctx, page: FlowPage) -> Result<Response, WebError> {
     let t = ctx.t;
-    let (notice_error, notice) = match app
-        .login
-        .take_notice(&mut ctx.flow)
-        .await
-        .map_err(|e| WebError::service(e, t))?
-    {
+    let FlowPage {
+        next,
+        party,
+        notice,
+        error,
+    } = page;
+    let status = error.as_ref().map_or(StatusCode::OK, error_status);
+    let (notice_error, notice) = match notice {
         Some(n) => notice_text(t, &n),
         None => (None, None),
     };
-    let error = error.or(notice_error);
+    let error = error.map(|e| error_text(app, t, &e)).or(notice_error);
     let dev = app.config.development;
-    let next = match next {
-        Next::Complete(auth) => return complete(app, ctx, auth).await,
-        Next::Fail(code, description) => return fail(app, ctx, code, description).await,
-        page => page,
-    };
-    let oidc = match Protocol::from_json(ctx.flow.protocol()) {
-        Some(Protocol::Oidc(f)) => Some(f),
-        _ => None,
-    };
     // where this page's forms may lead besides konto: the client (a step that completes or
     // fails the flow answers it with a redirect) and, from the login page, the eID client
-    let mut form_targets: Vec<String> = oidc.iter().map(|f| f.redirect_uri.clone()).collect();
+    let mut form_targets: Vec<String> = party.answer_targets.clone();
     let page = match next {
         Next::Complete(_) | Next::Fail(..) => {
             return Err(WebError::internal("a finished flow reached a page", t));
@@ -98,7 +82,7 @@ pub(crate) async fn render(
             min_level,
             options,
         } => {
-            let name = client_name(app, oidc.as_ref()).await;
+            let name = &party.name;
             let reason_text = match reason {
                 LoginReason::SignIn => t.login_reason_sign_in,
                 LoginReason::StepUp { .. } => t.login_reason_step_up,
@@ -113,7 +97,6 @@ pub(crate) async fn render(
             } else {
                 None
             };
-            let is_oidc = oidc.is_some();
             let eid = options.contains(&AuthenticatorKind::Eid);
             if eid {
                 form_targets.push(app.config.eid.eid_client_url.clone());
@@ -123,7 +106,7 @@ pub(crate) async fn render(
                 dev,
                 flow: &ctx.flow_id,
                 csrf: &ctx.csrf,
-                client_name: &name,
+                client_name: name,
                 reason: reason_text,
                 levels,
                 password: options.contains(&AuthenticatorKind::Password),
@@ -138,7 +121,7 @@ pub(crate) async fn render(
                     .or(ctx.flow.request.login_hint.as_deref())
                     .unwrap_or(""),
                 registration: app.config.login.registration,
-                cancel: is_oidc,
+                cancel: party.cancellable,
             }
             .html()
         }
@@ -173,13 +156,13 @@ pub(crate) async fn render(
             options,
             myself_allowed,
         } => {
-            let name = client_name(app, oidc.as_ref()).await;
+            let name = &party.name;
             ActingPage {
                 t,
                 dev,
                 flow: &ctx.flow_id,
                 csrf: &ctx.csrf,
-                client_name: &name,
+                client_name: name,
                 choices: options
                     .iter()
                     .map(|o| ActingChoice {
@@ -198,7 +181,7 @@ pub(crate) async fn render(
             claims,
             acting_for,
         } => {
-            let name = client_name(app, oidc.as_ref()).await;
+            let name = &party.name;
             let mut items: Vec<String> = scopes
                 .iter()
                 .map(|s| t.scope(s).to_owned())
@@ -210,7 +193,7 @@ pub(crate) async fn render(
                 dev,
                 flow: &ctx.flow_id,
                 csrf: &ctx.csrf,
-                client_name: &name,
+                client_name: name,
                 items,
                 acting_for: acting_for.as_deref(),
                 remember: ctx.flow.state.temporary.is_none(),
@@ -224,126 +207,4 @@ pub(crate) async fn render(
         csp_with_form_targets(form_targets.iter().map(String::as_str), true),
     );
     Ok(r)
-}
-
-/// The flow is through: the protocol answers.
-async fn complete(app: &Arc<App>, ctx: Ctx, auth: Authentication) -> Result<Response, WebError> {
-    let t = ctx.t;
-    let now = app.clock.now();
-    match Protocol::from_json(ctx.flow.protocol()) {
-        Some(Protocol::Oidc(f)) => {
-            let client = app
-                .services
-                .store
-                .client(&f.client_id)
-                .await
-                .map_err(|e| WebError::internal(e, t))?
-                .ok_or_else(|| WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t))?;
-            // OIDC Core §3.1.2.1: with prompt=none the session must be the hinted user's
-            if let Some(hint) = &f.id_token_hint_sub
-                && ctx.flow.request.passive
-            {
-                let sub = app
-                    .oidc
-                    .subject_for(&client, &auth.principal)
-                    .map_err(|e| WebError::internal(e, t))?;
-                if sub != *hint {
-                    return fail(
-                        app,
-                        ctx,
-                        FailCode::LoginRequired,
-                        "the signed-in user is not the hinted one",
-                    )
-                    .await;
-                }
-            }
-            // one code per flow: a request that lost the flow to a parallel one gets the
-            // answer for a used-up flow
-            if !app
-                .login
-                .claim_flow(&ctx.flow)
-                .await
-                .map_err(|e| WebError::service(e, t))?
-            {
-                return Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t));
-            }
-            let scopes = Scopes::parse(&f.scope).unwrap_or_default();
-            let resp = app
-                .oidc
-                .issue_code(&f, &client, &auth, &scopes, now)
-                .await
-                .map_err(|e| WebError::internal(e, t))?;
-            if let (Some(mut s), Principal::Account { .. }) = (ctx.session, &auth.principal) {
-                app.login
-                    .touch(&mut s)
-                    .await
-                    .map_err(|e| WebError::service(e, t))?;
-            }
-            Ok(authorization_response(app, t, &resp))
-        }
-        Some(
-            p @ (Protocol::Account
-            | Protocol::OrgJoin
-            | Protocol::OrgNew
-            | Protocol::OrgPage { .. }
-            | Protocol::Postbox { .. }
-            | Protocol::OrgPostbox { .. }),
-        ) => {
-            app.login
-                .finish_flow(&ctx.flow)
-                .await
-                .map_err(|e| WebError::service(e, t))?;
-            Ok(see_other(&match p {
-                Protocol::OrgJoin => "/org/join".to_owned(),
-                Protocol::OrgNew => "/org/new".to_owned(),
-                // the id was checked when the flow started (URL-safe characters only)
-                Protocol::OrgPage { organisation } => format!("/org/{organisation}"),
-                // ids were checked when the flow started (URL-safe characters only)
-                Protocol::Postbox { message: Some(id) } => format!("/postbox/{id}"),
-                Protocol::Postbox { message: None } => "/postbox".to_owned(),
-                Protocol::OrgPostbox {
-                    organisation,
-                    message: Some(id),
-                } => format!("/org/{organisation}/postbox/{id}"),
-                Protocol::OrgPostbox {
-                    organisation,
-                    message: None,
-                } => format!("/org/{organisation}/postbox"),
-                _ => "/account".to_owned(),
-            }))
-        }
-        _ => Err(WebError::page(StatusCode::BAD_REQUEST, t.error_flow, t)),
-    }
-}
-
-pub(super) async fn fail(
-    app: &Arc<App>,
-    ctx: Ctx,
-    code: FailCode,
-    description: &str,
-) -> Result<Response, WebError> {
-    let t = ctx.t;
-    app.login
-        .finish_flow(&ctx.flow)
-        .await
-        .map_err(|e| WebError::service(e, t))?;
-    match Protocol::from_json(ctx.flow.protocol()) {
-        Some(Protocol::Oidc(f)) => {
-            let code = match code {
-                FailCode::LoginRequired => ErrorCode::LoginRequired,
-                FailCode::ConsentRequired => ErrorCode::ConsentRequired,
-                FailCode::UnmetAuthenticationRequirements => {
-                    ErrorCode::UnmetAuthenticationRequirements
-                }
-                FailCode::AccessDenied => ErrorCode::AccessDenied,
-                FailCode::InteractionRequired => ErrorCode::InteractionRequired,
-            };
-            Ok(authorization_response(
-                app,
-                t,
-                &app.oidc.flow_error(&f, code, description),
-            ))
-        }
-        _ => Ok(see_other("/account")),
-    }
 }
