@@ -6,8 +6,7 @@
 #![expect(clippy::expect_used, reason = "tests stop with a message")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,63 +15,14 @@ use konto_core::representation::Party;
 use konto_store::{AttachmentStore, PostboxOutbox, PostboxRepo, UserRepo};
 use konto_store_sql::{SqlStore, StoreOptions};
 use serde_json::{Value, json};
+use support::{cli, serve};
+
+mod support;
 
 /// Parallel senders in the burst.
 const SENDERS: usize = 12;
 /// Acknowledged sends before the kill.
 const KILL_AFTER: usize = 150;
-
-fn konto() -> &'static str {
-    env!("CARGO_BIN_EXE_konto")
-}
-
-fn cli(config: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = Command::new(konto())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("konto runs");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).expect("stdin");
-    }
-    let out = child.wait_with_output().expect("konto ends");
-    assert!(
-        out.status.success(),
-        "konto {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `konto serve`, once `/healthz` answers.
-async fn serve(config: &Path, base: &str) -> Child {
-    let mut child = Command::new(konto())
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("konto serve");
-    for _ in 0..600 {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
-            && r.status() == 200
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("konto did not come up");
-}
 
 /// A webhook that refuses (500) until told to accept, and keeps the SETs it accepted.
 async fn webhook(accept: Arc<AtomicBool>, got: Arc<Mutex<Vec<String>>>) -> String {
@@ -170,32 +120,11 @@ async fn token(base: &str, secret: &str) -> String {
 }
 
 async fn kill_during_sends(database: Option<String>, dir: PathBuf) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("konto.db").display()));
-    // a fresh master key for this throwaway database
-    use base64::Engine;
-    let key = konto_keys::random::bytes::<32>().expect("randomness");
-    std::fs::write(
-        dir.join("master.key"),
-        base64::engine::general_purpose::STANDARD.encode(key),
-    )
-    .expect("key");
-    let config = dir.join("konto.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nissuer = \"{base}\"\n\
-             [database]\nurl = \"{url}\"\n\
-             [secrets]\nmaster_key_file = \"{key}\"\n[login]\nregistration = false\n\
-             [postbox]\nwebhook_poll_ms = 50\nwebhook_retry_secs = 1\n",
-            key = dir.join("master.key").display(),
-        ),
-    )
-    .expect("config");
+    let (config, base, url) = support::configure(
+        &dir,
+        database,
+        "[postbox]\nwebhook_poll_ms = 50\nwebhook_retry_secs = 1\n",
+    );
     let accept = Arc::new(AtomicBool::new(false));
     let got = Arc::new(Mutex::new(Vec::new()));
     let hook = webhook(Arc::clone(&accept), Arc::clone(&got)).await;
@@ -294,8 +223,7 @@ async fn kill_during_sends(database: Option<String>, dir: PathBuf) {
     while count.load(Ordering::SeqCst) < KILL_AFTER {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    server.kill().expect("SIGKILL");
-    server.wait().expect("killed");
+    server.kill();
     for s in senders {
         s.await.expect("a sender");
     }
@@ -393,8 +321,7 @@ async fn kill_during_sends(database: Option<String>, dir: PathBuf) {
     for e in &events {
         assert!(pushed.contains(&e.id), "{} never arrived", e.id);
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     store.close().await;
     eprintln!(
         "killed after {} acknowledged of {} begun sends; all kept once",

@@ -8,13 +8,15 @@
 //! Okta's grace period and Keycloak's reuse count).
 #![expect(clippy::expect_used, reason = "tests stop with a message")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use support::{cli, serve};
+
+mod support;
 
 /// Clients rotating at once.
 const CLIENTS: usize = 16;
@@ -24,75 +26,6 @@ const PASSWORD: &str = "Fahrradklingel-Nordsee-42";
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 /// The PKCE verifier of every code flow here (RFC 7636 §4.1: 43 to 128 characters).
 const VERIFIER: &str = "a-verifier-of-forty-three-or-more-characters-long";
-
-fn konto() -> &'static str {
-    env!("CARGO_BIN_EXE_konto")
-}
-
-fn cli(config: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = Command::new(konto())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("konto runs");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).expect("stdin");
-    }
-    let out = child.wait_with_output().expect("konto ends");
-    assert!(
-        out.status.success(),
-        "konto {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A running `konto serve`, killed when dropped (also when the test fails).
-struct Server(Child);
-
-impl Server {
-    /// SIGKILL, and wait for it to end.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// `konto serve`, once `/healthz` answers.
-async fn serve(config: &Path, base: &str) -> Server {
-    let mut child = Command::new(konto())
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("konto serve");
-    for _ in 0..600 {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
-            && r.status() == 200
-        {
-            return Server(child);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("konto did not come up");
-}
 
 /// The value of a hidden form field in a page.
 fn field(html: &str, name: &str) -> String {
@@ -238,31 +171,11 @@ struct Held {
 }
 
 async fn kill_during_rotations(database: Option<String>, dir: PathBuf) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("konto.db").display()));
-    use base64::Engine;
-    let key = konto_keys::random::bytes::<32>().expect("randomness");
-    std::fs::write(
-        dir.join("master.key"),
-        base64::engine::general_purpose::STANDARD.encode(key),
-    )
-    .expect("key");
-    let config = dir.join("konto.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nissuer = \"{base}\"\n\
-             [database]\nurl = \"{url}\"\n\
-             [secrets]\nmaster_key_file = \"{key}\"\n[login]\nregistration = false\n\
-             argon2_memory_kib = 1024\nargon2_iterations = 1\n",
-            key = dir.join("master.key").display(),
-        ),
-    )
-    .expect("config");
+    let (config, base, _) = support::configure(
+        &dir,
+        database,
+        "argon2_memory_kib = 1024\nargon2_iterations = 1\n",
+    );
     cli(&config, &["migrate"], None);
     let out = cli(
         &config,
