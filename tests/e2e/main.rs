@@ -21,4 +21,5 @@ mod orgs;
 mod passkeys;
 mod passwords;
 mod postbox;
+mod saml;
 mod sessions;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod browser;
 pub mod chromium;
 pub mod rp;
+pub mod saml;
 pub mod site;
 pub mod tab;
 
@@ -59,6 +60,29 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A fresh RSA-2048 key and a self-signed certificate for it, both PEM.
+pub fn self_signed(common_name: &str) -> (Vec<u8>, Vec<u8>) {
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+    let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("key");
+    let mut name = x509::X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", common_name).expect("cn");
+    let name = name.build();
+    let mut b = x509::X509Builder::new().expect("builder");
+    b.set_version(2).expect("version");
+    b.set_subject_name(&name).expect("subject");
+    b.set_issuer_name(&name).expect("issuer");
+    b.set_pubkey(&key).expect("pubkey");
+    b.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
+        .expect("not before");
+    b.set_not_after(&Asn1Time::days_from_now(30).expect("time"))
+        .expect("not after");
+    b.sign(&key, MessageDigest::sha256()).expect("sign");
+    (
+        key.private_key_to_pem_pkcs8().expect("key pem"),
+        b.build().to_pem().expect("cert pem"),
+    )
+}
+
 /// The repository's `keys-dev/` folder.
 pub fn keys_dev(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -86,6 +110,8 @@ pub struct Options {
     /// Start the commercial-register simulator (embedded test companies) and verify
     /// organisations against it.
     pub register: bool,
+    /// Run the SAML IdP (with a key and certificate made for this server).
+    pub saml: bool,
 }
 
 impl Options {
@@ -102,6 +128,7 @@ impl Options {
             trusted_proxies: Vec::new(),
             proxy_header: None,
             register: false,
+            saml: false,
         }
     }
 }
@@ -131,6 +158,7 @@ pub struct TestServer {
     guard: Guard,
     _mail: tempfile::TempDir,
     _letters: tempfile::TempDir,
+    _saml: Option<tempfile::TempDir>,
 }
 
 fn random_master_key() -> String {
@@ -195,6 +223,16 @@ impl TestServer {
         config.mail.file_dir = Some(mail.path().to_path_buf());
         config.orgs.letters_dir = letters_dir.clone();
         config.login.registration = options.registration;
+        let saml = options.saml.then(|| {
+            let dir = tempfile::tempdir().expect("saml folder");
+            let (key, cert) = self_signed("konto test SAML IdP");
+            std::fs::write(dir.path().join("idp.key"), key).expect("write key");
+            std::fs::write(dir.path().join("idp.crt"), cert).expect("write certificate");
+            config.saml.enabled = Some(true);
+            config.saml.key_file = Some(dir.path().join("idp.key"));
+            config.saml.certificate_file = Some(dir.path().join("idp.crt"));
+            dir
+        });
         // cheap hashes keep the suite fast; the parameters are covered by their own test
         config.login.argon2_memory_kib = 256;
         config.login.argon2_iterations = 1;
@@ -290,6 +328,7 @@ impl TestServer {
             guard,
             _mail: mail,
             _letters: letters,
+            _saml: saml,
         }
     }
 

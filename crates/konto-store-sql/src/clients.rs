@@ -13,7 +13,7 @@ use konto_core::level::AcrVocabulary;
 use konto_core::secret::SecretHash;
 use konto_store::{ClientRepo, StoreError, StoreResult};
 
-use crate::{SqlStore, corrupt, from_json, from_ts, map_err, to_json, ts};
+use crate::{SqlStore, corrupt, from_json, from_ts, map_err, to_json};
 
 /// A short-lived cache of client registrations (positive answers only, bounded).
 pub(crate) struct ClientCache {
@@ -58,7 +58,7 @@ impl ClientCache {
         );
     }
 
-    fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         self.entries
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -97,6 +97,68 @@ macro_rules! columns {
      min_level, acr_vocabulary, allow_temporary_login, created_at, service_groups, postbox_webhook"
     };
 }
+pub(crate) use columns;
+
+/// A client's columns as they are written.
+pub(crate) struct ClientValues<'a> {
+    pub(crate) c: &'a Client,
+    pub(crate) redirect_uris: String,
+    pub(crate) logout_uris: String,
+    pub(crate) grants: String,
+    pub(crate) scopes: String,
+    pub(crate) service_groups: String,
+}
+
+impl<'a> ClientValues<'a> {
+    pub(crate) fn of(c: &'a Client) -> StoreResult<ClientValues<'a>> {
+        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        Ok(ClientValues {
+            c,
+            redirect_uris: to_json(&c.redirect_uris)?,
+            logout_uris: to_json(&c.post_logout_redirect_uris)?,
+            grants: to_json(&grant_types)?,
+            scopes: to_json(&c.party.scopes)?,
+            service_groups: to_json(&c.party.service_groups)?,
+        })
+    }
+}
+
+/// Inserts a client's row through `$exec` (a pool or a transaction); the SAML registry
+/// writes one in the same transaction as its service provider.
+macro_rules! insert_client {
+    ($v:expr, $exec:expr) => {{
+        let v: &$crate::clients::ClientValues<'_> = $v;
+        let c = v.c;
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            $crate::clients::columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(&c.party.id)
+        .bind(&c.party.name)
+        .bind(c.auth_method.as_str())
+        .bind(c.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(&c.jwks)
+        .bind(&v.redirect_uris)
+        .bind(&v.logout_uris)
+        .bind(&v.grants)
+        .bind(&v.scopes)
+        .bind(c.id_token_alg.as_str())
+        .bind(c.subject_type.as_str())
+        .bind(&c.sector_identifier_uri)
+        .bind(c.party.first_party)
+        .bind(c.require_pkce)
+        .bind(c.party.min_level.as_str())
+        .bind(c.acr_vocabulary.as_str())
+        .bind(c.party.allow_temporary_login)
+        .bind($crate::ts(c.party.created_at))
+        .bind(&v.service_groups)
+        .bind(&c.party.postbox_webhook)
+        .execute($exec)
+        .await
+    }};
+}
+pub(crate) use insert_client;
 
 impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
@@ -152,41 +214,9 @@ impl TryFrom<ClientRow> for Client {
 #[async_trait]
 impl ClientRepo for SqlStore {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
-        let grant_types: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let redirect_uris = to_json(&c.redirect_uris)?;
-        let logout_uris = to_json(&c.post_logout_redirect_uris)?;
-        let grants = to_json(&grant_types)?;
-        let scopes = to_json(&c.party.scopes)?;
-        let service_groups = to_json(&c.party.service_groups)?;
-        let sql = concat!(
-            "INSERT INTO clients (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        );
-        on_write!(self, pool => sqlx::query(sql)
-            .bind(&c.party.id)
-            .bind(&c.party.name)
-            .bind(c.auth_method.as_str())
-            .bind(c.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
-            .bind(&c.jwks)
-            .bind(&redirect_uris)
-            .bind(&logout_uris)
-            .bind(&grants)
-            .bind(&scopes)
-            .bind(c.id_token_alg.as_str())
-            .bind(c.subject_type.as_str())
-            .bind(&c.sector_identifier_uri)
-            .bind(c.party.first_party)
-            .bind(c.require_pkce)
-            .bind(c.party.min_level.as_str())
-            .bind(c.acr_vocabulary.as_str())
-            .bind(c.party.allow_temporary_login)
-            .bind(ts(c.party.created_at))
-            .bind(&service_groups)
-            .bind(&c.party.postbox_webhook)
-            .execute(pool)
-            .await.map(|r| r.rows_affected()))
-        .map_err(map_err)?;
+        let v = ClientValues::of(c)?;
+        on_write!(self, pool => insert_client!(&v, pool).map(|r| r.rows_affected()))
+            .map_err(map_err)?;
         Ok(())
     }
 

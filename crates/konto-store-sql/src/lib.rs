@@ -44,6 +44,7 @@ mod misc;
 mod org_rows;
 mod orgs;
 mod postbox;
+mod saml;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

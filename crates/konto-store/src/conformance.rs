@@ -139,6 +139,7 @@ pub async fn run_all(store: &dyn Store) {
     flows_are_claimed_once(store).await;
     deleting_an_account_leaves_nothing(store).await;
     purge_removes_only_expired_rows(store).await;
+    saml_service_providers(store).await;
     orgs::run_all(store).await;
     postbox::run_all(store).await;
     store.ping().await.expect("ping");
@@ -1380,4 +1381,89 @@ async fn purge_removes_only_expired_rows(store: &dyn Store) {
     let n = |t: &str| counts.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
     assert_eq!(n("grants"), Some(0));
     assert_eq!(n("flows"), Some(0));
+}
+
+/// A SAML SP is registered with its relying party in one step, found by entity ID, and removed
+/// with it; a relying party that OpenID Connect could use is refused as an SP's.
+async fn saml_service_providers(store: &dyn Store) {
+    let mut party = sample_client("saml-sp-1");
+    party.redirect_uris.clear();
+    party.grant_types.clear();
+    let sp = ServiceProviderRecord {
+        entity_id: "https://sp.example/metadata".into(),
+        client_id: "saml-sp-1".into(),
+        metadata: "<md:EntityDescriptor/>".into(),
+        cipher: "aes256-gcm".into(),
+        created_at: t0(),
+    };
+    store
+        .create_service_provider(&party, &sp)
+        .await
+        .expect("create sp");
+    assert_eq!(
+        store.service_provider(&sp.entity_id).await.expect("read"),
+        Some(sp.clone())
+    );
+    assert_eq!(
+        store
+            .client("saml-sp-1")
+            .await
+            .expect("client")
+            .map(|c| c.party),
+        Some(party.party.clone()),
+        "the SP's relying party is in the client registry"
+    );
+    // the same entity ID twice, or its relying party's id, is a conflict and leaves nothing
+    let mut again = sample_client("saml-sp-2");
+    again.redirect_uris.clear();
+    again.grant_types.clear();
+    let dup = ServiceProviderRecord {
+        client_id: "saml-sp-2".into(),
+        ..sp.clone()
+    };
+    assert!(matches!(
+        store.create_service_provider(&again, &dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store.client("saml-sp-2").await.expect("client").is_none(),
+        "a refused SP leaves no relying party behind"
+    );
+    // a relying party with OIDC redirect URIs cannot be an SP's
+    let oidc = sample_client("saml-sp-3");
+    let other = ServiceProviderRecord {
+        entity_id: "https://other.example".into(),
+        client_id: "saml-sp-3".into(),
+        ..sp.clone()
+    };
+    assert!(store.create_service_provider(&oidc, &other).await.is_err());
+    assert_eq!(
+        store
+            .list_service_providers()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|s| s.entity_id)
+            .collect::<Vec<_>>(),
+        vec![sp.entity_id.clone()]
+    );
+    store
+        .delete_service_provider(&sp.entity_id)
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .service_provider(&sp.entity_id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store.client("saml-sp-1").await.expect("client").is_none(),
+        "the relying party goes with its SP"
+    );
+    assert_eq!(
+        store.delete_service_provider(&sp.entity_id).await,
+        Err(StoreError::NotFound)
+    );
 }

@@ -5,6 +5,7 @@ mod facts_cache;
 mod orgs;
 mod postbox;
 mod records;
+mod saml;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub use facts_cache::{ChainFacts, FactsCache};
 pub use orgs::*;
 pub use postbox::*;
 pub use records::*;
+pub use saml::*;
 
 /// What can go wrong in a store, without driver detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -343,6 +345,7 @@ pub trait Store:
     + PostboxRepo
     + AttachmentStore
     + PostboxOutbox
+    + SamlRepo
     + Maintenance
 {
 }
@@ -361,6 +364,7 @@ impl<T> Store for T where
         + PostboxRepo
         + AttachmentStore
         + PostboxOutbox
+        + SamlRepo
         + Maintenance
 {
 }

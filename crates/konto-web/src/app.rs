@@ -61,6 +61,8 @@ pub struct App {
     pub config: Config,
     pub issuer: Url,
     pub oidc: Arc<Provider>,
+    /// The SAML identity provider, when `[saml]` is on.
+    pub saml: Option<Arc<konto_saml::Idp>>,
     pub login: LoginService,
     pub accounts: AccountService,
     pub orgs: OrgService,
@@ -131,6 +133,55 @@ pub fn check_issuer(config: &Config) -> Result<Url, BootError> {
 fn read(path: &Path) -> Result<Vec<u8>, BootError> {
     std::fs::read(path)
         .map_err(|e| BootError::Config(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The SAML IdP, when it is on: its key and certificate from `[saml]`, or in development mode
+/// the public ones from `keys-dev/saml/` (refused otherwise).
+fn saml_idp(
+    config: &Config,
+    issuer: &Url,
+    store: &Arc<dyn konto_store::Store>,
+    keys: &DerivedKeys,
+) -> Result<Option<Arc<konto_saml::Idp>>, BootError> {
+    let s = &config.saml;
+    if !s.enabled.unwrap_or(config.development) {
+        return Ok(None);
+    }
+    let (key, cert) = match (&s.key_file, &s.certificate_file) {
+        (Some(k), Some(c)) => (read(k)?, read(c)?),
+        (None, None) if config.development => (
+            crate::secrets::DEV_SAML_KEY.as_bytes().to_vec(),
+            crate::secrets::DEV_SAML_CERT.as_bytes().to_vec(),
+        ),
+        _ => {
+            return Err(BootError::Config(
+                "saml: set saml.key_file and saml.certificate_file".into(),
+            ));
+        }
+    };
+    if !config.development && cert == crate::secrets::DEV_SAML_CERT.as_bytes() {
+        return Err(BootError::Config(
+            "saml: the certificate is the public development one from keys-dev/: refused outside development mode".into(),
+        ));
+    }
+    let credentials = konto_saml::IdpCredentials::from_pem(&key, &cert)
+        .map_err(|e| BootError::Config(format!("saml: {e}")))?;
+    let base = issuer.as_str().trim_end_matches('/');
+    let idp = konto_saml::Idp::new(
+        Arc::clone(store),
+        credentials,
+        konto_saml::IdpConfig {
+            entity_id: format!("{base}/saml/metadata"),
+            sso_url: format!("{base}/saml/sso"),
+            assertion_ttl: Duration::from_secs(s.assertion_secs.clamp(30, 3600)),
+            request_max_age: Duration::from_secs(s.request_max_age_secs.clamp(30, 3600)),
+            clock_skew: Duration::from_secs(s.clock_skew_secs.min(600)),
+        },
+        keys.pairwise,
+        keys.saml_hop,
+    )
+    .map_err(|e| BootError::Config(format!("saml: {e}")))?;
+    Ok(Some(Arc::new(idp)))
 }
 
 fn need<'a, T>(v: &'a Option<T>, name: &str) -> Result<&'a T, BootError> {
@@ -448,15 +499,18 @@ pub async fn build(
             postbox_attachments: config.postbox.attachment_rules(),
         },
     });
+    let saml = saml_idp(&config, &issuer, &store, &keys)?;
+    let mut completions = vec![
+        Arc::clone(&oidc) as Arc<dyn Completion>,
+        Arc::new(crate::routes::OwnPages),
+    ];
+    if let Some(idp) = &saml {
+        completions.push(Arc::clone(idp) as Arc<dyn Completion>);
+    }
     let secure = issuer.scheme() == "https";
     Ok(Arc::new(App {
-        login: LoginService::new(
-            Arc::clone(&services),
-            vec![
-                Arc::clone(&oidc) as Arc<dyn Completion>,
-                Arc::new(crate::routes::OwnPages),
-            ],
-        ),
+        login: LoginService::new(Arc::clone(&services), completions),
+        saml,
         accounts: AccountService::new(Arc::clone(&services)),
         orgs: OrgService::new(Arc::clone(&services)),
         oidc,

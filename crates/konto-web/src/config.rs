@@ -26,6 +26,39 @@ pub struct Config {
     pub orgs: OrgsConfig,
     pub register: RegisterConfig,
     pub postbox: PostboxConfig,
+    pub saml: SamlConfig,
+}
+
+/// The SAML 2.0 identity provider (BundID's profile): metadata at `/saml/metadata`, single
+/// sign-on at `/saml/sso`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamlConfig {
+    /// On or off; unset: on in development mode (with the keys in `keys-dev/saml/`), off
+    /// otherwise.
+    pub enabled: Option<bool>,
+    /// The IdP's RSA signing key (PEM) and its certificate (PEM), published in the metadata.
+    pub key_file: Option<PathBuf>,
+    pub certificate_file: Option<PathBuf>,
+    /// How long an assertion is valid (BundID: 5 minutes).
+    pub assertion_secs: u64,
+    /// How old a request's `IssueInstant` may be.
+    pub request_max_age_secs: u64,
+    /// How far in the future a request's `IssueInstant` may lie (clock skew).
+    pub clock_skew_secs: u64,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        SamlConfig {
+            enabled: None,
+            key_file: None,
+            certificate_file: None,
+            assertion_secs: 300,
+            request_max_age_secs: 300,
+            clock_skew_secs: 60,
+        }
+    }
 }
 
 /// The postbox.

@@ -12,6 +12,10 @@ use crate::config::Config;
 
 /// The public development master key (`keys-dev/master.key`), refused outside development mode.
 pub(crate) const DEV_MASTER_KEY: &str = include_str!("../../../keys-dev/master.key");
+
+/// The public development SAML signing key and certificate, refused outside development mode.
+pub(crate) const DEV_SAML_KEY: &str = include_str!("../../../keys-dev/saml/idp.key");
+pub(crate) const DEV_SAML_CERT: &str = include_str!("../../../keys-dev/saml/idp.crt");
 /// The public development signing keys, refused outside development mode.
 pub(crate) const DEV_SIGNING_KEYS: [(&str, &str); 6] = [
     ("RS256", include_str!("../../../keys-dev/signing/rs256.pem")),
@@ -38,6 +42,8 @@ pub struct DerivedKeys {
     pub pairwise: [u8; 32],
     pub key_encryption: [u8; 32],
     pub csrf: [u8; 32],
+    /// Seals a SAML POST-binding request for its hop to konto's own GET endpoint.
+    pub saml_hop: [u8; 32],
 }
 
 impl std::fmt::Debug for DerivedKeys {
@@ -93,6 +99,7 @@ pub fn derive(master: &[u8; 32]) -> DerivedKeys {
         pairwise: sub("pairwise-subject"),
         key_encryption: sub("key-encryption"),
         csrf: sub("csrf"),
+        saml_hop: sub("saml-hop"),
     }
 }
 
@@ -106,6 +113,7 @@ mod tests {
         assert_ne!(k.secret_hash, k.pairwise);
         assert_ne!(k.pairwise, k.key_encryption);
         assert_ne!(k.key_encryption, k.csrf);
+        assert_ne!(k.csrf, k.saml_hop);
     }
 
     #[test]

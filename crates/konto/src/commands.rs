@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::settings;
 
-fn load(file: Option<&Path>, development: bool) -> Result<Config> {
+pub(crate) fn load(file: Option<&Path>, development: bool) -> Result<Config> {
     let base = if development {
         settings::development_defaults()
     } else {
@@ -64,7 +64,7 @@ async fn open_store(config: &Config) -> Result<SqlStore> {
 }
 
 /// Opens the store, migrating in development mode and refusing a stale schema otherwise.
-async fn ready_store(config: &Config) -> Result<Arc<SqlStore>> {
+pub(crate) async fn ready_store(config: &Config) -> Result<Arc<SqlStore>> {
     let store = open_store(config).await?;
     if config.development {
         store.migrate().await.with_context(|| {

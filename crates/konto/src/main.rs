@@ -3,6 +3,7 @@
 
 mod commands;
 mod orgs;
+mod saml;
 mod settings;
 
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(commands::UserCommand),
+    /// Manage SAML service providers.
+    #[command(subcommand)]
+    Sp(saml::SpCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(commands::KeysCommand),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             Command::Client(c) => commands::client(config, c).await,
             Command::User(c) => commands::user(config, c).await,
             Command::Keys(c) => commands::keys(config, c).await,
+            Command::Sp(c) => saml::sp(config, c).await,
             Command::Org(c) => orgs::org(config, c).await,
             Command::Mandate(c) => orgs::mandate(config, c).await,
         }

@@ -12,6 +12,7 @@ pub(crate) mod org_pages;
 pub(crate) mod orgs;
 pub(crate) mod postbox;
 pub(crate) mod postbox_pages;
+pub(crate) mod saml;
 
 use std::sync::Arc;
 
@@ -245,6 +246,8 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/introspect", post(oidc::introspect))
         .route("/logout", get(oidc::logout).post(oidc::logout))
         .route("/logout/confirm", post(oidc::logout_confirm))
+        .route("/saml/metadata", get(saml::metadata))
+        .route("/saml/sso", get(saml::sso_redirect).post(saml::sso_post))
         .route("/loa/basic", get(misc::loa_basic))
         .route("/login", get(login::page::show))
         .route("/login/password", post(login::page::password))

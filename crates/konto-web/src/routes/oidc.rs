@@ -11,7 +11,7 @@ use konto_oidc::{
     MandateCheckResponse, OAuthError, Params, TokenResponse,
 };
 
-use super::login::{Ctx, respond};
+use super::login::begin;
 use super::openapi::{
     DiscoveryDocument, IntrospectionRequest, JwkSet, MandateCheckRequest, RevocationRequest,
     TokenRequest, UserinfoRequest, UserinfoResponse,
@@ -19,7 +19,7 @@ use super::openapi::{
 use super::{answer, see_other};
 use crate::app::App;
 use crate::error::{WebError, bearer_error_response, oauth_error_response};
-use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs, set_cookie};
+use crate::http::{Browser, check_csrf, clear_cookie, csrf_token, field, form_pairs};
 use crate::pages::{LogoutPage, MessagePage};
 
 /// Back-channel requests are forms (RFC 6749 §3.2).
@@ -129,49 +129,13 @@ pub(crate) async fn authorize(
         }
         Err(AuthorizeError::Redirect(resp)) => return Ok(answer(&app, t, &resp.into())),
     };
-    let t = browser.texts_for(&request.login.ui_locales);
-    let (binding, new_binding) = match &browser.binding {
-        Some(b) => (b.clone(), false),
-        None => (
-            konto_keys::random::secret()
-                .map_err(|e| WebError::internal(e, t))?
-                .expose()
-                .to_owned(),
-            true,
-        ),
-    };
-    // Single sign-on and prompt=none are answered at once; only a login that shows a page is
-    // stored, and its page is this response.
-    let began = app
-        .login
-        .begin(
-            &request.login,
-            request.flow.to_protocol_json(),
-            &binding,
-            browser.session.as_deref(),
-        )
-        .await
-        .map_err(|e| WebError::service(e, t))?;
-    let ctx = Ctx {
-        flow: began.flow,
-        flow_id: began
-            .flow_id
-            .as_ref()
-            .map(|id| id.expose().to_owned())
-            .unwrap_or_default(),
-        session: None,
-        t,
-        csrf: csrf_token(&app, &binding),
-        typed_username: None,
-    };
-    let mut r = respond(&app, &ctx, began.advanced)?;
-    if new_binding {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(&app, app.cookies.binding, &binding, 365 * 24 * 3600),
-        );
-    }
-    Ok(r)
+    begin(
+        &app,
+        &browser,
+        &request.login,
+        request.flow.to_protocol_json(),
+    )
+    .await
 }
 
 fn authorization_header(headers: &HeaderMap) -> Option<&str> {

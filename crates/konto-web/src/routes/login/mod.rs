@@ -18,6 +18,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use konto_core::login::LoginRequest;
 use konto_core::secret::Secret;
 use konto_service::ServiceError;
 use konto_service::login::{Advanced, Flow, Step};
@@ -52,6 +53,53 @@ pub(crate) struct Ctx {
     pub(crate) csrf: String,
     /// The name typed into the password form, shown again with its error.
     pub(crate) typed_username: Option<String>,
+}
+
+/// Starts the login of a validated request of any protocol (`protocol`: its tagged JSON) in
+/// this browser. Single sign-on and passive requests are answered at once; only a login that
+/// shows a page is stored, and its page is this response.
+pub(crate) async fn begin(
+    app: &Arc<App>,
+    browser: &Browser,
+    login: &LoginRequest,
+    protocol: String,
+) -> Result<Response, WebError> {
+    let t = browser.texts_for(&login.ui_locales);
+    let (binding, new_binding) = match &browser.binding {
+        Some(b) => (b.clone(), false),
+        None => (
+            konto_keys::random::secret()
+                .map_err(|e| WebError::internal(e, t))?
+                .expose()
+                .to_owned(),
+            true,
+        ),
+    };
+    let began = app
+        .login
+        .begin(login, protocol, &binding, browser.session.as_deref())
+        .await
+        .map_err(|e| WebError::service(e, t))?;
+    let ctx = Ctx {
+        flow: began.flow,
+        flow_id: began
+            .flow_id
+            .as_ref()
+            .map(|id| id.expose().to_owned())
+            .unwrap_or_default(),
+        session: None,
+        t,
+        csrf: csrf_token(app, &binding),
+        typed_username: None,
+    };
+    let mut r = respond(app, &ctx, began.advanced)?;
+    if new_binding {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(app, app.cookies.binding, &binding, 365 * 24 * 3600),
+        );
+    }
+    Ok(r)
 }
 
 async fn load(app: &App, browser: &Browser, flow_id: Option<&str>) -> Result<Ctx, WebError> {

@@ -1,0 +1,216 @@
+//! SAML metadata (SAML metadata §2): reading a service provider's, writing konto's own.
+
+use konto_xml::{Element, Limits};
+use openssl::x509::X509;
+
+use crate::xml::{b64, esc, unb64};
+use crate::{BINDING_POST, BINDING_REDIRECT, NAMEID_TRANSIENT, NS_DSIG, NS_METADATA, SamlError};
+
+/// An endpoint of a service provider (metadata §2.2.2, §2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub binding: String,
+    pub location: String,
+    pub index: Option<u32>,
+    pub is_default: bool,
+}
+
+/// What konto takes from a service provider's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpMetadata {
+    pub entity_id: String,
+    /// Assertion consumer services with the HTTP-POST binding (the only one konto answers
+    /// with; profiles §4.1.2).
+    pub acs: Vec<Endpoint>,
+    /// Single logout endpoints.
+    pub slo: Vec<Endpoint>,
+    /// Certificates (DER) whose keys sign the SP's requests.
+    pub signing_certificates: Vec<Vec<u8>>,
+    /// Certificates (DER) whose RSA keys assertions are encrypted for.
+    pub encryption_certificates: Vec<Vec<u8>>,
+    /// The organisation's display name, if the metadata gives one.
+    pub display_name: Option<String>,
+}
+
+impl SpMetadata {
+    /// Reads an `EntityDescriptor` with one `SPSSODescriptor`. Refused: no entity ID, no ACS
+    /// with the HTTP-POST binding, no signing certificate (konto takes signed requests only),
+    /// no RSA encryption certificate (assertions are always encrypted), unreadable
+    /// certificates, DTDs and oversized documents.
+    pub fn parse(xml: &[u8]) -> Result<SpMetadata, SamlError> {
+        let root = konto_xml::parse(xml, &Limits::MESSAGES)
+            .map_err(|e| SamlError::Invalid(format!("metadata: {e}")))?;
+        if !root.is(NS_METADATA, "EntityDescriptor") {
+            return Err(SamlError::Invalid(
+                "metadata: the root is not an md:EntityDescriptor".into(),
+            ));
+        }
+        let entity_id = root
+            .attr("entityID")
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 1024)
+            .ok_or_else(|| SamlError::Invalid("metadata: no entityID".into()))?
+            .to_owned();
+        let mut sps = root.children_ns(NS_METADATA, "SPSSODescriptor");
+        let sp = sps
+            .next()
+            .ok_or_else(|| SamlError::Invalid("metadata: no SPSSODescriptor".into()))?;
+        if sps.next().is_some() {
+            return Err(SamlError::Invalid(
+                "metadata: more than one SPSSODescriptor".into(),
+            ));
+        }
+        let acs: Vec<Endpoint> = endpoints(sp, "AssertionConsumerService")?
+            .into_iter()
+            .filter(|e| e.binding == BINDING_POST)
+            .collect();
+        if acs.is_empty() {
+            return Err(SamlError::Invalid(
+                "metadata: no AssertionConsumerService with the HTTP-POST binding".into(),
+            ));
+        }
+        let slo = endpoints(sp, "SingleLogoutService")?;
+        let mut signing = Vec::new();
+        let mut encryption = Vec::new();
+        for kd in sp.children_ns(NS_METADATA, "KeyDescriptor") {
+            let certs = kd
+                .child_ns(NS_DSIG, "KeyInfo")
+                .into_iter()
+                .flat_map(|ki| ki.children_ns(NS_DSIG, "X509Data"))
+                .flat_map(|d| d.children_ns(NS_DSIG, "X509Certificate"));
+            for c in certs {
+                let der = unb64(&c.text).ok_or_else(|| {
+                    SamlError::Invalid("metadata: a certificate is not base64".into())
+                })?;
+                X509::from_der(&der).map_err(|_| {
+                    SamlError::Invalid("metadata: a certificate is not X.509".into())
+                })?;
+                match kd.attr("use") {
+                    Some("signing") => signing.push(der),
+                    Some("encryption") => encryption.push(der),
+                    None => {
+                        signing.push(der.clone());
+                        encryption.push(der);
+                    }
+                    Some(other) => {
+                        return Err(SamlError::Invalid(format!(
+                            "metadata: unknown KeyDescriptor use {other:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        if signing.is_empty() {
+            return Err(SamlError::Invalid(
+                "metadata: no signing certificate (konto accepts signed requests only)".into(),
+            ));
+        }
+        encryption.retain(|der| {
+            X509::from_der(der)
+                .and_then(|c| c.public_key())
+                .is_ok_and(|k| k.rsa().is_ok())
+        });
+        if encryption.is_empty() {
+            return Err(SamlError::Invalid(
+                "metadata: no RSA encryption certificate (konto encrypts every assertion)".into(),
+            ));
+        }
+        let display_name = root
+            .child_ns(NS_METADATA, "Organization")
+            .and_then(|o| o.child_ns(NS_METADATA, "OrganizationDisplayName"))
+            .and_then(Element::trimmed)
+            .map(str::to_owned);
+        Ok(SpMetadata {
+            entity_id,
+            acs,
+            slo,
+            signing_certificates: signing,
+            encryption_certificates: encryption,
+            display_name,
+        })
+    }
+
+    /// The ACS a request names by URL (compared exactly) or by index, or the default one
+    /// (metadata §2.2.3: the one marked default, else the first without `isDefault="false"`,
+    /// else the first).
+    pub fn acs(&self, url: Option<&str>, index: Option<u32>) -> Option<&Endpoint> {
+        match (url, index) {
+            (Some(u), _) => self.acs.iter().find(|e| e.location == u),
+            (None, Some(i)) => self.acs.iter().find(|e| e.index == Some(i)),
+            (None, None) => self.default_acs(),
+        }
+    }
+
+    pub fn default_acs(&self) -> Option<&Endpoint> {
+        self.acs
+            .iter()
+            .find(|e| e.is_default)
+            .or_else(|| self.acs.first())
+    }
+
+    /// The SP's host, from which bPK2 is derived: the entity ID's host if it is a URL, the
+    /// entity ID itself otherwise.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.entity_id)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.entity_id.clone())
+    }
+}
+
+fn endpoints(sp: &Element, name: &str) -> Result<Vec<Endpoint>, SamlError> {
+    sp.children_ns(NS_METADATA, name)
+        .map(|e| {
+            let location = e
+                .attr("Location")
+                .ok_or_else(|| SamlError::Invalid(format!("metadata: {name} without Location")))?;
+            let parsed = url::Url::parse(location)
+                .map_err(|_| SamlError::Invalid(format!("metadata: {name} Location is no URL")))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err(SamlError::Invalid(format!(
+                    "metadata: {name} Location must be http(s)"
+                )));
+            }
+            Ok(Endpoint {
+                binding: e.attr("Binding").unwrap_or_default().to_owned(),
+                location: location.to_owned(),
+                index: e.attr("index").and_then(|i| i.parse().ok()),
+                is_default: e.attr("isDefault") == Some("true"),
+            })
+        })
+        .collect()
+}
+
+/// konto's own metadata, unsigned (see [`crate::Idp::metadata`] for the signed one): the
+/// signing certificate, transient name IDs, the SSO service on both bindings.
+pub fn idp_metadata(
+    id: &str,
+    entity_id: &str,
+    sso_url: &str,
+    certificate_der: &[u8],
+    signature: &str,
+) -> String {
+    let cert = b64(certificate_der);
+    format!(
+        concat!(
+            r#"<md:EntityDescriptor xmlns:md="{md}" ID="{id}" entityID="{entity}" cacheDuration="PT24H">"#,
+            "{signature}",
+            r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="{ds}"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            r#"<md:NameIDFormat>{transient}</md:NameIDFormat>"#,
+            r#"<md:SingleSignOnService Binding="{post}" Location="{sso}"/>"#,
+            r#"<md:SingleSignOnService Binding="{redirect}" Location="{sso}"/>"#,
+            r#"</md:IDPSSODescriptor></md:EntityDescriptor>"#
+        ),
+        md = NS_METADATA,
+        ds = NS_DSIG,
+        id = esc(id),
+        entity = esc(entity_id),
+        signature = signature,
+        cert = cert,
+        transient = NAMEID_TRANSIENT,
+        post = BINDING_POST,
+        redirect = BINDING_REDIRECT,
+        sso = esc(sso_url),
+    )
+}
