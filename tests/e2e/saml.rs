@@ -8,7 +8,11 @@ use konto_tests::saml::PySp;
 use konto_tests::*;
 use serde_json::Value;
 
-on_both_backends!(pysaml2_logs_in_over_both_bindings,);
+on_both_backends!(
+    pysaml2_logs_in_over_both_bindings,
+    refusals_carry_their_saml_status,
+    the_element_used_is_the_element_signed,
+);
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
 const GIVEN_NAME: &str = "urn:oid:2.5.4.42";
@@ -124,5 +128,231 @@ async fn pysaml2_logs_in_over_both_bindings(backend: Backend) {
         resp2["name_id"], resp["name_id"],
         "transient NameIDs are fresh"
     );
-    let _ = BIRTHDATE;
+}
+
+const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
+const REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+
+/// A refusal as pysaml2 reads it: its own error name, the status codes and message.
+fn assert_refused(sp: &PySp, out: Outcome, second: &str, code: &str) -> Value {
+    assert_refused_to(sp, None, out, second, code)
+}
+
+/// The same, with the request pysaml2 sent outstanding.
+fn assert_refused_to(sp: &PySp, id: Option<&str>, out: Outcome, second: &str, code: &str) -> Value {
+    let resp = sp.response(id, &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], false, "{resp}");
+    let codes = resp["raw"]["codes"].as_array().unwrap();
+    assert_eq!(codes[1], second, "{resp}");
+    assert!(
+        resp["raw"]["message"].as_str().unwrap().starts_with(code),
+        "expected {code}: {resp}"
+    );
+    assert_eq!(resp["raw"]["signed"], true, "refusals are signed too");
+    resp
+}
+
+async fn saml_server(backend: Backend) -> Option<(TestServer, PySp)> {
+    let server = TestServer::start(options(backend)).await?;
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let sp = PySp::new(&server, "stadt").await;
+    sp.register(&server, "stadt", Level::Basic).await;
+    Some((server, sp))
+}
+
+fn with_attrs<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--attr", GIVEN_NAME];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Each refused request is answered to the SP's registered ACS with the status SAML core
+/// §3.2.2.2 names, signed, and pysaml2 reads it as that status: an unsigned request, one signed
+/// with another key, a replayed ID, a wrong Destination (bindings §3.4.5.2), a stale or future
+/// IssueInstant, an ACS URL the metadata does not list (profiles §4.1.4.1: the answer goes to
+/// the registered one, never to the named one), a missing akdb extension; a DTD is refused
+/// before anything is answered.
+async fn refusals_carry_their_saml_status(backend: Backend) {
+    let Some((server, sp)) = saml_server(backend).await else {
+        return;
+    };
+    let browser = server.browser();
+    let visit = |req: Value| {
+        let url = req["url"].as_str().unwrap().to_owned();
+        let b = &browser;
+        async move { b.visit(&url).await }
+    };
+
+    let unsigned = sp.request("redirect", &with_attrs(&["--unsigned"]));
+    let id = unsigned["id"].as_str().unwrap().to_owned();
+    let out = visit(unsigned).await;
+    let resp = assert_refused_to(
+        &sp,
+        Some(&id),
+        out,
+        REQUEST_DENIED,
+        "saml-request-not-signed",
+    );
+    assert_eq!(resp["raw"]["codes"][0], REQUESTER);
+    assert_eq!(resp["error"], "StatusRequestDenied", "pysaml2 names it");
+
+    let other = sp.with_other_key(&server).await;
+    let forged = other.request("redirect", &with_attrs(&[]));
+    assert_refused(
+        &sp,
+        visit(forged).await,
+        REQUEST_DENIED,
+        "saml-signature-invalid",
+    );
+
+    let forged_post = other.request("post", &with_attrs(&[]));
+    let page = browser
+        .post(
+            "/saml/sso",
+            &[("SAMLRequest", forged_post["SAMLRequest"].as_str().unwrap())],
+        )
+        .await;
+    assert_refused(
+        &sp,
+        browser.follow(page).await,
+        REQUEST_DENIED,
+        "saml-signature-invalid",
+    );
+
+    // the first use shows the login page; the same request again is a replay
+    let once = sp.request("redirect", &with_attrs(&[]));
+    let first = visit(once.clone()).await.page();
+    assert!(first.has("action=\"/login/password\""), "{}", first.body);
+    assert_refused(
+        &sp,
+        visit(once).await,
+        REQUEST_DENIED,
+        "saml-request-replayed",
+    );
+
+    let elsewhere = sp.request(
+        "redirect",
+        &with_attrs(&["--destination", "https://idp.elsewhere.example/sso"]),
+    );
+    assert_refused(
+        &sp,
+        visit(elsewhere).await,
+        REQUEST_DENIED,
+        "saml-wrong-destination",
+    );
+
+    let unknown_acs = sp.request(
+        "redirect",
+        &with_attrs(&["--acs-url", "https://attacker.example/acs"]),
+    );
+    assert_refused(
+        &sp,
+        visit(unknown_acs).await,
+        REQUEST_DENIED,
+        "saml-unknown-acs",
+    );
+
+    let bare = sp.request("redirect", &["--no-extension"]);
+    assert_refused(
+        &sp,
+        visit(bare).await,
+        REQUEST_DENIED,
+        "akdb-extension-missing",
+    );
+
+    // konto's clock runs ahead of the SP's: the request is older than 5 minutes
+    let stale = sp.request("redirect", &with_attrs(&[]));
+    let now = server.clock_now();
+    server.clock.set(now + time::Duration::minutes(6));
+    assert_refused(
+        &sp,
+        visit(stale).await,
+        REQUEST_DENIED,
+        "saml-request-expired",
+    );
+    // and behind it: the request comes from the future
+    let future = sp.request("redirect", &with_attrs(&[]));
+    server.clock.set(now - time::Duration::minutes(5));
+    assert_refused(
+        &sp,
+        visit(future).await,
+        REQUEST_DENIED,
+        "saml-request-from-the-future",
+    );
+    server.clock.set(now);
+
+    // a document type declaration (XXE) is refused before anything is parsed or answered
+    let xxe = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        sp.request("post", &with_attrs(&[]))["xml"]
+            .as_str()
+            .unwrap()
+    );
+    let page = browser
+        .post("/saml/sso", &[("SAMLRequest", &b64(xxe.as_bytes()))])
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(!page.body.contains("root:"), "no file content leaks");
+    assert!(page.header("location").is_none());
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Signature wrapping ("On Breaking SAML", 2012): the SP's genuinely signed request is hidden
+/// inside an attacker's unsigned request that names another ACS. konto reads only the element
+/// the signature covered, so the login continues for the signed request and its answer goes to
+/// the SP's own ACS with the signed request's ID, never to the attacker.
+async fn the_element_used_is_the_element_signed(backend: Backend) {
+    let Some((server, sp)) = saml_server(backend).await else {
+        return;
+    };
+    let surname = format!("{SURNAME}:required");
+    let signed = sp.request("post", &with_attrs(&["--attr", &surname]));
+    let inner = signed["xml"].as_str().unwrap();
+    let inner = inner
+        .strip_prefix("<?xml version='1.0' encoding='UTF-8'?>")
+        .unwrap_or(inner)
+        .trim();
+    let issue_instant = inner
+        .split("IssueInstant=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    let wrapped = format!(
+        concat!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" "#,
+            r#"xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_evil" Version="2.0" "#,
+            r#"IssueInstant="{ii}" Destination="{dest}" "#,
+            r#"AssertionConsumerServiceURL="https://attacker.example/acs">"#,
+            r#"<saml:Issuer>{issuer}</saml:Issuer>"#,
+            r#"<samlp:Extensions>{inner}</samlp:Extensions></samlp:AuthnRequest>"#
+        ),
+        ii = issue_instant,
+        dest = server.url("/saml/sso"),
+        issuer = sp.entity,
+        inner = inner,
+    );
+    let browser = server.browser();
+    let page = browser
+        .post("/saml/sso", &[("SAMLRequest", &b64(wrapped.as_bytes()))])
+        .await;
+    let out = browser.follow(page).await;
+    let login = out.page();
+    assert!(login.has("action=\"/login/password\""), "{}", login.body);
+    assert!(
+        !login.body.contains("attacker.example"),
+        "the attacker's ACS is nowhere on the page"
+    );
+    let out = browser.password(&login, "erika", PW).await;
+    let out = match out {
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
+        other => other,
+    };
+    let resp = sp.response(signed["id"].as_str(), &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], true, "{resp}");
+    assert_eq!(resp["in_response_to"], signed["id"]);
+    assert_eq!(first(&resp, SURNAME), "Mustermann");
 }

@@ -91,24 +91,24 @@ def request(a):
     if a.passive:
         kwargs["is_passive"] = "true"
     binding = BINDING_HTTP_REDIRECT if a.binding == "redirect" else BINDING_HTTP_POST
-    reqid, info = client.prepare_for_authenticate(
-        relay_state=a.relay or "", binding=binding, sign=True, sigalg=SIG_RSA_SHA256,
-        digest_alg=DIGEST_SHA256, nameid_format=NAMEID_FORMAT_TRANSIENT,
-        extensions=None if a.no_extension else extension(a), **kwargs)
+    sso = client._sso_location(None, binding)
+    sign = not a.unsigned
+    if a.acs_url:
+        kwargs["assertion_consumer_service_url"] = a.acs_url
+    # the request as pysaml2 writes it; Destination may be made wrong on purpose (--destination)
+    reqid, msg = client.create_authn_request(
+        a.destination or sso, binding=BINDING_HTTP_POST, nameid_format=NAMEID_FORMAT_TRANSIENT,
+        extensions=None if a.no_extension else extension(a),
+        sign=sign and binding == BINDING_HTTP_POST, sign_alg=SIG_RSA_SHA256,
+        digest_alg=DIGEST_SHA256, **kwargs)
+    xml = str(msg)
+    info = client.apply_binding(binding, xml, destination=sso, relay_state=a.relay or "",
+                                sign=sign and binding == BINDING_HTTP_REDIRECT,
+                                sigalg=SIG_RSA_SHA256)
     if binding == BINDING_HTTP_REDIRECT:
-        location = dict(info["headers"])["Location"]
-        return {"id": reqid, "url": location}
-    # the POST binding's form: pull the fields out of pysaml2's page
-    html = info["data"]
-    def field(name):
-        marker = f'name="{name}" value="'
-        i = html.find(marker)
-        if i < 0:
-            return None
-        j = html.find('"', i + len(marker))
-        return html[i + len(marker):j]
-    return {"id": reqid, "action": info.get("url") or client.sso_location(binding=binding),
-            "SAMLRequest": field("SAMLRequest"), "RelayState": field("RelayState")}
+        return {"id": reqid, "url": dict(info["headers"])["Location"]}
+    return {"id": reqid, "action": sso, "xml": xml,
+            "SAMLRequest": base64.b64encode(xml.encode()).decode(), "RelayState": a.relay}
 
 
 def raw_status(b64):
@@ -181,6 +181,9 @@ def main():
     r.add_argument("--passive", action="store_true")
     r.add_argument("--relay")
     r.add_argument("--no-extension", action="store_true")
+    r.add_argument("--unsigned", action="store_true")
+    r.add_argument("--destination")
+    r.add_argument("--acs-url")
     s = sub.add_parser("response")
     s.add_argument("--id")
     s.add_argument("--response", required=True)
