@@ -12,6 +12,7 @@ on_both_backends!(
     pysaml2_logs_in_over_both_bindings,
     refusals_carry_their_saml_status,
     the_element_used_is_the_element_signed,
+    step_up_passive_and_missing_attributes,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -50,7 +51,7 @@ fn posted(out: Outcome, acs: &str) -> String {
 /// pysaml2 logs in with a signed request (Redirect binding) carrying the akdb extension,
 /// checks both signatures, decrypts the assertion and reads the attributes by their `urn:oid:`
 /// names, each with its `akdb:TrustLevel`. A second request with the POST binding is answered
-/// by single sign-on: no page, the same bPK2, a fresh transient NameID.
+/// by single sign-on: no page, the same bPK2, a fresh transient NameID; `ForceAuthn` asks again.
 async fn pysaml2_logs_in_over_both_bindings(backend: Backend) {
     let Some(server) = TestServer::start(options(backend)).await else {
         return;
@@ -145,7 +146,10 @@ fn assert_refused_to(sp: &PySp, id: Option<&str>, out: Outcome, second: &str, co
     let codes = resp["raw"]["codes"].as_array().unwrap();
     assert_eq!(codes[1], second, "{resp}");
     assert!(
-        resp["raw"]["message"].as_str().unwrap().starts_with(code),
+        resp["raw"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(code),
         "expected {code}: {resp}"
     );
     assert_eq!(resp["raw"]["signed"], true, "refusals are signed too");
@@ -355,4 +359,81 @@ async fn the_element_used_is_the_element_signed(backend: Backend) {
     assert_eq!(resp["ok"], true, "{resp}");
     assert_eq!(resp["in_response_to"], signed["id"]);
     assert_eq!(first(&resp, SURNAME), "Mustermann");
+}
+
+/// A passive request without a session is answered `NoPassive` (core §3.4.1); a required
+/// attribute the account lacks is `RequestDenied` with BundID's JSON status detail; a request
+/// for `STORK-QAA-Level-3` (Comparison="minimum") steps a password session up with the ELSTER
+/// certificate, and the answer says so (`AuthnContextClassRef`, `AssertionProvedBy`, levels).
+async fn step_up_passive_and_missing_attributes(backend: Backend) {
+    let mut o = options(backend);
+    o.elster = true;
+    let Some(server) = TestServer::start(o).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let sp = PySp::new(&server, "stadt").await;
+    sp.register(&server, "stadt", Level::Basic).await;
+    let browser = elster_browser(&server.base, Some("erika"));
+
+    let passive = sp.request("redirect", &with_attrs(&["--passive"]));
+    let id = passive["id"].as_str().unwrap().to_owned();
+    let out = browser.visit(passive["url"].as_str().unwrap()).await;
+    let resp = assert_refused_to(
+        &sp,
+        Some(&id),
+        out,
+        "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+        "",
+    );
+    assert_eq!(resp["error"], "StatusNoPassive");
+
+    let birthdate = format!("{BIRTHDATE}:required");
+    let lacking = sp.request("redirect", &with_attrs(&["--attr", &birthdate]));
+    let out = browser
+        .login_and_consent(lacking["url"].as_str().unwrap(), "erika", PW)
+        .await;
+    let resp = assert_refused(&sp, out, REQUEST_DENIED, "required attributes missing");
+    let detail: Value = serde_json::from_str(resp["raw"]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["version"], "1.0");
+    assert_eq!(
+        detail["errors"][0]["code"],
+        "IDP_REQUIRED_ATTRIBUTES_MISSING"
+    );
+
+    // the password session is basic; level 3 asks for ELSTER
+    let stepped = sp.request(
+        "redirect",
+        &with_attrs(&[
+            "--attr",
+            PROVED_BY,
+            "--attr",
+            LEVEL,
+            "--level",
+            "STORK-QAA-Level-3",
+            "--comparison",
+            "minimum",
+        ]),
+    );
+    let page = browser.visit(stepped["url"].as_str().unwrap()).await.page();
+    assert!(
+        page.has("/cert/login?flow="),
+        "ELSTER offered:\n{}",
+        page.body
+    );
+    assert!(
+        !page.has("name=\"password\""),
+        "a password cannot reach level 3"
+    );
+    let out = browser.elster(&page).await;
+    let out = match out {
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
+        other => other,
+    };
+    let resp = sp.response(stepped["id"].as_str(), &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], true, "{resp}");
+    assert_eq!(resp["class_ref"], "STORK-QAA-Level-3");
+    assert_eq!(first(&resp, PROVED_BY), "Elster");
+    assert_eq!(first(&resp, LEVEL), "STORK-QAA-Level-3");
+    assert_eq!(resp["trust_levels"][LEVEL], "SUBSTANTIELL");
 }
