@@ -361,7 +361,8 @@ async fn the_element_used_is_the_element_signed(backend: Backend) {
     assert_eq!(first(&resp, SURNAME), "Mustermann");
 }
 
-/// A passive request without a session is answered `NoPassive` (core §3.4.1); a required
+/// Only the authenticators the request's `AuthnMethods` enable are offered, and a request
+/// enabling none konto has is `NoAuthnContext`. A passive request without a session is answered `NoPassive` (core §3.4.1); a required
 /// attribute the account lacks is `RequestDenied` with BundID's JSON status detail; a request
 /// for `STORK-QAA-Level-3` (Comparison="minimum") steps a password session up with the ELSTER
 /// certificate, and the answer says so (`AuthnContextClassRef`, `AssertionProvedBy`, levels).
@@ -375,6 +376,17 @@ async fn step_up_passive_and_missing_attributes(backend: Backend) {
     let sp = PySp::new(&server, "stadt").await;
     sp.register(&server, "stadt", Level::Basic).await;
     let browser = elster_browser(&server.base, Some("erika"));
+
+    let unavailable = sp.request("redirect", &with_attrs(&["--methods", "FINK"]));
+    let id = unavailable["id"].as_str().unwrap().to_owned();
+    let out = browser.visit(unavailable["url"].as_str().unwrap()).await;
+    assert_refused_to(
+        &sp,
+        Some(&id),
+        out,
+        "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
+        "akdb-methods-unavailable",
+    );
 
     let passive = sp.request("redirect", &with_attrs(&["--passive"]));
     let id = passive["id"].as_str().unwrap().to_owned();
@@ -401,6 +413,18 @@ async fn step_up_passive_and_missing_attributes(backend: Backend) {
         "IDP_REQUIRED_ATTRIBUTES_MISSING"
     );
 
+    // BundID's AuthnMethods: only ELSTER allowed, so the password session does not answer and
+    // no password form is offered, even at level 1
+    let elster_only = sp.request("redirect", &with_attrs(&["--methods", "Elster"]));
+    let page = browser
+        .visit(elster_only["url"].as_str().unwrap())
+        .await
+        .page();
+    assert!(page.has("/cert/login?flow="), "{}", page.body);
+    assert!(
+        !page.has("name=\"password\""),
+        "the password is not allowed"
+    );
     // the password session is basic; level 3 asks for ELSTER
     let stepped = sp.request(
         "redirect",

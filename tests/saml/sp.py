@@ -57,7 +57,7 @@ def extension(a):
     req = ExtensionElement("AuthenticationRequest", namespace=AKDB,
                            attributes={"Version": "2", "EnableStatusDetail": "true"})
     methods = ExtensionElement("AuthnMethods", namespace=AKDB)
-    for m in ("Benutzername", "eID", "Elster"):
+    for m in (a.methods.split(",") if a.methods else ("Benutzername", "eID", "Elster")):
         e = ExtensionElement(m, namespace=AKDB)
         e.children.append(ExtensionElement("Enabled", namespace=AKDB, text="true"))
         methods.children.append(e)
@@ -182,6 +182,7 @@ def main():
     r.add_argument("--relay")
     r.add_argument("--no-extension", action="store_true")
     r.add_argument("--unsigned", action="store_true")
+    r.add_argument("--methods", help="comma-separated AuthnMethods to enable")
     r.add_argument("--destination")
     r.add_argument("--acs-url")
     s = sub.add_parser("response")

@@ -58,6 +58,16 @@ impl AuthenticatorKind {
         }
     }
 
+    /// The RFC 8176 value a session that used this authenticator carries (see [`amr_values`]).
+    pub fn amr_marker(self) -> &'static str {
+        match self {
+            AuthenticatorKind::Password => "pwd",
+            AuthenticatorKind::Passkey => "pop",
+            AuthenticatorKind::Elster => "swk",
+            AuthenticatorKind::Eid => "sc",
+        }
+    }
+
     /// The cheapest authenticators that reach `level`, strongest last.
     pub fn reaching(level: Level) -> Vec<AuthenticatorKind> {
         [AuthenticatorKind::Elster, AuthenticatorKind::Eid]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::Level;
+use crate::amr::AuthenticatorKind;
 use crate::attributes::Attribute;
 use crate::representation::Representation;
 
@@ -44,6 +45,29 @@ pub struct LoginRequest {
     /// themselves nor under a mandate: France's ProConnect asks the same with an acr value.
     #[serde(default)]
     pub legal_representative_required: bool,
+    /// The authenticators the relying party accepts (BundID's `AuthnMethods`); `None`: all.
+    #[serde(default)]
+    pub authenticators: Option<Vec<AuthenticatorKind>>,
+}
+
+impl LoginRequest {
+    /// Whether the relying party accepts a login with `kind`.
+    pub fn allows(&self, kind: AuthenticatorKind) -> bool {
+        self.authenticators
+            .as_ref()
+            .is_none_or(|a| a.contains(&kind))
+    }
+
+    /// Whether a session with these RFC 8176 methods used an authenticator the relying party
+    /// accepts.
+    pub fn allows_methods(&self, amr: &[String]) -> bool {
+        match &self.authenticators {
+            None => true,
+            Some(kinds) => kinds
+                .iter()
+                .any(|k| amr.iter().any(|a| a == k.amr_marker())),
+        }
+    }
 }
 
 /// Who a login is for.

@@ -361,6 +361,7 @@ impl Provider {
             temporary_allowed: client.party.allow_temporary_login,
             acting_for,
             legal_representative_required,
+            authenticators: None,
         };
         let flow = OidcFlow {
             client_id: client.party.id.clone(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use konto_core::Level;
+use konto_core::amr::AuthenticatorKind;
 use konto_core::client::{Client, RelyingParty, SigningAlg, SubjectType, TokenEndpointAuthMethod};
 use konto_core::completion::{
     BoxFuture, Completed, Completion, CompletionError, FailCode, PageParty, ProtocolAnswer,
@@ -512,6 +513,23 @@ impl Idp {
                 ))
             })?
             .party;
+        let authenticators = if akdb.methods.is_empty() {
+            None
+        } else {
+            let kinds = authenticators(&akdb.methods);
+            if kinds.is_empty() {
+                return Err(refuse(
+                    &to,
+                    SamlError::Refused {
+                        status: Status::NoAuthnContext,
+                        code: "akdb-methods-unavailable",
+                        description: "konto offers none of the allowed authentication methods"
+                            .into(),
+                    },
+                ));
+            }
+            Some(kinds)
+        };
         let mut claims: Vec<String> = Vec::new();
         for a in &akdb.attributes {
             if let Some(known) = attributes::by_oid(&a.name) {
@@ -537,6 +555,7 @@ impl Idp {
             temporary_allowed: party.allow_temporary_login,
             acting_for: None,
             legal_representative_required: false,
+            authenticators,
         };
         Ok(Accepted {
             login,
@@ -872,6 +891,27 @@ impl Idp {
         let signed = dsig::sign(&xml, &self.credentials.key_der)?;
         Ok(self.post_answer(&flow.acs_url, &signed, flow.relay_state.as_deref()))
     }
+}
+
+/// konto's authenticators for BundID's `AuthnMethods` (`Benutzername`: the password, with a
+/// passkey as its second factor; `eID` and `Smart-eID`: the eID card; `Elster`). Methods konto
+/// does not offer (`eIDAS`, `FINK`) are left out.
+fn authenticators(methods: &[String]) -> Vec<AuthenticatorKind> {
+    let mut out = Vec::new();
+    for m in methods {
+        let kinds: &[AuthenticatorKind] = match m.as_str() {
+            "Benutzername" => &[AuthenticatorKind::Password, AuthenticatorKind::Passkey],
+            "eID" | "Smart-eID" => &[AuthenticatorKind::Eid],
+            "Elster" => &[AuthenticatorKind::Elster],
+            _ => &[],
+        };
+        for k in kinds {
+            if !out.contains(k) {
+                out.push(*k);
+            }
+        }
+    }
+    out
 }
 
 /// BundID's `AssertionProvedBy` from the session's RFC 8176 methods, strongest first.

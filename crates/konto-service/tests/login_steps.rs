@@ -202,6 +202,7 @@ fn request(passive: bool) -> LoginRequest {
         temporary_allowed: false,
         acting_for: None,
         legal_representative_required: false,
+        authenticators: None,
     }
 }
 

@@ -242,6 +242,12 @@ impl LoginService {
             }
         };
 
+        // the relying party accepts only some authenticators (BundID's AuthnMethods): a session
+        // that used none of them signs in again with one that it accepts
+        if !req.allows_methods(&amr) {
+            return Ok(self.ask_login(req, LoginReason::Reauthenticate));
+        }
+
         // 3: for whom? (only when the client asked for the representation scope)
         let representation = match &principal {
             Principal::Account { user_id }
@@ -419,7 +425,8 @@ impl LoginService {
     }
 
     fn ask_login(&self, req: &LoginRequest, reason: LoginReason) -> Next {
-        let options = self.options_for(req.min_level);
+        let mut options = self.options_for(req.min_level);
+        options.retain(|k| req.allows(*k));
         if options.is_empty() {
             return Next::Fail(
                 FailCode::UnmetAuthenticationRequirements,

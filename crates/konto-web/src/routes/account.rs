@@ -386,6 +386,7 @@ pub(super) fn account_request(
         temporary_allowed: false,
         acting_for: None,
         legal_representative_required: false,
+        authenticators: None,
     }
 }
 
@@ -693,6 +694,7 @@ pub(crate) async fn passkey_start(
         temporary_allowed: false,
         acting_for: None,
         legal_representative_required: false,
+        authenticators: None,
     };
     let protocol = Purpose::PasskeyRegistration {
         user_id: session.user_id.clone(),
