@@ -22,6 +22,7 @@ mod logout;
 mod orgs;
 mod passkeys;
 mod postbox;
+mod saml;
 mod selftest;
 
 use konto_tests::chromium::{Chromium, Lang, Tab, chromium, js_str};

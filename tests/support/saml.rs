@@ -27,6 +27,17 @@ impl PySp {
     /// A new SP named `name` (its entity ID is `https://{name}.example/saml`), with konto's
     /// metadata; not yet registered.
     pub async fn new(server: &TestServer, name: &str) -> PySp {
+        PySp::at(
+            server,
+            name,
+            &format!("https://{name}.example/saml"),
+            &format!("https://{name}.example/saml/acs"),
+        )
+        .await
+    }
+
+    /// A new SP with this entity ID and ACS URL.
+    pub async fn at(server: &TestServer, name: &str, entity: &str, acs: &str) -> PySp {
         let dir = tempfile::tempdir().expect("sp folder");
         let (key, cert) = self_signed(&format!("{name} SP"));
         std::fs::write(dir.path().join("sp.key"), key).expect("sp key");
@@ -40,8 +51,8 @@ impl PySp {
         let idp_metadata = dir.path().join("idp.xml");
         std::fs::write(&idp_metadata, metadata).expect("idp metadata");
         PySp {
-            entity: format!("https://{name}.example/saml"),
-            acs: format!("https://{name}.example/saml/acs"),
+            entity: entity.to_owned(),
+            acs: acs.to_owned(),
             dir,
             idp_metadata,
         }

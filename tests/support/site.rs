@@ -1,7 +1,8 @@
 //! A relying party's web site for browser tests: a tiny HTTP listener on 127.0.0.1 that the
 //! browser reaches as `http://<client>.example:<port>` (the browser maps every name to loopback),
 //! so that konto's redirects and form posts really leave konto for another site. It records what
-//! arrives at `/callback` and `/bye` and answers with a small page.
+//! arrives at `/callback`, `/bye` and `/saml/acs` and answers with a small page; it can serve
+//! pages of the test's own (a SAML request that posts itself to konto).
 
 use std::sync::Arc;
 
@@ -38,8 +39,12 @@ pub struct ClientSite {
     pub logout_uri: String,
     pub secret: String,
     hits: Mutex<mpsc::UnboundedReceiver<Hit>>,
+    /// Pages the site serves (path → HTML), e.g. a SAML SP's auto-submitted request.
+    pages: Pages,
     task: tokio::task::JoinHandle<()>,
 }
+
+type Pages = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
 
 impl Drop for ClientSite {
     fn drop(&mut self) {
@@ -51,32 +56,47 @@ impl ClientSite {
     /// Starts the site and registers `id` (a confidential client, see [`TestServer::client`])
     /// with its redirect URIs; `adjust` may change the registration.
     pub async fn start(server: &TestServer, id: &str, adjust: impl FnOnce(&mut Client)) -> Self {
+        let mut site = ClientSite::bare(id).await;
+        let mut client = server.client(id);
+        client.redirect_uris = vec![site.redirect_uri.clone()];
+        client.post_logout_redirect_uris = vec![site.logout_uri.clone()];
+        adjust(&mut client);
+        site.secret = server.add_client(client).await.unwrap_or_default();
+        site
+    }
+
+    /// The site alone, registered nowhere (a SAML SP registers from its metadata).
+    pub async fn bare(id: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let origin = format!("http://{id}.example:{port}");
-        let redirect_uri = format!("{origin}/callback");
-        let logout_uri = format!("{origin}/bye");
-        let mut client = server.client(id);
-        client.redirect_uris = vec![redirect_uri.clone()];
-        client.post_logout_redirect_uris = vec![logout_uri.clone()];
-        adjust(&mut client);
-        let secret = server.add_client(client).await.unwrap_or_default();
         let (tx, rx) = mpsc::unbounded_channel();
         let tx = Arc::new(tx);
+        let pages = Pages::default();
+        let served = Arc::clone(&pages);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&tx)));
+                tokio::spawn(serve(stream, Arc::clone(&tx), Arc::clone(&served)));
             }
         });
         ClientSite {
             id: id.to_owned(),
+            redirect_uri: format!("{origin}/callback"),
+            logout_uri: format!("{origin}/bye"),
             origin,
-            redirect_uri,
-            logout_uri,
-            secret,
+            secret: String::new(),
             hits: Mutex::new(rx),
+            pages,
             task,
         }
+    }
+
+    /// Serves `html` at `path` from now on.
+    pub fn put_page(&self, path: &str, html: String) {
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_owned(), html);
     }
 
     /// An authorization request of this client (PKCE, `scope=openid profile`), see
@@ -124,7 +144,11 @@ pub fn http_client() -> reqwest::Client {
         .expect("client")
 }
 
-async fn serve(mut stream: tokio::net::TcpStream, hits: Arc<mpsc::UnboundedSender<Hit>>) {
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    hits: Arc<mpsc::UnboundedSender<Hit>>,
+    pages: Pages,
+) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -161,17 +185,25 @@ async fn serve(mut stream: tokio::net::TcpStream, hits: Arc<mpsc::UnboundedSende
         .chain(url::form_urlencoded::parse(body))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let known = path == "/callback" || path == "/bye";
-    let page = if known {
-        let _ = hits.send(Hit {
-            method,
-            path: path.to_owned(),
-            params,
-        });
-        "<!DOCTYPE html><html lang=\"en\"><head><title>Client</title></head>\
-         <body><main><h1>Back at the service</h1></main></body></html>"
-    } else {
-        "not found"
+    let served = pages
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(path)
+        .cloned();
+    let known = served.is_some() || ["/callback", "/bye", "/saml/acs"].contains(&path);
+    let page = match served {
+        Some(html) => html,
+        None if known => {
+            let _ = hits.send(Hit {
+                method,
+                path: path.to_owned(),
+                params,
+            });
+            "<!DOCTYPE html><html lang=\"en\"><head><title>Client</title></head>\
+             <body><main><h1>Back at the service</h1></main></body></html>"
+                .to_owned()
+        }
+        None => "not found".to_owned(),
     };
     let status = if known { "200 OK" } else { "404 Not Found" };
     let answer = format!(
