@@ -13,6 +13,7 @@ on_both_backends!(
     refusals_carry_their_saml_status,
     the_element_used_is_the_element_signed,
     step_up_passive_and_missing_attributes,
+    single_sign_on_between_oidc_and_saml,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -460,4 +461,50 @@ async fn step_up_passive_and_missing_attributes(backend: Backend) {
     assert_eq!(first(&resp, PROVED_BY), "Elster");
     assert_eq!(first(&resp, LEVEL), "STORK-QAA-Level-3");
     assert_eq!(resp["trust_levels"][LEVEL], "SUBSTANTIELL");
+}
+
+/// One session serves both protocols: signed in at an OpenID Connect client, the user is
+/// answered at a SAML SP without a page (consent given once per relying party), and the other
+/// way round; the SAML answer names the session's level and method.
+async fn single_sign_on_between_oidc_and_saml(backend: Backend) {
+    let Some((server, sp)) = saml_server(backend).await else {
+        return;
+    };
+    let client = server.client("portal");
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let out = browser
+        .login_and_consent(
+            &authorize_url(&server, "portal", &redirect, &[("state", "s")]),
+            "erika",
+            PW,
+        )
+        .await;
+    let code = out.param("code").expect("a code");
+    let tokens = redeem_code(&server, "portal", &secret, &redirect, &code).await;
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+
+    // the SAML SP: no login page, only its own consent
+    let req = sp.request("redirect", &with_attrs(&["--attr", PROVED_BY]));
+    let out = browser.visit(req["url"].as_str().unwrap()).await;
+    let out = match out {
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
+        Outcome::Page(p) => panic!("a page other than consent:\n{}", p.body),
+        other => other,
+    };
+    let resp = sp.response(req["id"].as_str(), &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], true, "{resp}");
+    assert_eq!(first(&resp, PROVED_BY), "Benutzername");
+
+    // and back: the OIDC client is answered at once
+    let out = browser
+        .visit(&authorize_url(
+            &server,
+            "portal",
+            &redirect,
+            &[("state", "t")],
+        ))
+        .await;
+    assert!(out.param("code").is_some(), "single sign-on back to OIDC");
 }
