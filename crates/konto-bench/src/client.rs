@@ -105,7 +105,7 @@ pub(crate) fn json_field(body: &str, name: &str) -> Option<String> {
     v.get(name)?.as_str().map(str::to_owned)
 }
 
-fn hidden(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
     let at = html.find(&needle)? + needle.len();
     html[at..].split('"').next().map(str::to_owned)

@@ -3,6 +3,7 @@
 mod client;
 mod orgs;
 mod postbox;
+mod saml;
 mod server;
 
 use std::sync::Arc;
@@ -43,13 +44,14 @@ struct Args {
     #[arg(long)]
     database: Option<String>,
     /// Only these phases (comma-separated: ready, cc, refresh, refresh_chain, mandate_check,
-    /// argon2, flow, flow_chain, postbox_send, postbox_inbox, postbox_memory).
+    /// argon2, flow, flow_chain, saml_flow, postbox_send, postbox_inbox, postbox_memory).
     /// `refresh_chain` and `flow_chain` act for company A under the mandate chain and run right
-    /// after their plain counterparts, for a ratio. `postbox_inbox` first fills the postbox to
+    /// after their plain counterparts, for a ratio, and so does `saml_flow` (signed request,
+    /// password, signed response with the assertion signed and encrypted). `postbox_inbox` first fills the postbox to
     /// 10,000 messages.
     #[arg(
         long,
-        default_value = "ready,cc,refresh,refresh_chain,mandate_check,argon2,flow,flow_chain,postbox_send,postbox_inbox,postbox_memory"
+        default_value = "ready,cc,refresh,refresh_chain,mandate_check,argon2,flow,flow_chain,saml_flow,postbox_send,postbox_inbox,postbox_memory"
     )]
     phases: String,
 }
@@ -369,6 +371,13 @@ async fn main() -> Result<()> {
             ratios.push(phase.against(plain));
         }
     }
+    if phases.contains(&"saml_flow") {
+        let phase = saml_flows(&konto, &running, &args).await?;
+        lines.push(phase.report());
+        if let Some(plain) = &plain_flow {
+            ratios.push(phase.against(plain));
+        }
+    }
     if phases.iter().any(|p| p.starts_with("postbox")) {
         let pb = Arc::new(postbox::Postbox::prepare(&konto, &running).await?);
         if phases.contains(&"postbox_send") {
@@ -507,6 +516,28 @@ async fn flows(
         states,
         move |(mut c, k)| async move {
             let ok = client::code_flow_as(&mut c, &k, acting).await.is_ok();
+            ((c, k), ok)
+        },
+    )
+    .await
+}
+
+/// Complete SAML logins with password by `args.browsers` browsers.
+async fn saml_flows(konto: &Konto, running: &server::Running, args: &Args) -> Result<Phase> {
+    let konto = Arc::new(konto.clone());
+    let mut states = Vec::new();
+    for _ in 0..args.browsers {
+        states.push((Conn::connect(running.addr).await?, Arc::clone(&konto)));
+    }
+    drive(
+        "SAML login with password (signed request, signed + encrypted assertion)",
+        running,
+        args.seconds,
+        states,
+        move |(mut c, k)| async move {
+            let ok = saml::login(&mut c, &k.sp, &k.user, &k.password_form())
+                .await
+                .is_ok();
             ((c, k), ok)
         },
     )

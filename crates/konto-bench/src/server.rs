@@ -24,6 +24,8 @@ pub(crate) struct Konto {
     pub(crate) redirect: String,
     /// The mandate chain the user (a clerk of tax firm B) acts under for company A.
     pub(crate) chain: crate::orgs::Chain,
+    /// The SAML service provider (a first party, registered from its metadata).
+    pub(crate) sp: crate::saml::Sp,
 }
 
 /// A folder removed on drop.
@@ -81,6 +83,8 @@ impl Konto {
         }
         std::fs::write(dir.0.join("master.key"), STANDARD.encode(key))?;
         let config = dir.0.join("konto.toml");
+        let (saml_section, sp_metadata, sp) =
+            crate::saml::prepare(&dir.0, &format!("http://127.0.0.1:{port}"))?;
         let db = match database {
             Some(url) => url.to_owned(),
             None => format!("sqlite://{}", dir.0.join("konto.db").display()),
@@ -90,7 +94,8 @@ impl Konto {
             format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
                  [database]\nurl = \"{db}\"\nsqlite_durability = \"{durability}\"\n\
-                 [secrets]\nmaster_key_file = \"{key}\"\n[login]\nregistration = false\n",
+                 [secrets]\nmaster_key_file = \"{key}\"\n[login]\nregistration = false\n\
+                 {saml_section}",
                 key = dir.0.join("master.key").display(),
             ),
         )?;
@@ -134,6 +139,20 @@ impl Konto {
             .find_map(|l| l.strip_prefix("client_secret: "))
             .context("client secret")?
             .to_owned();
+        run(
+            bin,
+            &config,
+            &[
+                "sp",
+                "add",
+                "--metadata",
+                &sp_metadata.display().to_string(),
+                "--id",
+                "bench-sp",
+                "--first-party",
+            ],
+            None,
+        )?;
         let password = "Benchmark-Leuchtturm-Ostsee-7".to_owned();
         run(
             bin,
@@ -162,6 +181,7 @@ impl Konto {
             password,
             redirect,
             chain,
+            sp,
         })
     }
 
