@@ -14,6 +14,8 @@ on_both_backends!(
     the_element_used_is_the_element_signed,
     step_up_passive_and_missing_attributes,
     single_sign_on_between_oidc_and_saml,
+    single_logout_from_an_sp,
+    oidc_logout_tells_the_saml_sps,
 );
 
 const PW: &str = "Fahrradklingel-Nordsee-42";
@@ -507,4 +509,134 @@ async fn single_sign_on_between_oidc_and_saml(backend: Backend) {
         ))
         .await;
     assert!(out.param("code").is_some(), "single sign-on back to OIDC");
+}
+
+/// Logs `browser` in at `sp` (password on first use, else single sign-on) with consent;
+/// pysaml2's reading of the answer.
+async fn saml_login(browser: &Browser, sp: &PySp) -> Value {
+    let req = sp.request("redirect", &with_attrs(&[]));
+    let out = browser.visit(req["url"].as_str().unwrap()).await;
+    let out = match out {
+        Outcome::Page(p) if p.has("name=\"password\"") => {
+            let out = browser.password(&p, "erika", PW).await;
+            match out {
+                Outcome::Page(p) if p.has("action=\"/login/consent\"") => {
+                    browser.consent(&p, true).await
+                }
+                other => other,
+            }
+        }
+        Outcome::Page(p) if p.has("action=\"/login/consent\"") => browser.consent(&p, true).await,
+        other => other,
+    };
+    let resp = sp.response(req["id"].as_str(), &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], true, "{resp}");
+    resp
+}
+
+fn slo_of(sp: &PySp) -> String {
+    sp.acs.replace("/acs", "/slo")
+}
+
+/// SAML profiles §4.4: an SP's signed LogoutRequest ends the session it names; konto carries a
+/// signed LogoutRequest to the session's other SP (which pysaml2 checks and answers), then
+/// answers the first SP with a signed LogoutResponse `Success`. The session is gone, and the
+/// same LogoutRequest again is refused.
+async fn single_logout_from_an_sp(backend: Backend) {
+    let Some((server, stadt)) = saml_server(backend).await else {
+        return;
+    };
+    let kreis = PySp::new(&server, "kreis").await;
+    kreis.register(&server, "kreis", Level::Basic).await;
+    let browser = server.browser();
+    let at_stadt = saml_login(&browser, &stadt).await;
+    let at_kreis = saml_login(&browser, &kreis).await;
+
+    let lr = stadt.logout_request(
+        at_stadt["name_id"].as_str().unwrap(),
+        at_stadt["session_index"].as_str().unwrap(),
+    );
+    let (url, _) = browser.visit(lr["url"].as_str().unwrap()).await.callback();
+    assert!(
+        url.starts_with(&slo_of(&kreis)),
+        "kreis is told next: {url}"
+    );
+    let answer = kreis.logout_answer(&url);
+    assert_eq!(answer["name_id"], at_kreis["name_id"]);
+    let (url, _) = browser
+        .visit(answer["url"].as_str().unwrap())
+        .await
+        .callback();
+    assert!(
+        url.starts_with(&slo_of(&stadt)),
+        "then stadt is answered: {url}"
+    );
+    let result = stadt.logout_result(&url);
+    assert_eq!(result["signed"], true, "{result}");
+    assert_eq!(
+        result["codes"],
+        serde_json::json!(["urn:oasis:names:tc:SAML:2.0:status:Success"])
+    );
+    assert_eq!(result["in_response_to"], lr["id"]);
+    assert_eq!(result["relay_state"], "bye");
+
+    // the session is gone: kreis's next request asks for the password again
+    let again = kreis.request("redirect", &with_attrs(&[]));
+    let page = browser.visit(again["url"].as_str().unwrap()).await.page();
+    assert!(page.has("name=\"password\""), "{}", page.body);
+    // and the same logout request is not taken twice
+    let replay = browser.get(lr["url"].as_str().unwrap()).await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+}
+
+/// OIDC RP-initiated logout of a session a SAML SP took part in: konto tells the SP (signed
+/// LogoutRequest, pysaml2 answers) before sending the browser to the client's post-logout
+/// address.
+async fn oidc_logout_tells_the_saml_sps(backend: Backend) {
+    let Some((server, stadt)) = saml_server(backend).await else {
+        return;
+    };
+    let client = server.client("portal");
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    let browser = server.browser();
+    let out = browser
+        .login_and_consent(
+            &authorize_url(&server, "portal", &redirect, &[("state", "s")]),
+            "erika",
+            PW,
+        )
+        .await;
+    let tokens = redeem_code(
+        &server,
+        "portal",
+        &secret,
+        &redirect,
+        &out.param("code").unwrap(),
+    )
+    .await;
+    let at_stadt = saml_login(&browser, &stadt).await;
+
+    let mut logout = url::Url::parse(&server.url("/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair(
+            "post_logout_redirect_uri",
+            &client.post_logout_redirect_uris[0],
+        )
+        .append_pair("state", "z");
+    let (url, _) = browser.visit(logout.as_str()).await.callback();
+    assert!(url.starts_with(&slo_of(&stadt)), "the SP is told: {url}");
+    let answer = stadt.logout_answer(&url);
+    assert_eq!(answer["name_id"], at_stadt["name_id"]);
+    let (url, params) = browser
+        .visit(answer["url"].as_str().unwrap())
+        .await
+        .callback();
+    assert!(
+        url.starts_with(&client.post_logout_redirect_uris[0]),
+        "{url}"
+    );
+    assert!(params.contains(&("state".into(), "z".into())));
 }

@@ -29,12 +29,19 @@ AKDB_UI = "https://www.akdb.de/request/2018/09/classic-ui/v1"
 NS_P = "urn:oasis:names:tc:SAML:2.0:protocol"
 
 
+def slo_url(a):
+    return a.acs.rsplit("/", 1)[0] + "/slo"
+
+
 def config(a):
     conf = SPConfig()
     conf.load({
         "entityid": a.entity,
         "service": {"sp": {
-            "endpoints": {"assertion_consumer_service": [(a.acs, BINDING_HTTP_POST)]},
+            "endpoints": {
+                "assertion_consumer_service": [(a.acs, BINDING_HTTP_POST)],
+                "single_logout_service": [(slo_url(a), BINDING_HTTP_REDIRECT)],
+            },
             "authn_requests_signed": True,
             "want_response_signed": True,
             "want_assertions_signed": True,
@@ -156,12 +163,79 @@ def response(a):
         "name_id": resp.name_id.text,
         "name_id_format": resp.name_id.format,
         "class_ref": resp.authn_info()[0][0] if resp.authn_info() else None,
+        "session_index": assertion.authn_statement[0].session_index,
         "issuer": resp.issuer(),
         "in_response_to": resp.in_response_to,
         "audience": [a.text for c in [assertion.conditions] for r in c.audience_restriction for a in r.audience],
         "assertion_signed": assertion.signature is not None,
     })
     return out
+
+
+def query_of(url):
+    from urllib.parse import parse_qs, urlparse
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+def logout_request(a):
+    """SP-initiated single logout: a signed LogoutRequest (Redirect binding) for a name ID."""
+    from saml2.saml import NameID
+    client = Saml2Client(config(a))
+    slo = client.metadata.single_logout_service(
+        list(client.metadata.identity_providers())[0], BINDING_HTTP_REDIRECT, "idpsso")[0]["location"]
+    name_id = NameID(text=a.name_id, format=NAMEID_FORMAT_TRANSIENT, sp_name_qualifier=a.entity)
+    reqid, req = client.create_logout_request(
+        slo, list(client.metadata.identity_providers())[0], name_id=name_id,
+        session_indexes=[a.session_index] if a.session_index else None, sign=False)
+    info = client.apply_binding(BINDING_HTTP_REDIRECT, str(req), destination=slo,
+                                relay_state="bye", sign=True, sigalg=SIG_RSA_SHA256)
+    return {"id": reqid, "url": dict(info["headers"])["Location"]}
+
+
+def logout_answer(a):
+    """konto's LogoutRequest at this SP: checked (konto's signature on the query), answered
+    with a signed LogoutResponse (Redirect binding) back to konto."""
+    from saml2.samlp import STATUS_SUCCESS
+    from saml2.s_utils import success_status_factory
+    client = Saml2Client(config(a))
+    q = query_of(a.url)
+    req = client.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT,
+                                      relay_state=q.get("RelayState"), sigalg=q.get("SigAlg"),
+                                      signature=q.get("Signature"))
+    msg = req.message
+    resp = client.create_logout_response(msg, bindings=[BINDING_HTTP_REDIRECT],
+                                         status=success_status_factory(), sign=False)
+    slo = client.metadata.single_logout_service(msg.issuer.text, BINDING_HTTP_REDIRECT, "idpsso")[0]["location"]
+    info = client.apply_binding(BINDING_HTTP_REDIRECT, str(resp), destination=slo,
+                                relay_state=q.get("RelayState", ""), response=True, sign=True,
+                                sigalg=SIG_RSA_SHA256)
+    return {"name_id": msg.name_id.text, "session_index": [i.text for i in msg.session_index],
+            "url": dict(info["headers"])["Location"]}
+
+
+def logout_result(a):
+    """konto's LogoutResponse at this SP, with its query signature checked against konto's
+    metadata certificate."""
+    import zlib
+    from saml2.sigver import verify_redirect_signature
+    client = Saml2Client(config(a))
+    q = query_of(a.url)
+    idp = list(client.metadata.identity_providers())[0]
+    certs = client.metadata.certs(idp, "idpsso", use="signing")
+    signed = any(verify_redirect_signature(
+        {"SAMLResponse": q["SAMLResponse"], "RelayState": q.get("RelayState"),
+         "SigAlg": q["SigAlg"], "Signature": q["Signature"]} if "RelayState" in q else
+        {"SAMLResponse": q["SAMLResponse"], "SigAlg": q["SigAlg"], "Signature": q["Signature"]},
+        client.sec.sec_backend, cert=c[1]) for c in certs)
+    xml = zlib.decompress(base64.b64decode(q["SAMLResponse"]), -15)
+    root = ET.fromstring(xml)
+    codes = []
+    code = root.find(f"{{{NS_P}}}Status/{{{NS_P}}}StatusCode")
+    while code is not None:
+        codes.append(code.get("Value"))
+        code = code.find(f"{{{NS_P}}}StatusCode")
+    return {"signed": signed, "codes": codes, "in_response_to": root.get("InResponseTo"),
+            "relay_state": q.get("RelayState")}
 
 
 def main():
@@ -189,11 +263,20 @@ def main():
     s = sub.add_parser("response")
     s.add_argument("--id")
     s.add_argument("--response", required=True)
+    lr = sub.add_parser("logout-request")
+    lr.add_argument("--name-id", required=True)
+    lr.add_argument("--session-index")
+    la = sub.add_parser("logout-answer")
+    la.add_argument("--url", required=True)
+    lres = sub.add_parser("logout-result")
+    lres.add_argument("--url", required=True)
     a = p.parse_args()
     if a.cmd == "metadata":
         sys.stdout.write(create_metadata_string(None, config=config(a), valid=4, sign=False).decode())
         return
-    print(json.dumps(request(a) if a.cmd == "request" else response(a)))
+    run = {"request": request, "response": response, "logout-request": logout_request,
+           "logout-answer": logout_answer, "logout-result": logout_result}[a.cmd]
+    print(json.dumps(run(a)))
 
 
 if __name__ == "__main__":

@@ -122,6 +122,29 @@ impl PySp {
         serde_json::from_str(&self.run(&args)).expect("request json")
     }
 
+    /// An SP-initiated signed `LogoutRequest` (Redirect binding): `{"id", "url"}`.
+    pub fn logout_request(&self, name_id: &str, session_index: &str) -> Value {
+        serde_json::from_str(&self.run(&[
+            "logout-request",
+            "--name-id",
+            name_id,
+            "--session-index",
+            session_index,
+        ]))
+        .expect("logout request json")
+    }
+
+    /// konto's `LogoutRequest` arriving at `url` (this SP's logout endpoint), checked and
+    /// answered: `{"name_id", "session_index", "url"}` (the answer's address at konto).
+    pub fn logout_answer(&self, url: &str) -> Value {
+        serde_json::from_str(&self.run(&["logout-answer", "--url", url])).expect("answer json")
+    }
+
+    /// konto's `LogoutResponse` arriving at `url`: `{"signed", "codes", "in_response_to"}`.
+    pub fn logout_result(&self, url: &str) -> Value {
+        serde_json::from_str(&self.run(&["logout-result", "--url", url])).expect("result json")
+    }
+
     /// pysaml2's reading of a `SAMLResponse`: `{"ok": true, "attributes", "trust_levels",
     /// "name_id", "class_ref", …}` or `{"ok": false, "error", "message"}`, with `raw` status.
     pub fn response(&self, request_id: Option<&str>, saml_response: &str) -> Value {

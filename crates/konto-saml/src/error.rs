@@ -21,6 +21,8 @@ pub enum Status {
     AuthnFailed,
     /// `Responder`: konto failed.
     Responder,
+    /// `Success` / `PartialLogout`: the session ended, but not every SP could be told.
+    PartialLogout,
 }
 
 const TOP: &str = "urn:oasis:names:tc:SAML:2.0:status:";
@@ -38,6 +40,7 @@ impl Status {
             Status::NoAuthnContext => ("Responder", Some("NoAuthnContext")),
             Status::AuthnFailed => ("Responder", Some("AuthnFailed")),
             Status::Responder => ("Responder", None),
+            Status::PartialLogout => ("Success", Some("PartialLogout")),
         };
         (format!("{TOP}{top}"), second.map(|s| format!("{TOP}{s}")))
     }

@@ -15,7 +15,7 @@ use konto_core::level::AcrVocabulary;
 use konto_core::login::{Authentication, LoginRequest, Principal};
 use konto_core::representation::Party;
 use konto_keys::KeyEncryptionKey;
-use konto_store::{ServiceProviderRecord, Store};
+use konto_store::{Participation, ServiceProviderRecord, Store};
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,11 @@ impl std::fmt::Debug for IdpCredentials {
 }
 
 impl IdpCredentials {
+    /// The private key, PKCS#1 DER.
+    pub(crate) fn key_der(&self) -> &[u8] {
+        &self.key_der
+    }
+
     /// An RSA key (PEM, PKCS#8 or PKCS#1) and the certificate of its public key (PEM).
     pub fn from_pem(key_pem: &[u8], certificate_pem: &[u8]) -> Result<IdpCredentials, SamlError> {
         let key = PKey::private_key_from_pem(key_pem).map_err(|_| {
@@ -86,6 +91,8 @@ pub struct IdpConfig {
     pub entity_id: String,
     /// The single sign-on endpoint, for both bindings: requests must name it as `Destination`.
     pub sso_url: String,
+    /// The single logout endpoint (both bindings).
+    pub slo_url: String,
     /// How long an assertion is valid (BundID: 5 minutes).
     pub assertion_ttl: Duration,
     /// How old a request's `IssueInstant` may be.
@@ -156,6 +163,20 @@ pub enum RequestError {
     Answer(ProtocolAnswer, SamlError),
 }
 
+/// A message whose signature holds: only what it covered, and the SP that signed it.
+pub(crate) struct Signed {
+    pub(crate) xml: Vec<u8>,
+    pub(crate) relay_state: Option<String>,
+    pub(crate) record: ServiceProviderRecord,
+    pub(crate) md: SpMetadata,
+}
+
+/// Why a message was not taken: nobody to answer, or the SP (at its registered ACS).
+enum Unsigned {
+    Page(SamlError),
+    Known { error: SamlError, to: AnswerTo },
+}
+
 /// Where a refusal goes: the SP's registered ACS (never one a request named without a valid
 /// signature).
 struct AnswerTo {
@@ -223,7 +244,7 @@ impl std::fmt::Debug for Idp {
 const HOP_KID: &str = "saml-post-hop";
 const HOP_TTL: Duration = Duration::from_secs(120);
 
-fn as_time(d: Duration) -> time::Duration {
+pub(crate) fn as_time(d: Duration) -> time::Duration {
     time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
 }
 
@@ -242,6 +263,7 @@ impl Idp {
             &id,
             &config.entity_id,
             &config.sso_url,
+            &config.slo_url,
             &credentials.certificate_der,
             &dsig::template(&id, &b64(&credentials.certificate_der)),
         );
@@ -265,7 +287,32 @@ impl Idp {
         &self.config
     }
 
-    async fn sp(
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn credentials(&self) -> &IdpCredentials {
+        &self.credentials
+    }
+
+    pub(crate) fn hop_key(&self) -> &KeyEncryptionKey {
+        &self.hop
+    }
+
+    /// [`Idp::signed`] where every refusal is a page (logout messages).
+    pub(crate) async fn signed_page(
+        &self,
+        incoming: Incoming<'_>,
+        param: &str,
+        root: &str,
+    ) -> Result<Signed, SamlError> {
+        match self.signed(incoming, param, root).await {
+            Ok(s) => Ok(s),
+            Err(Unsigned::Page(e)) | Err(Unsigned::Known { error: e, .. }) => Err(e),
+        }
+    }
+
+    pub(crate) async fn sp(
         &self,
         entity_id: &str,
     ) -> Result<Option<(ServiceProviderRecord, SpMetadata)>, SamlError> {
@@ -281,6 +328,98 @@ impl Idp {
         Ok(Some((record, md)))
     }
 
+    /// Decodes a message (`param`: `SAMLRequest` or `SAMLResponse`; its root a protocol
+    /// element named `root`), finds its SP and checks its signature with the SP's keys; what is
+    /// returned is only what the signature covered.
+    async fn signed(
+        &self,
+        incoming: Incoming<'_>,
+        param: &str,
+        root: &str,
+    ) -> Result<Signed, Unsigned> {
+        let (xml, relay_state, redirect, got) = match incoming {
+            Incoming::Redirect(q) => {
+                let m = RedirectMessage::decode(q).map_err(Unsigned::Page)?;
+                (
+                    m.xml.clone(),
+                    m.relay_state.clone(),
+                    Some(m.clone()),
+                    m.param,
+                )
+            }
+            Incoming::Post(fields) => {
+                let m = PostMessage::decode(fields).map_err(Unsigned::Page)?;
+                (m.xml, m.relay_state, None, m.param)
+            }
+        };
+        if got != param {
+            return Err(Unsigned::Page(SamlError::unanswerable(
+                "saml-request-unreadable",
+                format!("expected {param}"),
+            )));
+        }
+        if relay_state.as_ref().is_some_and(|r| r.len() > 80) {
+            // bindings §3.4.3, §3.5.3: at most 80 bytes
+            return Err(Unsigned::Page(SamlError::unanswerable(
+                "saml-relay-state-too-long",
+                "RelayState is longer than 80 bytes",
+            )));
+        }
+        let issuer = issuer_of(&xml, root).map_err(Unsigned::Page)?;
+        let Some((record, md)) = self.sp(&issuer).await.map_err(Unsigned::Page)? else {
+            return Err(Unsigned::Page(SamlError::unanswerable(
+                "unknown-service-provider",
+                "the message's issuer is not a registered service provider",
+            )));
+        };
+        // until the signature holds, only the registered default ACS is answered
+        let known = |error: SamlError| Unsigned::Known {
+            error,
+            to: AnswerTo {
+                acs: md
+                    .default_acs()
+                    .map(|e| e.location.clone())
+                    .unwrap_or_default(),
+                in_response_to: konto_xml::parse(&xml, &konto_xml::Limits::MESSAGES)
+                    .ok()
+                    .and_then(|r| r.attr("ID").map(str::to_owned)),
+                relay_state: relay_state.clone(),
+            },
+        };
+        let not_signed =
+            || SamlError::denied("saml-request-not-signed", "the message is not signed");
+        let signed_xml = match &redirect {
+            Some(m) => {
+                let (Some(alg), Some(sig)) = (&m.sig_alg, &m.signature) else {
+                    return Err(known(not_signed()));
+                };
+                dsig::verify_redirect(&m.signed_octets, alg, sig, &md.signing_certificates)
+                    .map_err(known)?;
+                xml.clone()
+            }
+            None => {
+                if !has_signature(&xml) {
+                    return Err(known(not_signed()));
+                }
+                let text = std::str::from_utf8(&xml).map_err(|_| {
+                    Unsigned::Page(SamlError::unanswerable(
+                        "saml-request-unreadable",
+                        "not UTF-8",
+                    ))
+                })?;
+                dsig::verified(text, &md.signing_certificates)
+                    .map_err(known)?
+                    .into_bytes()
+            }
+        };
+        Ok(Signed {
+            xml: signed_xml,
+            relay_state,
+            record,
+            md,
+        })
+    }
+
     /// Checks a request without writing anything: the SP is registered, the signature is its
     /// key's, the signed request is fresh, meant for konto and names a registered ACS.
     pub async fn verify(
@@ -289,73 +428,25 @@ impl Idp {
         languages: &[String],
         now: OffsetDateTime,
     ) -> Result<Accepted, RequestError> {
-        let (xml, relay_state, redirect) = match incoming {
-            Incoming::Redirect(q) => {
-                let m = RedirectMessage::decode(q).map_err(RequestError::Page)?;
-                (m.xml.clone(), m.relay_state.clone(), Some(m))
-            }
-            Incoming::Post(fields) => {
-                let m = PostMessage::decode(fields).map_err(RequestError::Page)?;
-                (m.xml, m.relay_state, None)
-            }
+        let Signed {
+            xml: signed_xml,
+            relay_state,
+            record,
+            md,
+        } = match self.signed(incoming, "SAMLRequest", "AuthnRequest").await {
+            Ok(s) => s,
+            Err(Unsigned::Page(e)) => return Err(RequestError::Page(e)),
+            Err(Unsigned::Known { error, to }) => return Err(self.refusal(&to, error)),
         };
-        if relay_state.as_ref().is_some_and(|r| r.len() > 80) {
-            // bindings §3.4.3, §3.5.3: at most 80 bytes
-            return Err(RequestError::Page(SamlError::unanswerable(
-                "saml-relay-state-too-long",
-                "RelayState is longer than 80 bytes",
-            )));
-        }
-        let issuer = issuer_of(&xml).map_err(RequestError::Page)?;
-        let Some((record, md)) = self.sp(&issuer).await.map_err(RequestError::Page)? else {
-            return Err(RequestError::Page(SamlError::unanswerable(
-                "unknown-service-provider",
-                "the request's issuer is not a registered service provider",
-            )));
-        };
-        let default_acs = md
-            .default_acs()
-            .map(|e| e.location.clone())
-            .unwrap_or_default();
-        // until the signature holds, only the registered default ACS is answered
-        let unverified_id = AuthnRequest::parse(&xml).ok().map(|r| r.id);
         let mut to = AnswerTo {
-            acs: default_acs,
-            in_response_to: unverified_id,
+            acs: md
+                .default_acs()
+                .map(|e| e.location.clone())
+                .unwrap_or_default(),
+            in_response_to: None,
             relay_state: relay_state.clone(),
         };
         let refuse = |to: &AnswerTo, e: SamlError| self.refusal(to, e);
-
-        let signed_xml = match &redirect {
-            Some(m) => {
-                let (Some(alg), Some(sig)) = (&m.sig_alg, &m.signature) else {
-                    return Err(refuse(
-                        &to,
-                        SamlError::denied("saml-request-not-signed", "the request is not signed"),
-                    ));
-                };
-                dsig::verify_redirect(&m.signed_octets, alg, sig, &md.signing_certificates)
-                    .map_err(|e| refuse(&to, e))?;
-                xml
-            }
-            None => {
-                if !has_signature(&xml) {
-                    return Err(refuse(
-                        &to,
-                        SamlError::denied("saml-request-not-signed", "the request is not signed"),
-                    ));
-                }
-                let text = String::from_utf8(xml).map_err(|_| {
-                    RequestError::Page(SamlError::unanswerable(
-                        "saml-request-unreadable",
-                        "not UTF-8",
-                    ))
-                })?;
-                dsig::verified(&text, &md.signing_certificates)
-                    .map_err(|e| refuse(&to, e))?
-                    .into_bytes()
-            }
-        };
         // from here on, only the element the signature covered is read
         let req = AuthnRequest::parse(&signed_xml).map_err(|e| refuse(&to, e))?;
         to.in_response_to = Some(req.id.clone());
@@ -889,9 +980,26 @@ impl Idp {
             Some(&encrypted),
         );
         let signed = dsig::sign(&xml, &self.credentials.key_der)?;
+        if let Some(session_id) = &auth.session_id {
+            // single logout finds the session by the name ID this SP now holds
+            self.store
+                .record_participation(&Participation {
+                    entity_id: md.entity_id.clone(),
+                    name_id: name_id.clone(),
+                    session_id: session_id.clone(),
+                    session_index: session_index.clone(),
+                    created_at: now,
+                    expires_at: now + PARTICIPATION_TTL,
+                })
+                .await
+                .map_err(SamlError::internal)?;
+        }
         Ok(self.post_answer(&flow.acs_url, &signed, flow.relay_state.as_deref()))
     }
 }
+
+/// Longer than the longest session (12 hours at the basic level).
+const PARTICIPATION_TTL: time::Duration = time::Duration::hours(13);
 
 /// konto's authenticators for BundID's `AuthnMethods` (`Benutzername`: the password, with a
 /// passkey as its second factor; `eID` and `Smart-eID`: the eID card; `Elster`). Methods konto

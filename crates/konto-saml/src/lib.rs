@@ -5,6 +5,7 @@ pub mod dsig;
 pub mod encrypt;
 mod error;
 pub mod idp;
+pub mod logout;
 pub mod metadata;
 pub mod request;
 pub mod response;

@@ -13,6 +13,8 @@ pub struct Endpoint {
     pub location: String,
     pub index: Option<u32>,
     pub is_default: bool,
+    /// Where responses go, if not to `location` (metadata §2.2.2).
+    pub response_location: Option<String>,
 }
 
 /// What konto takes from a service provider's metadata.
@@ -176,17 +178,20 @@ fn endpoints(sp: &Element, name: &str) -> Result<Vec<Endpoint>, SamlError> {
                 location: location.to_owned(),
                 index: e.attr("index").and_then(|i| i.parse().ok()),
                 is_default: e.attr("isDefault") == Some("true"),
+                response_location: e.attr("ResponseLocation").map(str::to_owned),
             })
         })
         .collect()
 }
 
 /// konto's own metadata, unsigned (see [`crate::Idp::metadata`] for the signed one): the
-/// signing certificate, transient name IDs, the SSO service on both bindings.
+/// signing certificate, transient name IDs, the SSO and single logout services on both
+/// bindings.
 pub fn idp_metadata(
     id: &str,
     entity_id: &str,
     sso_url: &str,
+    slo_url: &str,
     certificate_der: &[u8],
     signature: &str,
 ) -> String {
@@ -197,6 +202,8 @@ pub fn idp_metadata(
             "{signature}",
             r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
             r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="{ds}"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            r#"<md:SingleLogoutService Binding="{redirect}" Location="{slo}"/>"#,
+            r#"<md:SingleLogoutService Binding="{post}" Location="{slo}"/>"#,
             r#"<md:NameIDFormat>{transient}</md:NameIDFormat>"#,
             r#"<md:SingleSignOnService Binding="{post}" Location="{sso}"/>"#,
             r#"<md:SingleSignOnService Binding="{redirect}" Location="{sso}"/>"#,
@@ -212,5 +219,6 @@ pub fn idp_metadata(
         post = BINDING_POST,
         redirect = BINDING_REDIRECT,
         sso = esc(sso_url),
+        slo = esc(slo_url),
     )
 }

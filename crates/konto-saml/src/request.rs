@@ -15,13 +15,16 @@ use crate::{NS_AKDB, NS_ASSERTION, NS_PROTOCOL, SamlError};
 /// Requests larger than this (decoded, inflated) are refused.
 pub const MAX_REQUEST: usize = 64 * 1024;
 
-/// A request received with the HTTP-Redirect binding (bindings §3.4.4).
+/// A message received with the HTTP-Redirect binding (bindings §3.4.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectMessage {
-    /// The inflated request XML.
+    /// `SAMLRequest` or `SAMLResponse`.
+    pub param: &'static str,
+    /// The inflated message XML.
     pub xml: Vec<u8>,
     pub relay_state: Option<String>,
-    /// `SAMLRequest=…[&RelayState=…]&SigAlg=…` as it appeared in the query (§3.4.4.1).
+    /// `SAMLRequest=…[&RelayState=…]&SigAlg=…` (or `SAMLResponse=…`) as it appeared in the
+    /// query (§3.4.4.1).
     pub signed_octets: Vec<u8>,
     pub sig_alg: Option<String>,
     pub signature: Option<Vec<u8>>,
@@ -41,10 +44,12 @@ fn decode_param(raw: &str) -> Result<String, SamlError> {
 }
 
 impl RedirectMessage {
-    /// Decodes the raw query string: each parameter once, `SAMLRequest` base64 of a raw
-    /// DEFLATE stream (§3.4.4.1), inflated to at most [`MAX_REQUEST`] bytes.
+    /// Decodes the raw query string: each parameter once, `SAMLRequest` or `SAMLResponse`
+    /// (one of them) base64 of a raw DEFLATE stream (§3.4.4.1), inflated to at most
+    /// [`MAX_REQUEST`] bytes.
     pub fn decode(query: &str) -> Result<RedirectMessage, SamlError> {
         let mut request = None;
+        let mut response = None;
         let mut relay = None;
         let mut sig_alg = None;
         let mut signature = None;
@@ -52,6 +57,7 @@ impl RedirectMessage {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
             let slot = match k {
                 "SAMLRequest" => &mut request,
+                "SAMLResponse" => &mut response,
                 "RelayState" => &mut relay,
                 "SigAlg" => &mut sig_alg,
                 "Signature" => &mut signature,
@@ -61,7 +67,12 @@ impl RedirectMessage {
                 return Err(unreadable(format!("{k} appears twice")));
             }
         }
-        let raw_request = request.ok_or_else(|| unreadable("no SAMLRequest"))?;
+        let (param, raw_request) = match (request, response) {
+            (Some(r), None) => ("SAMLRequest", r),
+            (None, Some(r)) => ("SAMLResponse", r),
+            (None, None) => return Err(unreadable("no SAMLRequest")),
+            (Some(_), Some(_)) => return Err(unreadable("SAMLRequest and SAMLResponse at once")),
+        };
         let deflated = unb64(&decode_param(raw_request)?)
             .ok_or_else(|| unreadable("SAMLRequest is not base64"))?;
         let mut xml = Vec::new();
@@ -72,7 +83,7 @@ impl RedirectMessage {
         if xml.len() > MAX_REQUEST {
             return Err(unreadable("SAMLRequest is too large"));
         }
-        let mut signed = format!("SAMLRequest={raw_request}");
+        let mut signed = format!("{param}={raw_request}");
         if let Some(r) = relay {
             signed.push_str("&RelayState=");
             signed.push_str(r);
@@ -82,6 +93,7 @@ impl RedirectMessage {
             signed.push_str(a);
         }
         Ok(RedirectMessage {
+            param,
             xml,
             relay_state: relay.map(decode_param).transpose()?,
             signed_octets: signed.into_bytes(),
@@ -98,15 +110,17 @@ impl RedirectMessage {
     }
 }
 
-/// A request received with the HTTP-POST binding (bindings §3.5.4).
+/// A message received with the HTTP-POST binding (bindings §3.5.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostMessage {
+    /// `SAMLRequest` or `SAMLResponse`.
+    pub param: &'static str,
     pub xml: Vec<u8>,
     pub relay_state: Option<String>,
 }
 
 impl PostMessage {
-    /// Decodes the form fields `SAMLRequest` (base64) and `RelayState`.
+    /// Decodes the form fields `SAMLRequest` or `SAMLResponse` (base64) and `RelayState`.
     pub fn decode(fields: &[(String, String)]) -> Result<PostMessage, SamlError> {
         let one = |name: &str| -> Result<Option<&str>, SamlError> {
             let mut it = fields.iter().filter(|(k, _)| k == name);
@@ -116,12 +130,18 @@ impl PostMessage {
             }
             Ok(v)
         };
-        let encoded = one("SAMLRequest")?.ok_or_else(|| unreadable("no SAMLRequest"))?;
+        let (param, encoded) = match (one("SAMLRequest")?, one("SAMLResponse")?) {
+            (Some(r), None) => ("SAMLRequest", r),
+            (None, Some(r)) => ("SAMLResponse", r),
+            (None, None) => return Err(unreadable("no SAMLRequest")),
+            (Some(_), Some(_)) => return Err(unreadable("SAMLRequest and SAMLResponse at once")),
+        };
         let xml = unb64(encoded).ok_or_else(|| unreadable("SAMLRequest is not base64"))?;
         if xml.len() > MAX_REQUEST {
             return Err(unreadable("SAMLRequest is too large"));
         }
         Ok(PostMessage {
+            param,
             xml,
             relay_state: one("RelayState")?.map(str::to_owned),
         })
@@ -189,14 +209,15 @@ fn flag(el: &Element, name: &str) -> Result<bool, SamlError> {
     }
 }
 
-/// Reads the issuer only, to find the SP before anything is verified.
-pub fn issuer_of(xml: &[u8]) -> Result<String, SamlError> {
+/// Reads the issuer only, to find the SP before anything is verified; the message must be a
+/// protocol message named `root`.
+pub fn issuer_of(xml: &[u8], root_name: &str) -> Result<String, SamlError> {
     let root = konto_xml::parse(xml, &Limits::MESSAGES)
         .map_err(|e| SamlError::unanswerable("saml-request-unreadable", e.to_string()))?;
-    if !root.is(NS_PROTOCOL, "AuthnRequest") {
+    if !root.is(NS_PROTOCOL, root_name) {
         return Err(SamlError::unanswerable(
             "saml-request-unreadable",
-            "the message is not an AuthnRequest",
+            format!("the message is not a {root_name}"),
         ));
     }
     root.child_ns(NS_ASSERTION, "Issuer")

@@ -426,7 +426,7 @@ fn live_link(
 }
 
 /// What is purged, in this order.
-const PURGE: [&str; 11] = [
+const PURGE: [&str; 12] = [
     "DELETE FROM grants WHERE expires_at < $1",
     // codes never redeemed: their grant is useless ten minutes after the code expired
     "DELETE FROM grants WHERE code_used_at IS NULL AND code_expires_at < $1 - 600",
@@ -441,6 +441,7 @@ const PURGE: [&str; 11] = [
     "DELETE FROM org_letters WHERE expires_at < $1",
     // what senders were told (or given up on) is kept for 30 days
     "DELETE FROM postbox_events WHERE COALESCE(delivered_at, failed_at) < $1 - 2592000",
+    "DELETE FROM saml_participations WHERE expires_at < $1",
 ];
 
 /// Throttle entries are forgotten a day after the last failure.

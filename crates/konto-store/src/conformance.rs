@@ -1447,10 +1447,79 @@ async fn saml_service_providers(store: &dyn Store) {
             .collect::<Vec<_>>(),
         vec![sp.entity_id.clone()]
     );
+    // participations: found by the SP's name ID, taken once per session, gone with the SP
+    let part = |name_id: &str, session: &str, at: i64| Participation {
+        entity_id: sp.entity_id.clone(),
+        name_id: name_id.into(),
+        session_id: session.into(),
+        session_index: format!("_idx-{name_id}"),
+        created_at: t0() + Duration::seconds(at),
+        expires_at: t0() + Duration::hours(12),
+    };
+    for p in [
+        part("n1", "s1", 1),
+        part("n2", "s1", 2),
+        part("n3", "s2", 3),
+    ] {
+        store.record_participation(&p).await.expect("participation");
+    }
+    assert_eq!(
+        store
+            .participation(&sp.entity_id, "n2")
+            .await
+            .expect("read"),
+        Some(part("n2", "s1", 2))
+    );
+    assert!(
+        store
+            .participation("https://other.example", "n2")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let taken = join_all((0..4).map(|_| store.take_participations("s1"))).await;
+    let mut all: Vec<Participation> = taken.into_iter().flat_map(|r| r.expect("take")).collect();
+    all.sort_by(|a, b| a.name_id.cmp(&b.name_id));
+    assert_eq!(
+        all,
+        vec![part("n1", "s1", 1), part("n2", "s1", 2)],
+        "parallel takes share the session's participations, each once"
+    );
+    assert!(
+        store
+            .participation(&sp.entity_id, "n1")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // expired participations are purged
+    store
+        .purge_expired(t0() + Duration::hours(13))
+        .await
+        .expect("purge");
+    assert!(
+        store
+            .participation(&sp.entity_id, "n3")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    store
+        .record_participation(&part("n4", "s3", 4))
+        .await
+        .expect("participation");
     store
         .delete_service_provider(&sp.entity_id)
         .await
         .expect("delete");
+    assert!(
+        store
+            .participation(&sp.entity_id, "n4")
+            .await
+            .expect("read")
+            .is_none(),
+        "participations go with their SP"
+    );
     assert!(
         store
             .service_provider(&sp.entity_id)

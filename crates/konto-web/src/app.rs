@@ -36,6 +36,8 @@ pub struct Cookies {
     pub secure: bool,
     pub session: &'static str,
     pub binding: &'static str,
+    /// The rest of a SAML single logout, sealed, between its steps.
+    pub logout: &'static str,
 }
 
 impl Cookies {
@@ -45,12 +47,14 @@ impl Cookies {
                 secure,
                 session: "__Host-konto-session",
                 binding: "__Host-konto-browser",
+                logout: "__Host-konto-logout",
             }
         } else {
             Cookies {
                 secure,
                 session: "konto-session",
                 binding: "konto-browser",
+                logout: "konto-logout",
             }
         }
     }
@@ -173,6 +177,7 @@ fn saml_idp(
         konto_saml::IdpConfig {
             entity_id: format!("{base}/saml/metadata"),
             sso_url: format!("{base}/saml/sso"),
+            slo_url: format!("{base}/saml/slo"),
             assertion_ttl: Duration::from_secs(s.assertion_secs.clamp(30, 3600)),
             request_max_age: Duration::from_secs(s.request_max_age_secs.clamp(30, 3600)),
             clock_skew: Duration::from_secs(s.clock_skew_secs.min(600)),

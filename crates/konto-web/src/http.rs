@@ -54,6 +54,11 @@ impl Browser {
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_up_to(headers, name, 128)
+}
+
+/// A cookie whose value may be up to `max` bytes (a sealed state rather than an id).
+pub(crate) fn cookie_up_to(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -62,7 +67,7 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| !v.is_empty() && v.len() <= max)
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the nearest

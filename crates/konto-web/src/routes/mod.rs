@@ -248,6 +248,7 @@ pub(crate) fn router(app: Arc<App>) -> axum::Router {
         .route("/logout/confirm", post(oidc::logout_confirm))
         .route("/saml/metadata", get(saml::metadata))
         .route("/saml/sso", get(saml::sso_redirect).post(saml::sso_post))
+        .route("/saml/slo", get(saml::slo).post(saml::slo))
         .route("/loa/basic", get(misc::loa_basic))
         .route("/login", get(login::page::show))
         .route("/login/password", post(login::page::password))

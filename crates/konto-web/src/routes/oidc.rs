@@ -454,7 +454,13 @@ pub(crate) async fn logout(
             .await
             .map_err(|e| WebError::service(e, t))?;
     }
-    Ok(after_logout(&app, t, request.redirect_to.as_deref()))
+    super::saml::after_session_end(
+        &app,
+        t,
+        session.as_ref().map(|s| s.id.as_str()),
+        request.redirect_to.as_deref(),
+    )
+    .await
 }
 
 pub(crate) async fn logout_confirm(
@@ -474,21 +480,31 @@ pub(crate) async fn logout_confirm(
         .logout_request(&params)
         .await
         .map_err(|e| WebError::refused(&e.description, t))?;
-    if let Some(s) = app
+    let session = app
         .login
         .session(browser.session.as_deref())
         .await
-        .map_err(|e| WebError::service(e, t))?
-    {
+        .map_err(|e| WebError::service(e, t))?;
+    if let Some(s) = &session {
         app.login
-            .end_session(&s)
+            .end_session(s)
             .await
             .map_err(|e| WebError::service(e, t))?;
     }
-    Ok(after_logout(&app, t, request.redirect_to.as_deref()))
+    super::saml::after_session_end(
+        &app,
+        t,
+        session.as_ref().map(|s| s.id.as_str()),
+        request.redirect_to.as_deref(),
+    )
+    .await
 }
 
-fn after_logout(app: &App, t: &'static crate::i18n::Texts, redirect: Option<&str>) -> Response {
+pub(crate) fn after_logout(
+    app: &App,
+    t: &'static crate::i18n::Texts,
+    redirect: Option<&str>,
+) -> Response {
     let mut r = match redirect {
         Some(to) => see_other(to),
         None => MessagePage {
