@@ -122,3 +122,90 @@ pub fn verify_redirect(
 fn public_key(cert_der: &[u8]) -> Result<PKey<Public>, openssl::error::ErrorStack> {
     X509::from_der(cert_der)?.public_key()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::pkey::Private;
+    use openssl::rsa::Rsa;
+    use openssl::sign::Signer;
+
+    fn key_and_cert() -> (PKey<Private>, Vec<u8>) {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut b = openssl::x509::X509Builder::new().unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (key, b.build().to_der().unwrap())
+    }
+
+    fn signed_request(key: &PKey<Private>, id: &str, acs: &str) -> String {
+        let xml = format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" AssertionConsumerServiceURL="{acs}"><saml:Issuer>sp</saml:Issuer>{sig}</samlp:AuthnRequest>"#,
+            sig = template(id, "")
+        );
+        sign(&xml, &key.rsa().unwrap().private_key_to_der().unwrap()).unwrap()
+    }
+
+    fn body(xml: &str) -> &str {
+        crate::xml::without_declaration(xml)
+    }
+
+    #[test]
+    fn a_signature_verifies_with_its_key_only() {
+        let (key, cert) = key_and_cert();
+        let (_, other) = key_and_cert();
+        let xml = signed_request(&key, "_a", "https://sp.example/acs");
+        let out = verified(&xml, std::slice::from_ref(&cert)).unwrap();
+        assert!(out.contains("https://sp.example/acs"));
+        assert!(verified(&xml, &[other]).is_err(), "another key");
+        let tampered = xml.replace("https://sp.example/acs", "https://evil.example/acs");
+        assert!(verified(&tampered, &[cert]).is_err(), "a changed value");
+    }
+
+    #[test]
+    fn only_the_signed_element_comes_back() {
+        // signature wrapping: the genuine signed request inside an unsigned one that names
+        // another ACS; what verification returns is the genuine request alone
+        let (key, cert) = key_and_cert();
+        let genuine = signed_request(&key, "_good", "https://sp.example/acs");
+        let wrapped = format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_evil" Version="2.0" AssertionConsumerServiceURL="https://evil.example/acs"><samlp:Extensions>{}</samlp:Extensions></samlp:AuthnRequest>"#,
+            body(&genuine)
+        );
+        let out = verified(&wrapped, &[cert]).unwrap();
+        let root = konto_xml::parse(out.as_bytes(), &konto_xml::Limits::MESSAGES).unwrap();
+        assert_eq!(root.attr("ID"), Some("_good"));
+        assert!(!out.contains("evil.example"), "{out}");
+    }
+
+    #[test]
+    fn unsigned_documents_and_weak_redirect_algorithms_are_refused() {
+        let (key, cert) = key_and_cert();
+        assert!(verified("<a ID=\"_x\"/>", std::slice::from_ref(&cert)).is_err());
+        let mut signer = Signer::new(MessageDigest::sha1(), &key).unwrap();
+        signer.update(b"SAMLRequest=x&SigAlg=y").unwrap();
+        let sig = signer.sign_to_vec().unwrap();
+        assert!(
+            verify_redirect(
+                b"SAMLRequest=x&SigAlg=y",
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+                &sig,
+                std::slice::from_ref(&cert)
+            )
+            .is_err(),
+            "RSA-SHA1 is refused"
+        );
+        let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+        signer.update(b"SAMLRequest=x&SigAlg=y").unwrap();
+        let sig = signer.sign_to_vec().unwrap();
+        assert!(
+            verify_redirect(b"SAMLRequest=x&SigAlg=y", RSA_SHA256, &sig, &[cert.clone()]).is_ok()
+        );
+        assert!(verify_redirect(b"SAMLRequest=z&SigAlg=y", RSA_SHA256, &sig, &[cert]).is_err());
+    }
+}

@@ -222,3 +222,104 @@ pub fn idp_metadata(
         slo = esc(slo_url),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_b64() -> String {
+        use openssl::asn1::Asn1Time;
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut b = openssl::x509::X509Builder::new().unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        b64(&b.build().to_der().unwrap())
+    }
+
+    fn metadata(keys: &str, acs: &str) -> String {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://sp.example/saml"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleLogoutService Binding="{BINDING_REDIRECT}" Location="https://sp.example/slo" ResponseLocation="https://sp.example/slo-done"/>{acs}</md:SPSSODescriptor><md:Organization><md:OrganizationDisplayName>Stadt</md:OrganizationDisplayName></md:Organization></md:EntityDescriptor>"#
+        )
+    }
+
+    fn key(usage: Option<&str>, cert: &str) -> String {
+        let u = usage.map(|u| format!(r#" use="{u}""#)).unwrap_or_default();
+        format!(
+            r#"<md:KeyDescriptor{u}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+        )
+    }
+
+    fn acs(binding: &str, url: &str, index: u32, default: bool) -> String {
+        format!(
+            r#"<md:AssertionConsumerService Binding="{binding}" Location="{url}" index="{index}" isDefault="{default}"/>"#
+        )
+    }
+
+    #[test]
+    fn sp_metadata_is_read_with_keys_endpoints_and_name() {
+        let cert = cert_b64();
+        let xml = metadata(
+            &key(None, &cert),
+            &format!(
+                "{}{}{}",
+                acs(BINDING_REDIRECT, "https://sp.example/redirect", 0, false),
+                acs(BINDING_POST, "https://sp.example/acs1", 1, false),
+                acs(BINDING_POST, "https://sp.example/acs2", 2, true)
+            ),
+        );
+        let md = SpMetadata::parse(xml.as_bytes()).unwrap();
+        assert_eq!(md.entity_id, "https://sp.example/saml");
+        assert_eq!(md.acs.len(), 2, "only HTTP-POST consumers");
+        assert_eq!(
+            md.default_acs().unwrap().location,
+            "https://sp.example/acs2"
+        );
+        assert_eq!(
+            md.acs(None, Some(1)).unwrap().location,
+            "https://sp.example/acs1"
+        );
+        assert!(
+            md.acs(Some("https://sp.example/acs1/"), None).is_none(),
+            "exact URLs"
+        );
+        assert_eq!(md.signing_certificates.len(), 1);
+        assert_eq!(md.encryption_certificates.len(), 1);
+        assert_eq!(
+            md.slo[0].response_location.as_deref(),
+            Some("https://sp.example/slo-done")
+        );
+        assert_eq!(md.display_name.as_deref(), Some("Stadt"));
+        assert_eq!(md.host(), "sp.example");
+    }
+
+    #[test]
+    fn unusable_metadata_is_refused() {
+        let cert = cert_b64();
+        let post = acs(BINDING_POST, "https://sp.example/acs", 0, true);
+        // no signing key: konto takes signed requests only
+        assert!(
+            SpMetadata::parse(metadata(&key(Some("encryption"), &cert), &post).as_bytes()).is_err()
+        );
+        // no encryption key: every assertion is encrypted
+        assert!(
+            SpMetadata::parse(metadata(&key(Some("signing"), &cert), &post).as_bytes()).is_err()
+        );
+        // no HTTP-POST consumer
+        let redirect = acs(BINDING_REDIRECT, "https://sp.example/acs", 0, true);
+        assert!(SpMetadata::parse(metadata(&key(None, &cert), &redirect).as_bytes()).is_err());
+        // a consumer that is no http(s) URL
+        let js = acs(BINDING_POST, "javascript:alert(1)", 0, true);
+        assert!(SpMetadata::parse(metadata(&key(None, &cert), &js).as_bytes()).is_err());
+        // a certificate that is none
+        assert!(SpMetadata::parse(metadata(&key(None, "AAAA"), &post).as_bytes()).is_err());
+        // DTDs
+        let dtd = format!("<!DOCTYPE x>{}", metadata(&key(None, &cert), &post));
+        assert!(SpMetadata::parse(dtd.as_bytes()).is_err());
+    }
+}

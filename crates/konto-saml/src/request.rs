@@ -376,3 +376,162 @@ fn akdb(ext: &Element) -> Result<AkdbRequest, SamlError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const NS: &str = r#"xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:akdb="https://www.akdb.de/request/2018/09" xmlns:ui="https://www.akdb.de/request/2018/09/classic-ui/v1""#;
+
+    fn request(extension: &str) -> String {
+        format!(
+            r#"<samlp:AuthnRequest {NS} ID="_r1" Version="2.0" IssueInstant="2026-12-07T07:00:00Z" Destination="https://konto.example/saml/sso" ForceAuthn="true" AssertionConsumerServiceURL="https://sp.example/acs"><saml:Issuer>https://sp.example</saml:Issuer><samlp:Extensions>{extension}</samlp:Extensions><samlp:RequestedAuthnContext Comparison="minimum"><saml:AuthnContextClassRef>STORK-QAA-Level-3</saml:AuthnContextClassRef></samlp:RequestedAuthnContext></samlp:AuthnRequest>"#
+        )
+    }
+
+    const FULL: &str = r#"<akdb:AuthenticationRequest Version="2" EnableStatusDetail="true"><akdb:AuthnMethods><akdb:eID><akdb:Enabled>true</akdb:Enabled></akdb:eID><akdb:Benutzername><akdb:Enabled>false</akdb:Enabled></akdb:Benutzername></akdb:AuthnMethods><akdb:RequestedAttributes><akdb:RequestedAttribute Name="urn:oid:2.5.4.42" RequiredAttribute="true"/><akdb:RequestedAttribute Name="urn:oid:2.5.4.4"/></akdb:RequestedAttributes><akdb:DisplayInformation><ui:Version><ui:OrganizationDisplayName>Eine sehr lange Bezeichnung einer Stadtverwaltung mit vielen Worten</ui:OrganizationDisplayName><ui:Lang>en</ui:Lang><ui:BackURL>https://sp.example/back</ui:BackURL></ui:Version></akdb:DisplayInformation></akdb:AuthenticationRequest>"#;
+
+    fn code(xml: &str) -> &'static str {
+        match AuthnRequest::parse(xml.as_bytes()) {
+            Err(SamlError::Refused { code, .. }) | Err(SamlError::Unanswerable { code, .. }) => {
+                code
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_akdb_extension_is_read() {
+        // reference.md §3: requested attributes with the required flag, enabled methods,
+        // display information (the name cut at 50 characters)
+        let r = AuthnRequest::parse(request(FULL).as_bytes()).unwrap();
+        assert_eq!(r.id, "_r1");
+        assert!(r.force_authn && !r.is_passive);
+        let c = r.context.unwrap();
+        assert_eq!(c.comparison, "minimum");
+        assert_eq!(c.class_refs, vec!["STORK-QAA-Level-3"]);
+        let a = r.akdb.unwrap();
+        assert_eq!(a.version, "2");
+        assert!(a.status_detail);
+        assert_eq!(a.methods, vec!["eID"]);
+        assert_eq!(
+            a.attributes,
+            vec![
+                RequestedAttribute {
+                    name: "urn:oid:2.5.4.42".into(),
+                    required: true
+                },
+                RequestedAttribute {
+                    name: "urn:oid:2.5.4.4".into(),
+                    required: false
+                }
+            ]
+        );
+        assert_eq!(a.organisation_display_name.unwrap().chars().count(), 50);
+        assert_eq!(a.lang.as_deref(), Some("en"));
+        assert_eq!(a.back_url.as_deref(), Some("https://sp.example/back"));
+    }
+
+    #[test]
+    fn broken_extensions_get_bundids_error_codes() {
+        let ext = |inner: &str| {
+            request(&format!(
+                r#"<akdb:AuthenticationRequest Version="2">{inner}</akdb:AuthenticationRequest>"#
+            ))
+        };
+        assert_eq!(code(&ext("")), "requested-attributes-empty");
+        assert_eq!(
+            code(&ext(
+                "<akdb:RequestedAttributes></akdb:RequestedAttributes>"
+            )),
+            "requested-attributes-empty"
+        );
+        assert_eq!(
+            code(&ext(
+                "<akdb:RequestedAttributes><akdb:RequestedAttribute Name=\" \"/></akdb:RequestedAttributes>"
+            )),
+            "requested-attributes-missing-name"
+        );
+        let attrs = "<akdb:RequestedAttributes><akdb:RequestedAttribute Name=\"urn:oid:2.5.4.42\"/></akdb:RequestedAttributes>";
+        assert_eq!(
+            code(&ext(&format!(
+                "<akdb:AuthnMethods><akdb:eID><akdb:Enabled>false</akdb:Enabled></akdb:eID></akdb:AuthnMethods>{attrs}"
+            ))),
+            "empty-authentication-methods"
+        );
+        assert_eq!(
+            code(&ext(&format!(
+                "{attrs}<akdb:DisplayInformation><ui:Version><ui:Lang>de</ui:Lang></ui:Version></akdb:DisplayInformation>"
+            ))),
+            "organization-display-name-missing"
+        );
+    }
+
+    #[test]
+    fn a_comment_cannot_cut_the_issuer_short() {
+        // the comment-truncation attack: text on both sides of a comment is one value
+        let xml = request(FULL).replace(
+            "<saml:Issuer>https://sp.example</saml:Issuer>",
+            "<saml:Issuer>https://sp.example<!-- x -->.evil.example</saml:Issuer>",
+        );
+        assert_eq!(
+            issuer_of(xml.as_bytes(), "AuthnRequest").unwrap(),
+            "https://sp.example.evil.example"
+        );
+        assert_eq!(
+            AuthnRequest::parse(xml.as_bytes()).unwrap().issuer,
+            "https://sp.example.evil.example"
+        );
+    }
+
+    #[test]
+    fn dtds_and_other_roots_are_unreadable() {
+        let xxe = format!(
+            "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+            request(FULL)
+        );
+        assert_eq!(code(&xxe), "saml-request-unreadable");
+        assert!(issuer_of(request(FULL).as_bytes(), "LogoutRequest").is_err());
+    }
+
+    fn deflated(data: &[u8]) -> String {
+        let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        d.write_all(data).unwrap();
+        let b = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            d.finish().unwrap(),
+        );
+        url::form_urlencoded::byte_serialize(b.as_bytes()).collect()
+    }
+
+    #[test]
+    fn the_redirect_binding_is_decoded_strictly() {
+        // bindings §3.4.4.1: the signed octets are the parameters as received, in order
+        let q = format!(
+            "SAMLRequest={}&RelayState=r%201&SigAlg=x&Signature=AAAA",
+            deflated(b"<a/>")
+        );
+        let m = RedirectMessage::decode(&q).unwrap();
+        assert_eq!(m.param, "SAMLRequest");
+        assert_eq!(m.xml, b"<a/>");
+        assert_eq!(m.relay_state.as_deref(), Some("r 1"));
+        assert!(
+            String::from_utf8(m.signed_octets)
+                .unwrap()
+                .ends_with("&RelayState=r%201&SigAlg=x")
+        );
+        // each parameter once; not both kinds of message
+        assert!(RedirectMessage::decode(&format!("{q}&SigAlg=y")).is_err());
+        assert!(
+            RedirectMessage::decode(&format!(
+                "SAMLRequest={0}&SAMLResponse={0}",
+                deflated(b"<a/>")
+            ))
+            .is_err()
+        );
+        // a decompression bomb stops at the limit
+        let bomb = vec![b' '; MAX_REQUEST * 8];
+        assert!(RedirectMessage::decode(&format!("SAMLRequest={}", deflated(&bomb))).is_err());
+    }
+}
