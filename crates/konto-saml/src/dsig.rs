@@ -204,7 +204,13 @@ mod tests {
         signer.update(b"SAMLRequest=x&SigAlg=y").unwrap();
         let sig = signer.sign_to_vec().unwrap();
         assert!(
-            verify_redirect(b"SAMLRequest=x&SigAlg=y", RSA_SHA256, &sig, &[cert.clone()]).is_ok()
+            verify_redirect(
+                b"SAMLRequest=x&SigAlg=y",
+                RSA_SHA256,
+                &sig,
+                std::slice::from_ref(&cert)
+            )
+            .is_ok()
         );
         assert!(verify_redirect(b"SAMLRequest=z&SigAlg=y", RSA_SHA256, &sig, &[cert]).is_err());
     }
