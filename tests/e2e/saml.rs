@@ -472,19 +472,9 @@ async fn single_sign_on_between_oidc_and_saml(backend: Backend) {
     let Some((server, sp)) = saml_server(backend).await else {
         return;
     };
-    let client = server.client("portal");
-    let secret = server.add_client(client.clone()).await.unwrap();
-    let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let out = browser
-        .login_and_consent(
-            &authorize_url(&server, "portal", &redirect, &[("state", "s")]),
-            "erika",
-            PW,
-        )
-        .await;
-    let code = out.param("code").expect("a code");
-    let tokens = redeem_code(&server, "portal", &secret, &redirect, &code).await;
+    let (client, tokens) = oidc_login(&server, &browser).await;
+    let redirect = client.redirect_uris[0].clone();
     assert!(tokens["id_token"].is_string(), "{tokens}");
 
     // the SAML SP: no login page, only its own consent
@@ -509,6 +499,24 @@ async fn single_sign_on_between_oidc_and_saml(backend: Backend) {
         ))
         .await;
     assert!(out.param("code").is_some(), "single sign-on back to OIDC");
+}
+
+/// Registers the OIDC client `portal` and signs `browser` in there with a password; the client
+/// and its tokens.
+async fn oidc_login(server: &TestServer, browser: &Browser) -> (konto_core::client::Client, Value) {
+    let client = server.client("portal");
+    let secret = server.add_client(client.clone()).await.unwrap();
+    let redirect = client.redirect_uris[0].clone();
+    let out = browser
+        .login_and_consent(
+            &authorize_url(server, "portal", &redirect, &[("state", "s")]),
+            "erika",
+            PW,
+        )
+        .await;
+    let code = out.param("code").expect("a code");
+    let tokens = redeem_code(server, "portal", &secret, &redirect, &code).await;
+    (client, tokens)
 }
 
 /// Logs `browser` in at `sp` (password on first use, else single sign-on) with consent;
@@ -596,25 +604,8 @@ async fn oidc_logout_tells_the_saml_sps(backend: Backend) {
     let Some((server, stadt)) = saml_server(backend).await else {
         return;
     };
-    let client = server.client("portal");
-    let secret = server.add_client(client.clone()).await.unwrap();
-    let redirect = client.redirect_uris[0].clone();
     let browser = server.browser();
-    let out = browser
-        .login_and_consent(
-            &authorize_url(&server, "portal", &redirect, &[("state", "s")]),
-            "erika",
-            PW,
-        )
-        .await;
-    let tokens = redeem_code(
-        &server,
-        "portal",
-        &secret,
-        &redirect,
-        &out.param("code").unwrap(),
-    )
-    .await;
+    let (client, tokens) = oidc_login(&server, &browser).await;
     let at_stadt = saml_login(&browser, &stadt).await;
 
     let mut logout = url::Url::parse(&server.url("/logout")).unwrap();
