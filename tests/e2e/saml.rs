@@ -10,6 +10,7 @@ use serde_json::Value;
 
 on_both_backends!(
     pysaml2_logs_in_over_both_bindings,
+    python3_saml_logs_in_with_the_attributes_of_its_metadata,
     refusals_carry_their_saml_status,
     the_element_used_is_the_element_signed,
     step_up_passive_and_missing_attributes,
@@ -131,6 +132,38 @@ async fn pysaml2_logs_in_over_both_bindings(backend: Backend) {
     assert_ne!(
         resp2["name_id"], resp["name_id"],
         "transient NameIDs are fresh"
+    );
+}
+
+/// OneLogin's python3-saml (another SAML library konto did not write, with its own XML
+/// security binding) cannot send BundID's extension; it names its attributes in its metadata
+/// (`AttributeConsumingService`, metadata §2.4.4.1), and konto releases those. python3-saml in
+/// strict mode checks both signatures, decrypts the assertion, and checks Destination,
+/// Recipient, audience, InResponseTo and the validity window.
+async fn python3_saml_logs_in_with_the_attributes_of_its_metadata(backend: Backend) {
+    let Some(server) = TestServer::start(options(backend)).await else {
+        return;
+    };
+    server.add_user("erika", PW, "Erika", "Mustermann").await;
+    let sp = PySp::onelogin(&server, "amt").await;
+    sp.register(&server, "amt", Level::Basic).await;
+    let req = sp.request("redirect", &["--relay", "https://amt.example/antrag"]);
+    let browser = server.browser();
+    let out = browser
+        .login_and_consent(req["url"].as_str().unwrap(), "erika", PW)
+        .await;
+    let resp = sp.response(req["id"].as_str(), &posted(out, &sp.acs));
+    assert_eq!(resp["ok"], true, "{resp}");
+    assert_eq!(first(&resp, GIVEN_NAME), "Erika");
+    assert_eq!(first(&resp, SURNAME), "Mustermann");
+    assert_eq!(first(&resp, BPK2).len(), 43);
+    assert_eq!(
+        resp["name_id_format"],
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    );
+    assert!(
+        resp["attributes"].get(LEVEL).is_none(),
+        "only what the metadata asks for"
     );
 }
 

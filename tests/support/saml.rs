@@ -11,16 +11,20 @@ use serde_json::Value;
 
 use crate::{TestServer, self_signed};
 
-/// One pysaml2 SP with its own key, registered at a test server.
+/// One SP with its own key, registered at a test server: pysaml2 (`sp.py`), or OneLogin's
+/// python3-saml (`sp_onelogin.py`, which speaks the same command line for what it can do).
 pub struct PySp {
+    script: &'static str,
     dir: tempfile::TempDir,
     pub entity: String,
     pub acs: String,
     idp_metadata: PathBuf,
 }
 
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("saml/sp.py")
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("saml")
+        .join(name)
 }
 
 impl PySp {
@@ -51,11 +55,20 @@ impl PySp {
         let idp_metadata = dir.path().join("idp.xml");
         std::fs::write(&idp_metadata, metadata).expect("idp metadata");
         PySp {
+            script: "sp.py",
             entity: entity.to_owned(),
             acs: acs.to_owned(),
             dir,
             idp_metadata,
         }
+    }
+
+    /// The same, built on OneLogin's python3-saml instead: no akdb extension, the attributes
+    /// asked for in its metadata.
+    pub async fn onelogin(server: &TestServer, name: &str) -> PySp {
+        let mut sp = PySp::new(server, name).await;
+        sp.script = "sp_onelogin.py";
+        sp
     }
 
     /// The same SP with another key (for "wrong key" refusals).
@@ -68,7 +81,7 @@ impl PySp {
 
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("python3")
-            .arg(script())
+            .arg(script(self.script))
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--entity", &self.entity, "--acs", &self.acs])
@@ -76,10 +89,11 @@ impl PySp {
             .arg(&self.idp_metadata)
             .args(args)
             .output()
-            .expect("python3 runs (scripts/setup installs pysaml2 and xmlsec1)");
+            .expect("python3 runs (scripts/setup installs pysaml2, python3-saml and xmlsec1)");
         assert!(
             out.status.success(),
-            "sp.py {args:?} failed:\n{}",
+            "{} {args:?} failed:\n{}",
+            self.script,
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8")

@@ -3,6 +3,7 @@
 use konto_xml::{Element, Limits};
 use openssl::x509::X509;
 
+use crate::request::RequestedAttribute;
 use crate::xml::{b64, esc, unb64};
 use crate::{BINDING_POST, BINDING_REDIRECT, NAMEID_TRANSIENT, NS_DSIG, NS_METADATA, SamlError};
 
@@ -32,6 +33,9 @@ pub struct SpMetadata {
     pub encryption_certificates: Vec<Vec<u8>>,
     /// The organisation's display name, if the metadata gives one.
     pub display_name: Option<String>,
+    /// The attributes its (default) `AttributeConsumingService` asks for (§2.4.4.1): what an
+    /// SP that sends no akdb extension is given.
+    pub requested_attributes: Vec<RequestedAttribute>,
 }
 
 impl SpMetadata {
@@ -122,6 +126,25 @@ impl SpMetadata {
             .and_then(|o| o.child_ns(NS_METADATA, "OrganizationDisplayName"))
             .and_then(Element::trimmed)
             .map(str::to_owned);
+        let services: Vec<&Element> = sp
+            .children_ns(NS_METADATA, "AttributeConsumingService")
+            .collect();
+        let service = services
+            .iter()
+            .find(|s| s.attr("isDefault") == Some("true"))
+            .or(services.first());
+        let requested_attributes = service
+            .map(|s| {
+                s.children_ns(NS_METADATA, "RequestedAttribute")
+                    .filter_map(|a| {
+                        Some(RequestedAttribute {
+                            name: a.attr("Name")?.trim().to_owned(),
+                            required: a.attr("isRequired") == Some("true"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(SpMetadata {
             entity_id,
             acs,
@@ -129,6 +152,7 @@ impl SpMetadata {
             signing_certificates: signing,
             encryption_certificates: encryption,
             display_name,
+            requested_attributes,
         })
     }
 
@@ -296,6 +320,48 @@ mod tests {
         );
         assert_eq!(md.display_name.as_deref(), Some("Stadt"));
         assert_eq!(md.host(), "sp.example");
+        assert!(md.requested_attributes.is_empty());
+    }
+
+    #[test]
+    fn the_default_attribute_consuming_service_names_the_attributes() {
+        // metadata §2.4.4.1: isDefault, else the first
+        let cert = cert_b64();
+        let service = |default: bool, names: &[(&str, bool)]| {
+            let attrs: String = names
+                .iter()
+                .map(|(n, r)| format!(r#"<md:RequestedAttribute Name="{n}" isRequired="{r}"/>"#))
+                .collect();
+            format!(
+                r#"<md:AttributeConsumingService index="0" isDefault="{default}"><md:ServiceName xml:lang="de">S</md:ServiceName>{attrs}</md:AttributeConsumingService>"#
+            )
+        };
+        let xml = metadata(
+            &key(None, &cert),
+            &format!(
+                "{}{}{}",
+                acs(BINDING_POST, "https://sp.example/acs", 0, true),
+                service(false, &[("urn:oid:2.5.4.4", false)]),
+                service(
+                    true,
+                    &[("urn:oid:2.5.4.42", true), ("urn:oid:2.5.4.4", false)]
+                )
+            ),
+        );
+        let md = SpMetadata::parse(xml.as_bytes()).unwrap();
+        assert_eq!(
+            md.requested_attributes,
+            vec![
+                RequestedAttribute {
+                    name: "urn:oid:2.5.4.42".into(),
+                    required: true
+                },
+                RequestedAttribute {
+                    name: "urn:oid:2.5.4.4".into(),
+                    required: false
+                }
+            ]
+        );
     }
 
     #[test]

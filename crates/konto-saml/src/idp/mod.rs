@@ -24,7 +24,9 @@ use time::OffsetDateTime;
 use crate::attributes::{self, INTERFACE_VERSION, Released};
 use crate::encrypt::{ContentCipher, encrypt_element};
 use crate::metadata::{SpMetadata, idp_metadata};
-use crate::request::{AuthnRequest, PostMessage, RedirectMessage, RequestedAttribute, issuer_of};
+use crate::request::{
+    AkdbRequest, AuthnRequest, PostMessage, RedirectMessage, RequestedAttribute, issuer_of,
+};
 use crate::response::{
     AssertionContent, AttributeValue, ResponseContent, assertion, missing_attributes_detail,
     response,

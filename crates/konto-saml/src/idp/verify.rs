@@ -233,14 +233,29 @@ impl Idp {
                 },
             ));
         }
-        let Some(akdb) = &req.akdb else {
-            return Err(refuse(
-                &to,
-                SamlError::denied(
-                    "akdb-extension-missing",
-                    "the request carries no akdb:AuthenticationRequest",
-                ),
-            ));
+        let from_metadata;
+        let akdb = match &req.akdb {
+            Some(a) => a,
+            // a SAML SP that does not speak BundID's extension (mod_auth_mellon, python3-saml):
+            // the attributes its metadata asks for (metadata §2.4.4.1)
+            None if !md.requested_attributes.is_empty() => {
+                from_metadata = AkdbRequest {
+                    version: "2".into(),
+                    attributes: md.requested_attributes.clone(),
+                    ..AkdbRequest::default()
+                };
+                &from_metadata
+            }
+            None => {
+                return Err(refuse(
+                    &to,
+                    SamlError::denied(
+                        "akdb-extension-missing",
+                        "the request carries no akdb:AuthenticationRequest, and the SP's \
+                         metadata asks for no attributes",
+                    ),
+                ));
+            }
         };
         if akdb.version != "2" {
             return Err(refuse(
